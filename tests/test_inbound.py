@@ -1,0 +1,411 @@
+"""kpn_sms_notify.inbound: parsing, de-duplication, reassembly, receipts, signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpn_sms_notify.errors import KpnValidationError
+from kpn_sms_notify.inbound import (
+    DLR_ERROR_CODES,
+    DeliveryOutcome,
+    InboundAssembler,
+    InboundMessage,
+    InboundPart,
+    compute_signature,
+    parse_delivery_receipt,
+    parse_inbound,
+    verify_signature,
+)
+
+BASE: dict[str, Any] = {
+    "msisdn": "31612345678",
+    "to": "3197010000000",
+    "messageId": "0A0000000123ABCD1",
+    "text": "Hello there",
+    "type": "text",
+    "keyword": "HELLO",
+    "message-timestamp": "2024-05-01 12:00:00",
+}
+
+
+def _part(ref: str, no: int, total: int, text: str, msg_id: str | None = None, **kw: Any) -> Any:
+    params = {
+        **BASE,
+        "messageId": msg_id or f"id-{ref}-{no}",
+        "text": text,
+        "concat": "true",
+        "concat-ref": ref,
+        "concat-total": str(total),
+        "concat-part": str(no),
+        **kw,
+    }
+    return parse_inbound(params)
+
+
+# --------------------------------------------------------------------------- parse_inbound
+
+
+def test_parse_inbound_maps_wire_names() -> None:
+    part = parse_inbound(BASE)
+    assert part.msisdn == "31612345678"
+    assert part.to == "3197010000000"
+    assert part.message_id == "0A0000000123ABCD1"
+    assert part.text == "Hello there"
+    assert part.keyword == "HELLO"
+    assert part.message_timestamp == "2024-05-01 12:00:00"
+    assert part.concat is False and not part.is_part
+
+
+def test_parse_inbound_from_query_lists_numbers_and_json_bools() -> None:
+    query = parse_qs(
+        "msisdn=31612345678&to=3197010000000&messageId=abc&text=a%26b%3Dc&concat=true"
+        "&concat-ref=7&concat-total=2&concat-part=1&timestamp=1461605396"
+    )
+    part = parse_inbound(query)  # values are lists of one string
+    assert part.text == "a&b=c"
+    assert part.concat_total == 2 and part.concat_part == 1 and part.timestamp == 1461605396
+    assert part.is_part
+    as_json = parse_inbound(
+        {"msisdn": 31612345678, "to": 3197010000000, "messageId": "abc", "text": "x",
+         "concat": True, "concat-ref": 7, "concat-total": 2, "concat-part": 2}
+    )
+    assert as_json.msisdn == "31612345678" and as_json.concat_ref == "7" and as_json.concat_part == 2
+
+
+def test_parse_inbound_empty_text_is_allowed_and_plus_is_stripped() -> None:
+    part = parse_inbound({**BASE, "text": "", "msisdn": "+31612345678"})
+    assert part.text == "" and part.msisdn == "31612345678"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"msisdn": None}, "msisdn"),
+        ({"to": ""}, "to"),
+        ({"messageId": None}, "messageId"),
+        ({"messageId": "x" * 65}, "messageId"),
+        ({"type": "fax"}, "type"),
+        ({"concat": "maybe"}, "concat"),
+        ({"concat": "true", "concat-ref": "1", "concat-total": "x", "concat-part": "1"},
+         "concat-total"),
+        ({"concat": "true", "concat-ref": "1", "concat-total": "2"}, "concat-part"),
+        ({"concat": "true", "concat-ref": "1", "concat-total": "2", "concat-part": "3"},
+         "concat-part"),
+        ({"concat-part": "0"}, "concat-part"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"text": {"nested": 1}}, "text"),
+        ({"text": ["a", "b"]}, "text"),
+        ({"text": "x" * 5000}, "text"),
+        ({"msisdn": "316 1234 5678"}, "msisdn"),
+    ],
+)
+def test_parse_inbound_rejects_bad_fields_naming_them(change: dict[str, Any], field: str) -> None:
+    params = {k: v for k, v in {**BASE, **change}.items() if v is not None}
+    with pytest.raises(KpnValidationError) as info:
+        parse_inbound(params)
+    assert info.value.field == field
+    message = str(info.value)
+    assert message.startswith(field + ":")
+    assert "\n" not in message
+
+
+def test_parse_inbound_error_masks_the_number() -> None:
+    with pytest.raises(KpnValidationError) as info:
+        parse_inbound({**BASE, "msisdn": "316 12345678"})
+    assert "12345678" not in str(info.value)
+
+
+def test_parse_inbound_rejects_non_mapping() -> None:
+    with pytest.raises(KpnValidationError) as info:
+        parse_inbound(["msisdn"])  # type: ignore[arg-type]
+    assert info.value.field == "payload"
+
+
+def test_part_round_trips_through_dict() -> None:
+    part = _part("9", 1, 2, "abc")
+    assert InboundPart.from_dict(part.to_dict()) == part
+
+
+# --------------------------------------------------------------------------- assembler
+
+
+def test_single_message_once_then_duplicate_dropped() -> None:
+    asm = InboundAssembler()
+    part = parse_inbound(BASE)
+    message = asm.feed(part)
+    assert isinstance(message, InboundMessage)
+    assert message.text == "Hello there" and message.message_id == part.message_id
+    assert message.complete and message.keyword == "HELLO"
+    assert asm.feed(part) is None
+    assert asm.duplicates == 1 and asm.completed == 1
+
+
+def test_concatenated_parts_join_in_order_whatever_the_arrival() -> None:
+    asm = InboundAssembler()
+    parts = [_part("42", n, 3, t) for n, t in ((3, "three"), (1, "one "), (2, "two "))]
+    assert asm.feed(parts[0]) is None
+    assert asm.feed(parts[1]) is None
+    assert asm.pending_count == 1
+    message = asm.feed(parts[2])
+    assert message is not None
+    assert message.text == "one two three"
+    assert message.message_ids == ("id-42-1", "id-42-2", "id-42-3")
+    assert message.total_parts == 3 and message.complete
+    assert asm.pending_count == 0
+    # A redelivery of any part after completion is a duplicate, not a new message.
+    assert all(asm.feed(p) is None for p in parts)
+
+
+def test_same_ref_from_different_senders_is_kept_apart() -> None:
+    asm = InboundAssembler()
+    a1 = _part("5", 1, 2, "A1")
+    b1 = _part("5", 1, 2, "B1", msisdn="31687654321", msg_id="b1")
+    a2 = _part("5", 2, 2, "A2")
+    b2 = _part("5", 2, 2, "B2", msisdn="31687654321", msg_id="b2")
+    assert asm.feed(a1) is None and asm.feed(b1) is None
+    done_a, done_b = asm.feed(a2), asm.feed(b2)
+    assert done_a is not None and done_a.text == "A1A2"
+    assert done_b is not None and done_b.text == "B1B2" and done_b.msisdn == "31687654321"
+
+
+def test_same_part_under_new_message_id_is_not_used_twice() -> None:
+    asm = InboundAssembler()
+    assert asm.feed(_part("8", 1, 2, "first ")) is None
+    assert asm.feed(_part("8", 1, 2, "again ", msg_id="resent")) is None
+    message = asm.feed(_part("8", 2, 2, "second"))
+    assert message is not None and message.text == "first second"
+
+
+def test_concat_true_without_udh_is_a_whole_message() -> None:
+    asm = InboundAssembler()
+    message = asm.feed(parse_inbound({**BASE, "concat": "true"}))
+    assert message is not None and message.text == BASE["text"]
+
+
+def test_ttl_expiry_hands_out_incomplete_message() -> None:
+    now = [1000.0]
+    asm = InboundAssembler(ttl=60, clock=lambda: now[0])
+    assert asm.feed(_part("1", 1, 2, "half")) is None
+    now[0] += 61
+    expired = asm.take_expired()
+    assert len(expired) == 1
+    assert expired[0].text == "half" and not expired[0].complete
+    assert expired[0].received_parts == 1 and expired[0].total_parts == 2
+    assert asm.pending_count == 0
+    assert asm.take_expired() == []
+
+
+def test_pending_and_seen_are_bounded() -> None:
+    asm = InboundAssembler(max_pending=3, max_seen=50)
+    handed_out = []
+    for ref in range(10):
+        asm.feed(_part(str(ref), 1, 2, f"p{ref}"))
+        handed_out += asm.take_expired()
+    assert asm.pending_count == 3
+    # The oldest unfinished texts were pushed out, and handed out rather than lost.
+    assert [m.text for m in handed_out] == [f"p{i}" for i in range(7)]
+    # A host that never collects them still holds at most max_pending of them.
+    for ref in range(10, 20):
+        asm.feed(_part(str(ref), 1, 2, f"p{ref}"))
+    assert [m.text for m in asm.take_expired()] == ["p14", "p15", "p16"]
+    for i in range(200):
+        asm.feed(parse_inbound({**BASE, "messageId": f"m{i}"}))
+    assert asm.seen_count == 50
+    assert asm.seen("m199") and not asm.seen("m0")
+
+
+def test_retract_lets_a_redelivery_complete_again() -> None:
+    asm = InboundAssembler()
+    first, last = _part("3", 1, 2, "a"), _part("3", 2, 2, "b")
+    asm.feed(first)
+    message = asm.feed(last)
+    assert message is not None
+    asm.retract(last, message)  # the host failed to store it and answered an error
+    again = asm.feed(last)
+    assert again is not None and again.text == "ab"
+    single = parse_inbound(BASE)
+    done = asm.feed(single)
+    asm.retract(single, done)
+    assert asm.feed(single) is not None
+
+
+def test_mark_seen_recovers_dedupe_state() -> None:
+    asm = InboundAssembler()
+    asm.mark_seen(["0A0000000123ABCD1"])
+    assert asm.feed(parse_inbound(BASE)) is None
+
+
+def test_pending_parts_can_be_replayed_into_a_new_assembler() -> None:
+    asm = InboundAssembler()
+    asm.feed(_part("6", 1, 2, "x"))
+    fresh = InboundAssembler()
+    for part in asm.pending_parts():
+        assert fresh.feed(InboundPart.from_dict(part.to_dict())) is None
+    message = fresh.feed(_part("6", 2, 2, "y"))
+    assert message is not None and message.text == "xy"
+
+
+def test_bad_assembler_limits_rejected() -> None:
+    with pytest.raises(KpnValidationError):
+        InboundAssembler(max_pending=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=8),
+    seed=st.integers(0, 2**16),
+    dup_rate=st.floats(0, 0.9),
+)
+def test_any_arrival_order_with_redeliveries_yields_one_message(
+    texts: list[str], seed: int, dup_rate: float
+) -> None:
+    total = len(texts)
+    parts = [_part("r", i + 1, total, t) if total > 1 else parse_inbound({**BASE, "text": t})
+             for i, t in enumerate(texts)]
+    rng = random.Random(seed)
+    arrivals = parts + [p for p in parts if rng.random() < dup_rate]
+    rng.shuffle(arrivals)
+    asm = InboundAssembler()
+    results = [m for m in (asm.feed(p) for p in arrivals) if m is not None]
+    assert len(results) == 1
+    assert results[0].text == "".join(texts)
+
+
+# --------------------------------------------------------------------------- delivery receipts
+
+DLR = {
+    "msisdn": "31612345678",
+    "to": "KPNAlert",
+    "network-code": "20408",
+    "messageId": "0A00000012345678",
+    "price": "0.03330000",
+    "status": "delivered",
+    "scts": "2001011400",
+    "err-code": "0",
+    "client-ref": "alert-1",
+    "message-timestamp": "2020-01-01 14:00:00",
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "final"),
+    [
+        ("delivered", DeliveryOutcome.DELIVERED, True),
+        ("failed", DeliveryOutcome.FAILED, True),
+        ("expired", DeliveryOutcome.FAILED, True),
+        ("rejected", DeliveryOutcome.FAILED, True),
+        ("accepted", DeliveryOutcome.PENDING, False),
+        ("buffered", DeliveryOutcome.PENDING, False),
+        ("unknown", DeliveryOutcome.UNKNOWN, False),
+        ("SomethingNew", DeliveryOutcome.UNKNOWN, False),
+    ],
+)
+def test_receipt_status_classification(status: str, outcome: DeliveryOutcome, final: bool) -> None:
+    receipt = parse_delivery_receipt({**DLR, "status": status})
+    assert receipt.outcome is outcome
+    assert receipt.final is final
+    assert receipt.delivered is (outcome is DeliveryOutcome.DELIVERED)
+    assert receipt.failed is (outcome is DeliveryOutcome.FAILED)
+
+
+def test_receipt_fields_and_meaning() -> None:
+    receipt = parse_delivery_receipt({**DLR, "status": "failed", "err-code": 9})
+    assert receipt.message_id == "0A00000012345678"
+    assert receipt.network_code == "20408" and receipt.price == "0.03330000"
+    assert receipt.client_ref == "alert-1" and receipt.to == "KPNAlert"
+    assert receipt.err_code == 9
+    assert receipt.error_meaning == "Illegal number (recipient opted out)"
+    assert receipt.carrier_time is not None and receipt.carrier_time.year == 2020
+    assert receipt.carrier_time.hour == 14
+    data = receipt.to_dict()
+    assert data["outcome"] == "failed" and data["final"] is True
+    assert parse_delivery_receipt({**DLR, "err-code": "77"}).error_meaning == (
+        "Unlisted error code 77"
+    )
+    assert parse_delivery_receipt({**DLR, "err-code": None}).error_meaning is None
+
+
+def test_every_listed_error_code_has_a_meaning() -> None:
+    for code in (*range(17), *range(50, 55), 99):
+        assert DLR_ERROR_CODES[code]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"messageId": None}, "messageId"),
+        ({"status": None}, "status"),
+        ({"status": "de livered"}, "status"),
+        ({"err-code": "zero"}, "err-code"),
+        ({"err-code": "-1"}, "err-code"),
+        ({"msisdn": "not a number"}, "msisdn"),
+    ],
+)
+def test_receipt_rejects_bad_fields(change: dict[str, Any], field: str) -> None:
+    params = {k: v for k, v in {**DLR, **change}.items() if v is not None}
+    with pytest.raises(KpnValidationError) as info:
+        parse_delivery_receipt(params)
+    assert info.value.field == field
+    assert str(info.value).startswith(field + ":")
+
+
+# --------------------------------------------------------------------------- signatures
+
+VECTOR = {"a": "1", "b": "2", "timestamp": "1461605396"}
+
+
+def test_md5hash_test_vector() -> None:
+    assert compute_signature(VECTOR, "secret") == "6af838ef94998832dbfc29020b564830"
+    signed = {**VECTOR, "sig": "6af838ef94998832dbfc29020b564830"}
+    assert verify_signature(signed, "secret")
+    assert verify_signature({**signed, "sig": signed["sig"].upper()}, "secret")
+    assert not verify_signature(signed, "other-secret")
+    assert not verify_signature({**signed, "b": "3"}, "secret")
+    assert not verify_signature(VECTOR, "secret")  # no sig at all
+
+
+def test_numbers_sign_like_their_strings() -> None:
+    signed = {"a": 1, "b": 2, "timestamp": 1461605396, "sig": "6af838ef94998832dbfc29020b564830"}
+    assert verify_signature(signed, "secret")
+
+
+@pytest.mark.parametrize("method", ["md5", "sha1", "sha256", "sha512"])
+def test_hmac_methods_match_an_independent_computation(method: str) -> None:
+    params = {"msisdn": "31612345678", "text": "a&b=c", "timestamp": "1700000000"}
+    # Written out by hand from the Vonage description, not through the module.
+    joined = "&msisdn=31612345678&text=a_b_c&timestamp=1700000000"
+    expected = hmac.new(b"s3cr3t", joined.encode(), getattr(hashlib, method)).hexdigest()
+    assert compute_signature(params, "s3cr3t", method) == expected
+    assert verify_signature({**params, "sig": expected.upper()}, "s3cr3t", method)
+    assert not verify_signature({**params, "sig": expected}, "s3cr3t", "md5hash")
+
+
+def test_signature_skew_window() -> None:
+    signed = {**VECTOR, "sig": "6af838ef94998832dbfc29020b564830"}
+    assert verify_signature(signed, "secret", max_skew=300, now=1461605396 + 299)
+    assert not verify_signature(signed, "secret", max_skew=300, now=1461605396 + 301)
+    assert not verify_signature(signed, "secret", max_skew=300, now=1461605396 - 301)
+    missing_stamp = {"a": "1", "sig": compute_signature({"a": "1"}, "secret")}
+    assert not verify_signature(missing_stamp, "secret")
+
+
+def test_unknown_signature_method_is_a_validation_error() -> None:
+    with pytest.raises(KpnValidationError) as info:
+        verify_signature({**VECTOR, "sig": "x"}, "secret", "crc32")
+    assert info.value.field == "method"
+
+
+def test_signature_over_a_real_inbound_payload() -> None:
+    params = {**BASE, "timestamp": "1700000000", "nonce": "abc-123"}
+    params["sig"] = compute_signature(params, "k3y", "sha256")
+    assert verify_signature(params, "k3y", "sha256")
+    part = parse_inbound(params)  # sig is not a field of the part
+    assert part.nonce == "abc-123" and part.timestamp == 1700000000
