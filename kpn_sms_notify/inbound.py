@@ -145,7 +145,9 @@ def _short(value: Any) -> str:
 
 def _bad(field_name: str, value: Any, reason: str, *, number: bool = False) -> KpnValidationError:
     shown = mask_number(str(value)) if number and isinstance(value, str | int) else _short(value)
-    return KpnValidationError(f"{field_name}: {reason} (got {shown})", field=field_name, value=shown)
+    return KpnValidationError(
+        f"{field_name}: {reason} (got {shown})", field=field_name, value=shown
+    )
 
 
 def _scalar(field_name: str, value: Any) -> str | None:

@@ -74,10 +74,20 @@ def test_parse_inbound_from_query_lists_numbers_and_json_bools() -> None:
     assert part.concat_total == 2 and part.concat_part == 1 and part.timestamp == 1461605396
     assert part.is_part
     as_json = parse_inbound(
-        {"msisdn": 31612345678, "to": 3197010000000, "messageId": "abc", "text": "x",
-         "concat": True, "concat-ref": 7, "concat-total": 2, "concat-part": 2}
+        {
+            "msisdn": 31612345678,
+            "to": 3197010000000,
+            "messageId": "abc",
+            "text": "x",
+            "concat": True,
+            "concat-ref": 7,
+            "concat-total": 2,
+            "concat-part": 2,
+        }
     )
-    assert as_json.msisdn == "31612345678" and as_json.concat_ref == "7" and as_json.concat_part == 2
+    assert (
+        as_json.msisdn == "31612345678" and as_json.concat_ref == "7" and as_json.concat_part == 2
+    )
 
 
 def test_parse_inbound_empty_text_is_allowed_and_plus_is_stripped() -> None:
@@ -94,11 +104,15 @@ def test_parse_inbound_empty_text_is_allowed_and_plus_is_stripped() -> None:
         ({"messageId": "x" * 65}, "messageId"),
         ({"type": "fax"}, "type"),
         ({"concat": "maybe"}, "concat"),
-        ({"concat": "true", "concat-ref": "1", "concat-total": "x", "concat-part": "1"},
-         "concat-total"),
+        (
+            {"concat": "true", "concat-ref": "1", "concat-total": "x", "concat-part": "1"},
+            "concat-total",
+        ),
         ({"concat": "true", "concat-ref": "1", "concat-total": "2"}, "concat-part"),
-        ({"concat": "true", "concat-ref": "1", "concat-total": "2", "concat-part": "3"},
-         "concat-part"),
+        (
+            {"concat": "true", "concat-ref": "1", "concat-total": "2", "concat-part": "3"},
+            "concat-part",
+        ),
         ({"concat-part": "0"}, "concat-part"),
         ({"timestamp": "yesterday"}, "timestamp"),
         ({"text": {"nested": 1}}, "text"),
@@ -268,8 +282,10 @@ def test_any_arrival_order_with_redeliveries_yields_one_message(
     texts: list[str], seed: int, dup_rate: float
 ) -> None:
     total = len(texts)
-    parts = [_part("r", i + 1, total, t) if total > 1 else parse_inbound({**BASE, "text": t})
-             for i, t in enumerate(texts)]
+    parts = [
+        _part("r", i + 1, total, t) if total > 1 else parse_inbound({**BASE, "text": t})
+        for i, t in enumerate(texts)
+    ]
     rng = random.Random(seed)
     arrivals = parts + [p for p in parts if rng.random() < dup_rate]
     rng.shuffle(arrivals)
