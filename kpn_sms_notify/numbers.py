@@ -1,0 +1,104 @@
+"""Phone numbers and sender IDs: normalise to what the API takes, mask for logs."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from .errors import KpnValidationError
+
+DEFAULT_REGION = "NL"
+
+# Characters people type inside numbers; phonenumbers copes with most, but "(0)" is a trap.
+_TRUNK_IN_PARENS = re.compile(r"\(0\)")
+_ALNUM_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
+_NUMERIC_SENDER = re.compile(r"^\d{1,15}$")
+
+
+def normalize_number(raw: object, region: str = DEFAULT_REGION, *, field: str = "recipient") -> str:
+    """Return `raw` as E.164 digits without "+": "0612345678" -> "31612345678" (region NL).
+
+    Accepts national ("06…"), international ("+31…", "0031…") and bare E.164 ("316…") forms.
+    Raises KpnValidationError naming `field` when it is not a valid number.
+    """
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        raise KpnValidationError(
+            f"{field}: expected a phone number, got {type(raw).__name__}", field=field, value=raw
+        )
+    text = _TRUNK_IN_PARENS.sub("", str(raw)).strip()
+    if not text:
+        raise KpnValidationError(f"{field}: empty phone number", field=field, value="")
+    parsed = _parse(text, region)
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        shown = mask_number(text)
+        raise KpnValidationError(
+            f"{field}: {shown!r} is not a valid phone number (default region {region})",
+            field=field,
+            value=shown,
+        )
+    # format_number keeps Italian-style leading zeros that national_number drops.
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+
+
+def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    candidates = [text]
+    digits_only = re.sub(r"[\s\-./()]", "", text)
+    # Bare E.164 without "+" ("31612345678") reads as a national number in most regions;
+    # try it as international too, but only after the national reading has failed.
+    if digits_only.isdigit() and not digits_only.startswith("0"):
+        candidates.append("+" + digits_only)
+    for candidate in candidates:
+        try:
+            parsed = phonenumbers.parse(candidate, region.upper())
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return parsed
+    return None
+
+
+def mask_number(number: object) -> str:
+    """Mask a phone number for logs: "31612345678" -> "316******78"."""
+    text = str(number)
+    digits = [c for c in text if c.isdigit()]
+    if len(digits) <= 5:
+        return "*" * len(text)
+    keep_head, keep_tail = 3, 2
+    out = []
+    seen = 0
+    total = len(digits)
+    for c in text:
+        if c.isdigit():
+            seen += 1
+            out.append(c if seen <= keep_head or seen > total - keep_tail else "*")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def validate_sender(sender: object, *, field: str = "sender") -> str:
+    """Check a sender ID: up to 11 letters/digits (with a letter) or up to 15 digits.
+
+    A leading "+" or "00" on a numeric sender is dropped, since the API wants E.164 digits.
+    """
+    if not isinstance(sender, str | int) or isinstance(sender, bool):
+        raise KpnValidationError(f"{field}: expected text, got {type(sender).__name__}",
+                                 field=field, value=sender)
+    text = str(sender).strip()
+    if text.startswith("+"):
+        text = text[1:]
+    if _NUMERIC_SENDER.match(text):
+        return text
+    if _ALNUM_SENDER.match(text):
+        return text
+    if " " in text:
+        reason = "must not contain spaces"
+    elif text.isdigit():
+        reason = "a numeric sender has at most 15 digits"
+    elif len(text) > 11:
+        reason = "an alphanumeric sender has at most 11 characters"
+    else:
+        reason = "use letters and digits only (A-Z, a-z, 0-9)"
+    raise KpnValidationError(f"{field}: {text!r} is not a valid sender ID: {reason}",
+                             field=field, value=text)

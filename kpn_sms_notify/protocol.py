@@ -1,0 +1,388 @@
+"""The KPN / Vonage SMS wire protocol, without I/O.
+
+Builders return an `ApiRequest`; parsers take the HTTP status, headers and raw body of an
+answer and return models or an outcome. Both clients (async and sync) drive these, so the
+wire format lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import (
+    KpnApiError,
+    KpnAuthError,
+    KpnConnectionError,
+    KpnRateLimitError,
+    KpnSmsError,
+)
+from .models import ApiHeaders, MessagePart, Quota, Token
+from .numbers import mask_number
+from .status import status_info
+
+DEFAULT_BASE_URL = "https://api-prd.kpn.com"
+TOKEN_PATH = "/oauth/client_credential/accesstoken"
+SMS_PATH = "/communication/nexmo/sms"
+NUMBERS_PATH = "/communication/nexmo/phone-numbers"
+FORM = "application/x-www-form-urlencoded"
+
+_THROTTLE_WAIT = re.compile(r"please wait \[\s*(\d+)\s*\]", re.IGNORECASE)
+_TOKEN_FAULT_CODES = ("invalid_access_token", "access_token_expired", "invalidaccesstoken")
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_DETAIL_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """One HTTP request to make. repr() hides the form body and the Authorization header."""
+
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict, repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # The request texts someone: a failure after it went out may have texted them already.
+    sends_sms: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What one /send answer means for the recipient.
+
+    Exactly one of `parts` (accepted) or `error` (failed) is set. `retry` says whether sending
+    again is safe and may help; `wait` is the server's hint in seconds; `token_rejected` asks the
+    client to fetch a new token and try once more.
+    """
+
+    parts: tuple[MessagePart, ...] = ()
+    error: KpnSmsError | None = None
+    status: str | None = None
+    retry: bool = False
+    wait: float | None = None
+    token_rejected: bool = False
+    ambiguous: bool = False
+    headers: ApiHeaders = field(default_factory=ApiHeaders)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# ---------------------------------------------------------------- request builders
+
+
+def token_request(base_url: str, client_id: str, client_secret: str) -> ApiRequest:
+    return ApiRequest(
+        "POST",
+        base_url.rstrip("/") + TOKEN_PATH,
+        params={"grant_type": "client_credentials"},
+        data={"client_id": client_id, "client_secret": client_secret},
+        headers={"Content-Type": FORM, "Accept": "application/json"},
+    )
+
+
+def send_request(
+    base_url: str,
+    token: Token,
+    *,
+    sender: str,
+    to: str,
+    text: str,
+    message_type: str = "text",
+    ttl: int | None = None,
+    status_report: bool | None = None,
+    callback: str | None = None,
+    client_ref: str | None = None,
+    message_class: int | None = None,
+) -> ApiRequest:
+    """`POST /send`, form-encoded. `to` is E.164 digits; one recipient per request."""
+    data = {"from": sender, "to": to, "text": text, "type": message_type}
+    if ttl is not None:
+        data["ttl"] = str(ttl)
+    if status_report is not None:
+        data["status-report-req"] = "true" if status_report else "false"
+    if callback:
+        data["callback"] = callback
+    if client_ref:
+        data["client-ref"] = client_ref
+    if message_class is not None:
+        data["message-class"] = str(message_class)
+    return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/send", data=data,
+                      headers=_auth_headers(token), sends_sms=True)
+
+
+def register_request(base_url: str, token: Token, *, to: str, callback_url: str) -> ApiRequest:
+    """`POST /register`: the inbound webhook of a demo (test) account."""
+    return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/register",
+                      data={"to": to, "callback_url": callback_url}, headers=_auth_headers(token))
+
+
+def number_update_request(
+    base_url: str, token: Token, *, country: str, msisdn: str, mo_http_url: str
+) -> ApiRequest:
+    """Phone numbers `POST /number/update`: the inbound webhook of a virtual number."""
+    return ApiRequest(
+        "POST",
+        base_url.rstrip("/") + NUMBERS_PATH + "/number/update",
+        data={"country": country.upper(), "msisdn": msisdn, "moHttpUrl": mo_http_url},
+        headers=_auth_headers(token),
+    )
+
+
+def _auth_headers(token: Token) -> dict[str, str]:
+    return {"Authorization": token.authorization, "Content-Type": FORM,
+            "Accept": "application/json"}
+
+
+# ---------------------------------------------------------------- answer parsers
+
+
+def parse_headers(headers: Mapping[str, str]) -> ApiHeaders:
+    """The `quota-*`, `sunset`, `api-version` and `Retry-After` headers (case-insensitive)."""
+    h = {k.lower(): v for k, v in headers.items()}
+    quota = None
+    if any(k.startswith("quota-") for k in h):
+        quota = Quota(
+            limit=_int_or_none(h.get("quota-limit")),
+            used=_int_or_none(h.get("quota-used")),
+            interval=_int_or_none(h.get("quota-interval")),
+            time_unit=h.get("quota-time-unit"),
+            reset_utc=h.get("quota-reset-utc"),
+        )
+    return ApiHeaders(quota=quota, sunset=h.get("sunset"), api_version=h.get("api-version"),
+                      retry_after=parse_retry_after(h.get("retry-after")))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
+                now: float | None = None) -> Token:
+    """The token answer: every value a string, `expires_in` in seconds, unknown keys ignored."""
+    data = _json_object(body)
+    if status_code == 200 and data is not None:
+        access_token = data.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise KpnConnectionError("token answer: no access_token in the gateway's answer")
+        expires_in = _float_or_none(data.get("expires_in"))
+        if expires_in is None or expires_in <= 0:
+            raise KpnConnectionError(
+                f"token answer: expires_in {data.get('expires_in')!r} is not a positive number")
+        issued = time.time() if now is None else now
+        return Token(access_token=access_token, expires_at=issued + expires_in,
+                     token_type=str(data.get("token_type") or "Bearer"),
+                     level=_str_or_none(data.get("level")))
+    error = error_from_answer(status_code, headers, body)
+    if status_code in (400, 401, 403) and not isinstance(error, KpnConnectionError):
+        raise KpnAuthError(f"token request refused: {error}") from None
+    raise error
+
+
+def parse_send(status_code: int, headers: Mapping[str, str], body: bytes, *,
+               recipient: str) -> SendOutcome:
+    """One /send answer. Vonage reports per-message failures inside HTTP 200."""
+    api_headers = parse_headers(headers)
+    masked = mask_number(recipient)
+    data = _json_object(body)
+    if status_code == 200 and data is not None and isinstance(data.get("messages"), list):
+        return _parse_messages(data["messages"], masked, api_headers)
+    if status_code == 200:
+        # A 200 we can't read: the text may have gone out, so this is ambiguous.
+        err = KpnConnectionError(
+            f"{masked}: unreadable answer from the gateway ({_describe_body(headers, body)})",
+            sent=True)
+        return SendOutcome(error=err, ambiguous=True, headers=api_headers)
+    error = error_from_answer(status_code, headers, body, recipient=masked)
+    return SendOutcome(
+        error=error,
+        retry=status_code in (429, 503),
+        wait=getattr(error, "retry_after", None),
+        token_rejected=is_token_rejection(status_code, body),
+        ambiguous=status_code in (500, 502, 504),
+        headers=api_headers,
+    )
+
+
+def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> SendOutcome:
+    parts: list[MessagePart] = []
+    failure: dict[str, Any] | None = None
+    for entry in messages:
+        if not isinstance(entry, dict):
+            continue
+        status = str(entry.get("status", "")).strip()
+        if status == "0":
+            parts.append(MessagePart(
+                message_id=str(entry.get("message-id") or ""),
+                to=str(entry.get("to") or ""),
+                price=_decimal_or_none(entry.get("message-price")),
+                remaining_balance=_decimal_or_none(entry.get("remaining-balance")),
+                network=_str_or_none(entry.get("network")),
+                client_ref=_str_or_none(entry.get("client-ref")),
+            ))
+        elif failure is None:
+            failure = entry
+    if failure is None and parts:
+        return SendOutcome(parts=tuple(parts), status="0", headers=headers)
+    if failure is None:
+        err = KpnConnectionError(f"{masked}: the gateway's answer listed no messages", sent=True)
+        return SendOutcome(error=err, ambiguous=True, headers=headers)
+    status = str(failure.get("status", "")).strip()
+    info = status_info(status)
+    text = _one_line(str(failure.get("error-text") or info.meaning))
+    message = f"{masked}: status {status} {info.name}: {text}"
+    # If some parts went out, sending again would repeat them: never retry that.
+    retry = info.retry and not parts
+    wait = None
+    if status == "1":
+        match = _THROTTLE_WAIT.search(text)
+        wait = int(match.group(1)) / 1000 if match else None
+        error: KpnSmsError = KpnRateLimitError(message, retry_after=wait, http_status=200,
+                                               status=status, detail=text, recipient=masked)
+    else:
+        error = KpnApiError(message, http_status=200, status=status, detail=text,
+                            recipient=masked)
+    return SendOutcome(parts=tuple(parts), error=error, status=status, retry=retry, wait=wait,
+                       headers=headers)
+
+
+def parse_simple(status_code: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """Answers of /register and number/update: the JSON object, or the mapped error."""
+    data = _json_object(body)
+    if 200 <= status_code < 300 and data is not None:
+        code = data.get("error-code")
+        if code is not None and str(code) != "200":
+            label = _one_line(str(data.get("error-code-label") or "refused"))
+            raise KpnApiError(f"refused: error-code {code}: {label}", http_status=status_code,
+                              code=str(code), detail=label)
+        return data
+    if 200 <= status_code < 300:
+        raise KpnConnectionError(f"unreadable answer ({_describe_body(headers, body)})")
+    raise error_from_answer(status_code, headers, body)
+
+
+def is_token_rejection(status_code: int, body: bytes) -> bool:
+    """401, or the Apigee invalid/expired-token fault, which may come on any status."""
+    if status_code == 401:
+        return True
+    fault = _fault(_json_object(body))
+    return fault is not None and any(c in (fault[1] or "").lower() for c in _TOKEN_FAULT_CODES)
+
+
+def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes, *,
+                      recipient: str | None = None) -> KpnSmsError:
+    """Map a non-success answer (any of the gateway's error bodies) to one error."""
+    api_headers = parse_headers(headers)
+    data = _json_object(body)
+    code, detail = _error_fields(data)
+    if detail is None:
+        detail = _describe_body(headers, body)
+    prefix = f"{recipient}: " if recipient else ""
+    message = f"{prefix}HTTP {status_code}" + (f" {code}" if code else "") + f": {detail}"
+    kwargs: dict[str, Any] = {"http_status": status_code, "code": code, "detail": detail,
+                              "recipient": recipient}
+    if status_code == 429:
+        return KpnRateLimitError(message, retry_after=api_headers.retry_after, **kwargs)
+    if is_token_rejection(status_code, body) or status_code == 403:
+        return KpnAuthError(message)
+    if status_code >= 500 and data is None:
+        # An HTML or empty page from a proxy: we never reached the API proper.
+        return KpnConnectionError(message, sent=status_code != 503)
+    return KpnApiError(message, **kwargs)
+
+
+def _error_fields(data: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(code, detail) from any of the error bodies KPN's gateway sends."""
+    if data is None:
+        return None, None
+    fault = _fault(data)
+    if fault is not None:
+        return fault[1], _one_line(fault[0] or "fault")
+    inner = data.get("error") if isinstance(data.get("error"), dict) else data
+    if "ErrorCode" in inner or "Error" in inner:  # the token endpoint's Apigee body
+        return (_str_or_none(inner.get("ErrorCode")),
+                _one_line(str(inner.get("Error") or inner.get("ErrorCode"))))
+    if any(k in inner for k in ("transactionId", "name", "message", "info")):  # ErrorResponse
+        parts = [str(inner[k]) for k in ("message", "info") if inner.get(k)]
+        detail = _one_line(": ".join(parts) or str(inner.get("name") or "error"))
+        if inner.get("transactionId"):
+            detail += f" (transaction {_one_line(str(inner['transactionId']))})"
+        return _str_or_none(inner.get("name") or inner.get("status")), detail
+    if "error-code" in inner:
+        return (str(inner["error-code"]),
+                _one_line(str(inner.get("error-code-label") or "error")))
+    return None, _one_line(json.dumps(data)[:_DETAIL_MAX])
+
+
+def _fault(data: dict[str, Any] | None) -> tuple[str | None, str | None] | None:
+    if not data or not isinstance(data.get("fault"), dict):
+        return None
+    fault = data["fault"]
+    detail = fault.get("detail") if isinstance(fault.get("detail"), dict) else {}
+    return _str_or_none(fault.get("faultstring")), _str_or_none(detail.get("errorcode"))
+
+
+def _describe_body(headers: Mapping[str, str], body: bytes) -> str:
+    if not body.strip():
+        return "empty body"
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    text = body[:2000].decode("utf-8", "replace")
+    if "html" in ctype.lower() or text.lstrip().startswith("<"):
+        title = _HTML_TITLE.search(text)
+        return "HTML page" + (f" {_one_line(title.group(1))!r}" if title else "")
+    return f"not JSON: {_one_line(text)!r}"
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _DETAIL_MAX else line[: _DETAIL_MAX - 1] + "…"
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value).strip()) if value not in (None, "") else None
+    except InvalidOperation:
+        return None

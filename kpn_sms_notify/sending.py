@@ -1,0 +1,158 @@
+"""What both clients do around the wire, without I/O: prepare a notification, and decide
+after each attempt whether to stop, retry, or renew the token first.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .encoding import compose, fit
+from .errors import KpnApiError, KpnAuthError, KpnSmsError, KpnValidationError
+from .models import RecipientResult
+from .numbers import normalize_number, validate_sender
+from .protocol import SendOutcome
+from .schema import url_validator
+from .settings import Settings
+
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    """A notification ready for the wire: the text fitted, every number normalised."""
+
+    text: str
+    numbers: tuple[str, ...]
+    fields: dict[str, Any]  # send_request keyword arguments, apart from `to`
+    truncated: bool
+
+
+def prepare(
+    settings: Settings,
+    message: str,
+    recipients: Iterable[str] | str | None = None,
+    *,
+    title: str | None = None,
+    sender: str | None = None,
+    unicode: str | None = None,
+    max_parts: int | None = None,
+    overflow: str | None = None,
+    client_ref: str | None = None,
+    status_report: bool | None = None,
+    callback: str | None = None,
+) -> SendPlan:
+    """Check everything before any request: a bad number or text sends nothing at all."""
+    if not isinstance(message, str):
+        raise KpnValidationError(f"message: expected text, got {type(message).__name__}",
+                                 field="message")
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    raw = list(settings.recipients if recipients is None else recipients)
+    if not raw:
+        raise KpnValidationError("recipients: no recipients given or configured",
+                                 field="recipients")
+    numbers = [normalize_number(n, settings.region, field=f"recipients[{i}]")
+               for i, n in enumerate(raw)]
+    numbers = list(dict.fromkeys(numbers))  # one text per person, even if listed twice
+    chosen_sender = sender if sender is not None else settings.sender
+    if chosen_sender is None:
+        raise KpnValidationError("sender: no sender ID given or configured", field="sender")
+    chosen_sender = validate_sender(chosen_sender)
+    if max_parts is not None and not (isinstance(max_parts, int) and 1 <= max_parts <= 10):
+        raise KpnValidationError(f"max_parts: expected 1 to 10, got {max_parts!r}",
+                                 field="max_parts", value=max_parts)
+    policy = unicode or settings.unicode
+    if policy not in ("auto", "always", "never"):
+        raise KpnValidationError(f"unicode: expected auto, always or never, got {policy!r}",
+                                 field="unicode", value=policy)
+    how = overflow or settings.overflow
+    if how not in ("truncate", "fail"):
+        raise KpnValidationError(f"overflow: expected truncate or fail, got {how!r}",
+                                 field="overflow", value=how)
+    fitted = fit(compose(message, title), max_parts=max_parts or settings.max_parts,
+                 overflow=how, unicode=policy)  # type: ignore[arg-type]
+    ref = client_ref if client_ref is not None else settings.client_ref
+    if ref is not None and len(ref) > 40:
+        raise KpnValidationError("client_ref: at most 40 characters", field="client_ref",
+                                 value=ref)
+    dlr_url = callback if callback is not None else settings.callback
+    if dlr_url is not None:
+        try:
+            dlr_url = url_validator("callback")(dlr_url)
+        except Exception as err:
+            raise KpnValidationError(f"callback: {err}", field="callback",
+                                     value=dlr_url) from None
+    wants_report = status_report if status_report is not None else (
+        settings.status_report or dlr_url is not None)
+    fields: dict[str, Any] = {
+        "sender": chosen_sender,
+        "text": fitted.text,
+        "message_type": fitted.info.api_type,
+        "ttl": settings.ttl,
+        "status_report": True if wants_report else None,
+        "callback": dlr_url,
+        "client_ref": ref,
+    }
+    return SendPlan(fitted.text, tuple(numbers), fields, fitted.truncated)
+
+
+class Attempts:
+    """The retry state of one recipient.
+
+    Retries are bounded in count (`retries`) and in time (`retry_budget` seconds). Ambiguous
+    failures (the request may have gone out: read time-outs, 500/502) are retried only with
+    `retry_ambiguous`, since a retry may text the person twice.
+    """
+
+    def __init__(self, recipient: str, settings: Settings, started: float) -> None:
+        self.recipient = recipient
+        self.settings = settings
+        self.started = started
+        self.count = 0
+        self.retries = 0
+        self.token_renewed = False
+
+    def should_renew_token(self, outcome: SendOutcome) -> bool:
+        """A rejected token is renewed once, and the request tried again."""
+        if outcome.token_rejected and not self.token_renewed:
+            self.token_renewed = True
+            return True
+        return False
+
+    def retry_delay(self, outcome: SendOutcome, now: float) -> float | None:
+        """Seconds to wait before trying again, or None to stop."""
+        retryable = outcome.retry or (outcome.ambiguous and self.settings.retry_ambiguous)
+        if not retryable or self.retries >= self.settings.retries:
+            return None
+        backoff = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** self.retries)
+        delay = random.uniform(backoff / 2, backoff)  # jitter spreads a herd of retries
+        if outcome.wait is not None:
+            delay = max(delay, outcome.wait)
+        if now + delay - self.started > self.settings.retry_budget:
+            return None
+        self.retries += 1
+        return delay
+
+    def result(self, outcome: SendOutcome, truncated: bool = False) -> RecipientResult:
+        if outcome.ok:
+            return RecipientResult(self.recipient, True, parts=outcome.parts, status="0",
+                                   attempts=self.count, truncated=truncated)
+        return self.failure(outcome.error, status=outcome.status,  # type: ignore[arg-type]
+                            retryable=outcome.retry or outcome.ambiguous)
+
+    def failure(self, error: KpnSmsError, *, status: str | None = None,
+                retryable: bool = False) -> RecipientResult:
+        reason = str(error)
+        prefix = f"{RecipientResult(self.recipient, False).masked}: "
+        if reason.startswith(prefix):
+            reason = reason[len(prefix):]
+        if self.retries:
+            reason += f" (after {self.count} attempts)"
+        permanent = isinstance(error, KpnAuthError | KpnValidationError) or (
+            isinstance(error, KpnApiError) and not retryable)
+        return RecipientResult(self.recipient, False, status=status, reason=reason,
+                               error=error, attempts=self.count, permanent=permanent)

@@ -1,0 +1,47 @@
+"""Validated settings for a client, built from the shared config schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .schema import recipient_numbers, validate_config
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a client needs to know. repr() never shows the secret."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    sender: str | None
+    recipients: tuple[str, ...]
+    base_url: str
+    region: str
+    max_parts: int
+    overflow: str
+    unicode: str
+    rate_limit: float
+    max_concurrency: int
+    timeout: float
+    retries: int
+    retry_budget: float
+    retry_ambiguous: bool
+    status_report: bool
+    callback: str | None
+    ttl: int | None
+    client_ref: str | None
+    token_margin: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """From a config mapping; it is validated (again) so hand-made dicts are safe too."""
+        checked = validate_config({k: v for k, v in config.items() if v is not None},
+                                  extra=True)
+        values = {f.name: checked.get(f.name) for f in fields(cls)}
+        values["recipients"] = tuple(recipient_numbers(checked))
+        return cls(**values)
+
+    def __str__(self) -> str:
+        return f"Settings(client_id={self.client_id!r}, base_url={self.base_url!r})"
