@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -75,16 +75,19 @@ class KpnSms:
         return await self._auth.get()
 
     async def send(self, message: str, recipients: Iterable[str] | str | None = None,
+                   on_result: Callable[[RecipientResult], None] | None = None,
                    **options: Any) -> SendReport:
         """Text `message` to each recipient (default: the configured ones).
 
         Options: title, sender, unicode, max_parts, overflow, client_ref, status_report,
-        callback. Bad input raises KpnValidationError and nothing is sent; a refused login
+        callback. `on_result` is called as each recipient finishes (progress displays).
+        Bad input raises KpnValidationError and nothing is sent; a refused login
         raises KpnAuthError and nothing is sent. Per-recipient failures are in the report.
         """
         plan = prepare(self.settings, message, recipients, **options)
         await self._auth.get()
-        results = await asyncio.gather(*(self._send_one(plan, n) for n in plan.numbers))
+        results = await asyncio.gather(
+            *(self._send_one(plan, n, on_result) for n in plan.numbers))
         report = SendReport(tuple(results), text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
@@ -118,7 +121,15 @@ class KpnSms:
 
     # ------------------------------------------------------------ the wire
 
-    async def _send_one(self, plan: SendPlan, number: str) -> RecipientResult:
+    async def _send_one(self, plan: SendPlan, number: str,
+                        on_result: Callable[[RecipientResult], None] | None = None
+                        ) -> RecipientResult:
+        result = await self._attempt(plan, number)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    async def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
             attempts.count += 1

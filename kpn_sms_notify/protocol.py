@@ -190,6 +190,8 @@ def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
         return Token(access_token=access_token, expires_at=issued + expires_in,
                      token_type=str(data.get("token_type") or "Bearer"),
                      level=_str_or_none(data.get("level")))
+    if status_code == 200:
+        raise KpnConnectionError(f"token answer: unreadable ({_describe_body(headers, body)})")
     error = error_from_answer(status_code, headers, body)
     if status_code in (400, 401, 403) and not isinstance(error, KpnConnectionError):
         raise KpnAuthError(f"token request refused: {error}") from None

@@ -71,16 +71,18 @@ class KpnSmsSync:
         return self._auth.get()
 
     def send(self, message: str, recipients: Iterable[str] | str | None = None,
+             on_result: Callable[[RecipientResult], None] | None = None,
              **options: Any) -> SendReport:
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)
         self._auth.get()
         workers = min(self.settings.max_concurrency, len(plan.numbers))
         if workers == 1:
-            results = [self._send_one(plan, plan.numbers[0])]
+            results = [self._send_one(plan, plan.numbers[0], on_result)]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpn-sms") as pool:
-                results = list(pool.map(lambda n: self._send_one(plan, n), plan.numbers))
+                results = list(pool.map(lambda n: self._send_one(plan, n, on_result),
+                                        plan.numbers))
         report = SendReport(tuple(results), text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
@@ -110,7 +112,14 @@ class KpnSmsSync:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _send_one(self, plan: SendPlan, number: str) -> RecipientResult:
+    def _send_one(self, plan: SendPlan, number: str,
+                  on_result: Callable[[RecipientResult], None] | None = None) -> RecipientResult:
+        result = self._attempt(plan, number)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
             attempts.count += 1

@@ -1,0 +1,196 @@
+"""The `kpn-sms` command (also `python -m kpn_sms_notify`).
+
+Exit codes: 0 every recipient accepted; 1 some recipient failed; 2 bad input or config
+(nothing sent); 3 credentials refused; 4 gateway unreachable; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .errors import KpnAuthError, KpnConnectionError, KpnSmsError, KpnValidationError
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kpn-sms",
+                                     description="Send alert texts through KPN's SMS API.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="YAML file with the config keys")
+    parser.add_argument("--debug", action="store_true",
+                        help="log every request and answer (secrets masked) to stderr")
+    parser.add_argument("--base-url", help="gateway URL (default https://api-prd.kpn.com)")
+    parser.add_argument("--client-id", help="KPN API Store client_id")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    send = sub.add_parser("send", help="text the recipients")
+    send.add_argument("text", metavar="TEXT", help="the message; '-' reads it from stdin")
+    send.add_argument("--to", action="append", metavar="NUMBER",
+                      help="recipient (repeatable); default: the configured recipients")
+    send.add_argument("--sender", metavar="ID", help="sender ID (11 letters/digits or a number)")
+    send.add_argument("--title", help="a first line above the message")
+    send.add_argument("--max-parts", type=int, metavar="N", help="cap on SMS parts")
+    send.add_argument("--unicode", choices=("auto", "always", "never"))
+    send.add_argument("--overflow", choices=("truncate", "fail"))
+    send.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    sub.add_parser("token", help="check the credentials by fetching a token")
+
+    reg = sub.add_parser("register-webhook", help="point inbound texts at a URL")
+    reg.add_argument("url", metavar="URL", help="your webhook (https)")
+    reg.add_argument("--to", metavar="NUMBER",
+                     help="demo account: your registered test number (/register)")
+    reg.add_argument("--number", metavar="MSISDN",
+                     help="virtual number: set its moHttpUrl (phone-numbers number/update)")
+    reg.add_argument("--country", default="NL", help="country of --number (default NL)")
+
+    emu = sub.add_parser("emulator", help="run the KPN gateway emulator on 127.0.0.1")
+    emu.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    emu.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+
+    sub.add_parser("demo", help="a full run on the embedded emulator")
+
+    srv = sub.add_parser("serve", help="alert webhooks (Alertmanager, Grafana) and inbound SMS")
+    srv.add_argument("--config", dest="serve_config", metavar="FILE", help="YAML config")
+
+    ha = sub.add_parser("install-homeassistant",
+                        help="copy the integration into CONFIG_DIR/custom_components")
+    ha.add_argument("config_dir", metavar="CONFIG_DIR")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.debug:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except KpnValidationError as err:
+        return _fail(err, EXIT_INPUT)
+    except KpnAuthError as err:
+        return _fail(err, EXIT_AUTH)
+    except KpnConnectionError as err:
+        return _fail(err, EXIT_UNREACHABLE)
+    except KpnSmsError as err:
+        return _fail(err, EXIT_FAILED)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(err: Exception, code: int) -> int:
+    print(f"kpn-sms: error: {err}", file=sys.stderr)
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "emulator":
+        from .emulator import serve as serve_emulator
+
+        serve_emulator(port=args.port, latency=args.latency)
+        return EXIT_OK
+    if command == "demo":
+        from .demo import run_demo
+
+        return run_demo()
+    if command == "serve":
+        from .server import serve
+
+        return serve(args.serve_config or args.config, debug=args.debug)
+    if command == "install-homeassistant":
+        from pathlib import Path
+
+        from .ha_install import install_homeassistant
+
+        target = install_homeassistant(Path(args.config_dir))
+        print(f"installed the integration in {target}; restart Home Assistant")
+        return EXIT_OK
+    from . import cliconfig
+
+    flags = {"base_url": args.base_url, "client_id": args.client_id}
+    if command == "send":
+        flags["sender"] = args.sender
+    config, _ = cliconfig.load(args.config, flags)
+    return asyncio.run(_run_client_command(args, config))
+
+
+async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from .client import KpnSms
+
+    async with KpnSms.from_config(config) as sms:
+        if args.command == "token":
+            token = await sms.authenticate()
+            tier = f", account level {token.level}" if token.level else ""
+            print(f"credentials OK: token valid for {token.expires_in():.0f}s{tier}")
+            return EXIT_OK
+        if args.command == "register-webhook":
+            return await _register(sms, args)
+        return await _send(sms, args)
+
+
+async def _register(sms: Any, args: argparse.Namespace) -> int:
+    if bool(args.to) == bool(args.number):
+        raise KpnValidationError("register-webhook: give exactly one of --to (demo account) "
+                                 "or --number (virtual number)", field="to")
+    if args.to:
+        print(await sms.register_webhook(args.to, args.url))
+    else:
+        await sms.update_number(args.country, args.number, args.url)
+        print("inbound webhook set on the virtual number")
+    return EXIT_OK
+
+
+async def _send(sms: Any, args: argparse.Namespace) -> int:
+    from .progress import Progress
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    options = {"title": args.title, "max_parts": args.max_parts, "unicode": args.unicode,
+               "overflow": args.overflow}
+    recipients = args.to or None
+    count = len(recipients) if recipients else len(sms.settings.recipients)
+    progress = Progress(total=count, enabled=not args.json and count >= 10 and
+                        sys.stderr.isatty())
+    report = await sms.send(text, recipients, on_result=progress.update,
+                            **{k: v for k, v in options.items() if v is not None})
+    progress.close()
+    if args.json:
+        print(json.dumps(_report_json(report, sms.token_requests), indent=2))
+    else:
+        for result in report.results:
+            print(("ok    " if result.ok else "FAILED ") + result.describe())
+        if report.truncated:
+            print("note: the text was cut to fit max_parts (it ends with a marker)")
+        print(f"{len(report.accepted)}/{len(report)} accepted, "
+              f"{sms.token_requests} token request(s)")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _report_json(report: Any, token_requests: int) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "truncated": report.truncated,
+        "token_requests": token_requests,
+        "results": [
+            {"recipient": r.recipient, "ok": r.ok, "message_ids": list(r.message_ids),
+             "parts": len(r.parts), "price": str(r.price) if r.price is not None else None,
+             "remaining_balance": str(r.remaining_balance)
+             if r.remaining_balance is not None else None,
+             "network": r.network, "status": r.status, "reason": r.reason,
+             "attempts": r.attempts, "permanent": r.permanent}
+            for r in report.results
+        ],
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""GSM-7 / UCS-2 detection, segment maths and the max-parts policy (table tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpn_sms_notify.encoding import analyse, compose, fit, to_gsm7
+from kpn_sms_notify.errors import KpnValidationError
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "units", "parts"),
+    [
+        ("a" * 160, "gsm7", 160, 1),
+        ("a" * 161, "gsm7", 161, 2),
+        ("a" * 306, "gsm7", 306, 2),
+        ("a" * 307, "gsm7", 307, 3),
+        ("€" * 80, "gsm7", 160, 1),  # extension characters count double
+        ("€" * 81, "gsm7", 162, 2),
+        ("a" * 152 + "€", "gsm7", 154, 1),
+        ("a" * 159 + "[", "gsm7", 161, 2),
+        # an escape pair is never split: 152 + 2 does not fit 153, so it moves to part 2
+        ("a" * 152 + "{" + "a" * 10, "gsm7", 164, 2),
+        ("a" * 152 + "{" + "a" * 152, "gsm7", 306, 3),
+        ("Zoë", "ucs2", 3, 1),  # ë is not in GSM-7 (é and ü are)
+        ("é ü ñ Ä ß", "gsm7", 9, 1),
+        ("ë" * 70, "ucs2", 70, 1),
+        ("ë" * 71, "ucs2", 71, 2),
+        ("ë" * 134, "ucs2", 134, 2),
+        ("ë" * 135, "ucs2", 135, 3),
+        ("😀" * 35, "ucs2", 70, 1),  # surrogate pairs: two UTF-16 units each
+        ("😀" * 36, "ucs2", 72, 2),
+        ("a" + "😀" * 33, "ucs2", 67, 1),
+        ("line\nbreak", "gsm7", 10, 1),
+    ],
+)
+def test_analyse(text: str, encoding: str, units: int, parts: int) -> None:
+    info = analyse(text)
+    assert (info.encoding, info.units, info.parts) == (encoding, units, parts)
+    assert info.api_type == ("text" if encoding == "gsm7" else "unicode")
+
+
+def test_unicode_always_forces_ucs2() -> None:
+    assert analyse("plain", "always").encoding == "ucs2"
+
+
+def test_to_gsm7_transliterates_visibly() -> None:
+    assert to_gsm7("Zoë “quoted” – naïve 中") == 'Zoe "quoted" - naive ?'
+
+
+@pytest.mark.parametrize(
+    ("message", "title", "expected"),
+    [("Disk full", None, "Disk full"), ("Disk full", "web1", "web1\nDisk full"),
+     ("  Disk full ", "  ", "Disk full"), ("", "Only title", "Only title")],
+)
+def test_compose(message: str, title: str | None, expected: str) -> None:
+    assert compose(message, title) == expected
+
+
+@pytest.mark.parametrize(("text", "max_parts"), [("x" * 1000, 3), ("ë" * 500, 2), ("€" * 400, 1),
+                                                 ("😀" * 200, 2)])
+def test_truncate_fits_and_ends_with_a_marker(text: str, max_parts: int) -> None:
+    fitted = fit(text, max_parts=max_parts)
+    assert fitted.truncated
+    assert fitted.info.parts == max_parts
+    assert analyse(fitted.text).parts <= max_parts
+    assert fitted.text.endswith("..." if fitted.info.encoding == "gsm7" else "…")
+    # the longest fit: one more character of the original would not fit
+    body = fitted.text.removesuffix("...").removesuffix("…")
+    assert text.startswith(body)
+
+
+def test_fit_keeps_short_text_untouched() -> None:
+    fitted = fit("Disk full", max_parts=1)
+    assert (fitted.text, fitted.truncated, fitted.info.parts) == ("Disk full", False, 1)
+
+
+def test_fit_fail_policy_raises_with_figures() -> None:
+    with pytest.raises(KpnValidationError, match=r"message: 3 SMS parts .* over max_parts 2"):
+        fit("x" * 400, max_parts=2, overflow="fail")
+
+
+def test_fit_never_policy_transliterates_before_counting() -> None:
+    fitted = fit("Zoë" * 60, max_parts=3, unicode="never")
+    assert fitted.info.encoding == "gsm7" and fitted.text.startswith("ZoeZoe")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_text_is_refused(text: str) -> None:
+    with pytest.raises(KpnValidationError, match="message: the text is empty"):
+        fit(text, max_parts=3)

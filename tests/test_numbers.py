@@ -1,0 +1,73 @@
+"""Number normalisation, masking and sender IDs (table tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpn_sms_notify.errors import KpnValidationError
+from kpn_sms_notify.numbers import mask_number, normalize_number, validate_sender
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("0612345678", "NL", "31612345678"),
+        ("+31612345678", "NL", "31612345678"),
+        ("0031612345678", "NL", "31612345678"),
+        ("31612345678", "NL", "31612345678"),
+        ("06-1234 5678", "NL", "31612345678"),
+        ("+31 (0)6 12345678", "NL", "31612345678"),
+        ("(06) 12.34.56.78", "NL", "31612345678"),
+        (31612345678, "NL", "31612345678"),
+        ("+1 415 555 2671", "NL", "14155552671"),
+        ("0470 12 34 56", "BE", "32470123456"),
+        ("+39 06 6982 1234", "NL", "390669821234"),  # Italian leading zero is kept
+        ("0151 23456789", "DE", "4915123456789"),
+    ],
+)
+def test_normalize_number(raw: object, region: str, expected: str) -> None:
+    assert normalize_number(raw, region) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "12345", "06123", "0612345678901234", "hello",
+                                 "+999 1234567", None, True, 3.5, ["0612345678"]])
+def test_invalid_numbers_are_refused_with_the_field(raw: object) -> None:
+    with pytest.raises(KpnValidationError) as info:
+        normalize_number(raw, "NL", field="recipients[2]")
+    assert str(info.value).startswith("recipients[2]: ")
+    assert info.value.field == "recipients[2]"
+
+
+def test_invalid_number_error_masks_the_number() -> None:
+    with pytest.raises(KpnValidationError) as info:
+        normalize_number("061234567890", "NL")
+    assert "061234567890" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [("31612345678", "316******78"), ("+31 6 1234", "+31 6 **34"), ("1234", "****")],
+)
+def test_mask_number(number: str, masked: str) -> None:
+    assert mask_number(number) == masked
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [("KPNAlert", "KPNAlert"), ("HomeAlert", "HomeAlert"), ("ABCDEFGHIJK", "ABCDEFGHIJK"),
+     ("3197010000001", "3197010000001"), ("+3197010000001", "3197010000001"),
+     ("123456789012345", "123456789012345"), ("A1", "A1")],
+)
+def test_valid_senders(sender: str, expected: str) -> None:
+    assert validate_sender(sender) == expected
+
+
+@pytest.mark.parametrize(
+    ("sender", "reason"),
+    [("Home Alert", "spaces"), ("ABCDEFGHIJKL", "at most 11"), ("1234567890123456", "15 digits"),
+     ("Alert!", "letters and digits"), ("", "letters and digits")],
+)
+def test_invalid_senders(sender: str, reason: str) -> None:
+    with pytest.raises(KpnValidationError, match=reason) as info:
+        validate_sender(sender)
+    assert info.value.field == "sender"

@@ -1,0 +1,218 @@
+"""The protocol core: status table, token and send answers, gateway error bodies, headers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kpn_sms_notify import protocol
+from kpn_sms_notify.errors import (
+    KpnApiError,
+    KpnAuthError,
+    KpnConnectionError,
+    KpnRateLimitError,
+)
+from kpn_sms_notify.models import Token
+from kpn_sms_notify.status import STATUSES, status_info
+
+JSON = {"content-type": "application/json"}
+
+
+def _b(data: object) -> bytes:
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("code", "retry"),
+    [("0", False), ("1", True), ("2", False), ("3", False), ("4", False), ("5", True),
+     ("6", False), ("7", False), ("8", False), ("9", False), ("10", True), ("11", False),
+     ("12", False), ("13", True), ("14", False), ("15", False), ("16", False), ("19", False),
+     ("20", False), ("22", False), ("23", False), ("29", False), ("32", False), ("33", False),
+     ("34", False)],
+)
+def test_status_table(code: str, retry: bool) -> None:
+    info = status_info(code)
+    assert info.code == code and info.retry is retry and info.name and info.meaning
+
+
+def test_unknown_status_is_permanent() -> None:
+    assert status_info("99").retry is False
+    assert set(STATUSES) >= {str(c) for c in range(0, 17)} - {"17", "18"}
+
+
+def test_token_request_shape() -> None:
+    req = protocol.token_request("https://api-prd.kpn.com/", "id", "s3cret")
+    assert req.url == "https://api-prd.kpn.com/oauth/client_credential/accesstoken"
+    assert req.params == {"grant_type": "client_credentials"}
+    assert req.data == {"client_id": "id", "client_secret": "s3cret"}
+    assert req.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert "s3cret" not in repr(req)
+
+
+def test_parse_token_reads_strings_and_ignores_unknown_fields() -> None:
+    body = _b({"access_token": "staG765sBUuai4OMeZiTful6PTRt", "expires_in": "3599",
+               "token_type": "Bearer", "issued_at": "1587458037687", "level": "demo",
+               "developer.email": "x", "api_product_list_json": ["a"]})
+    token = protocol.parse_token(200, JSON, body, now=1000.0)
+    assert token.expires_at == 1000.0 + 3599 and token.level == "demo"
+    assert "staG765" not in repr(token) and "staG765" not in str(token)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (401, {"ErrorCode": "invalid_client", "Error": "ClientId is Invalid"}, KpnAuthError),
+        (400, {"ErrorCode": "invalid_request", "Error": "bad"}, KpnAuthError),
+        (500, b"<html><title>Bad gateway</title></html>", KpnConnectionError),
+        (503, b"", KpnConnectionError),
+        (200, {"token_type": "Bearer"}, KpnConnectionError),
+        (200, {"access_token": "x", "expires_in": "soon"}, KpnConnectionError),
+        (200, b"<html>", KpnConnectionError),
+    ],
+)
+def test_parse_token_errors(status: int, body: object, error: type[Exception]) -> None:
+    raw = body if isinstance(body, bytes) else _b(body)
+    with pytest.raises(error):
+        protocol.parse_token(status, JSON, raw)
+
+
+def test_parse_token_invalid_client_message() -> None:
+    with pytest.raises(KpnAuthError, match="invalid_client: ClientId is Invalid"):
+        protocol.parse_token(401, JSON, _b({"ErrorCode": "invalid_client",
+                                            "Error": "ClientId is Invalid"}))
+
+
+def test_send_request_is_form_encoded_with_wire_names() -> None:
+    token = Token("tok", expires_at=1e12)
+    req = protocol.send_request("http://127.0.0.1:1", token, sender="KPNAlert", to="31612345678",
+                                text="hi", message_type="unicode", ttl=900000, status_report=True,
+                                callback="https://x/dlr", client_ref="ref-1", message_class=1)
+    assert req.url.endswith("/communication/nexmo/sms/send") and req.sends_sms
+    assert req.data == {"from": "KPNAlert", "to": "31612345678", "text": "hi", "type": "unicode",
+                        "ttl": "900000", "status-report-req": "true", "callback": "https://x/dlr",
+                        "client-ref": "ref-1", "message-class": "1"}
+    assert req.headers["Authorization"] == "Bearer tok"
+    assert "tok" not in repr(req)
+
+
+def test_register_and_number_update_requests() -> None:
+    token = Token("tok", expires_at=1e12)
+    reg = protocol.register_request("https://h", token, to="3161", callback_url="https://cb")
+    assert reg.url == "https://h/communication/nexmo/sms/register"
+    assert reg.data == {"to": "3161", "callback_url": "https://cb"}
+    upd = protocol.number_update_request("https://h", token, country="nl", msisdn="3197",
+                                         mo_http_url="https://cb")
+    assert upd.url == "https://h/communication/nexmo/phone-numbers/number/update"
+    assert upd.data == {"country": "NL", "msisdn": "3197", "moHttpUrl": "https://cb"}
+
+
+def test_parse_send_accepts_every_part() -> None:
+    body = _b({"message-count": "2", "messages": [
+        {"to": "31612345678", "message-id": "0A01", "status": "0", "remaining-balance": "9.9",
+         "message-price": "0.0333", "network": "20408"},
+        {"to": "31612345678", "message-id": "0A02", "status": "0", "remaining-balance": "9.8",
+         "message-price": "0.0333", "network": "20408"}]})
+    outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
+    assert outcome.ok and [p.message_id for p in outcome.parts] == ["0A01", "0A02"]
+    assert str(sum(p.price for p in outcome.parts)) == "0.0666"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("entry", "error", "retry", "wait"),
+    [
+        ({"status": "1", "error-text": "Throughput Rate Exceeded - please wait [ 250 ] and retry"},
+         KpnRateLimitError, True, 0.25),
+        ({"status": "2", "error-text": "Missing to param"}, KpnApiError, False, None),
+        ({"status": "5", "error-text": "Internal Error"}, KpnApiError, True, None),
+        ({"status": "9", "error-text": "Partner quota exceeded"}, KpnApiError, False, None),
+        ({"status": "13"}, KpnApiError, True, None),
+        ({"status": "29", "error-text": "Non White-listed Destination"}, KpnApiError, False, None),
+    ],
+)
+def test_parse_send_failure_inside_http_200(entry: dict[str, str], error: type[Exception],
+                                            retry: bool, wait: float | None) -> None:
+    body = _b({"message-count": "1", "messages": [{"to": "31612345678", **entry}]})
+    outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
+    assert isinstance(outcome.error, error)
+    assert outcome.retry is retry and outcome.wait == wait and outcome.status == entry["status"]
+    assert "31612345678" not in str(outcome.error)
+
+
+def test_partly_accepted_message_is_never_retried() -> None:
+    body = _b({"message-count": "2", "messages": [{"status": "0", "message-id": "A"},
+                                                   {"status": "5", "error-text": "x"}]})
+    outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
+    assert not outcome.ok and outcome.retry is False
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "retry", "ambiguous", "token"),
+    [
+        (429, {"transactionId": "t1", "status": "429", "name": "Too Many Requests",
+               "message": "quota", "info": ""}, KpnRateLimitError, True, False, False),
+        (503, {"transactionId": "t", "status": "503", "name": "Service Unavailable",
+               "message": "down", "info": ""}, KpnApiError, True, False, False),
+        (503, b"<html><title>503</title></html>", KpnConnectionError, True, False, False),
+        (500, {"transactionId": "t", "status": "500", "name": "Internal", "message": "x",
+               "info": ""}, KpnApiError, False, True, False),
+        (502, b"<html><head><title>502 Bad Gateway</title></head></html>", KpnConnectionError,
+         False, True, False),
+        (401, {"fault": {"faultstring": "Access Token expired",
+                         "detail": {"errorcode": "keymanagement.service.access_token_expired"}}},
+         KpnAuthError, False, False, True),
+        (500, {"fault": {"faultstring": "Invalid Access Token",
+                         "detail": {"errorcode": "keymanagement.service.invalid_access_token"}}},
+         KpnAuthError, False, True, True),
+        (403, {"transactionId": "t", "status": "403", "name": "Forbidden", "message": "no",
+               "info": ""}, KpnAuthError, False, False, False),
+        (400, {"error": {"transactionId": "t", "status": "400", "name": "Bad Request",
+                         "message": "from is invalid", "info": ""}},
+         KpnApiError, False, False, False),
+        (404, b"", KpnApiError, False, False, False),
+    ],
+)
+def test_parse_send_gateway_errors(status: int, body: object, error: type[Exception], retry: bool,
+                                   ambiguous: bool, token: bool) -> None:
+    raw = body if isinstance(body, bytes) else _b(body)
+    outcome = protocol.parse_send(status, JSON, raw, recipient="31612345678")
+    assert isinstance(outcome.error, error)
+    assert (outcome.retry, outcome.ambiguous, outcome.token_rejected) == (retry, ambiguous, token)
+    assert f"HTTP {status}" in str(outcome.error) and "\n" not in str(outcome.error)
+
+
+def test_error_response_details_are_kept() -> None:
+    body = _b({"transactionId": "abc", "status": "400", "name": "Bad Request",
+               "message": "Invalid parameter", "info": "from"})
+    outcome = protocol.parse_send(400, JSON, body, recipient="31612345678")
+    err = outcome.error
+    assert isinstance(err, KpnApiError)
+    assert (err.http_status, err.code) == (400, "Bad Request")
+    assert err.detail == "Invalid parameter: from (transaction abc)"
+
+
+def test_unreadable_200_is_ambiguous() -> None:
+    outcome = protocol.parse_send(200, {"content-type": "text/html"}, b"<html>ok</html>",
+                                  recipient="31612345678")
+    assert isinstance(outcome.error, KpnConnectionError) and outcome.ambiguous
+    assert not outcome.retry
+
+
+def test_headers_quota_sunset_and_retry_after() -> None:
+    headers = {"Quota-Limit": "100", "quota-used": "40", "quota-interval": "1",
+               "quota-time-unit": "minute", "quota-reset-UTC": "2026-11-26T23:59:00Z",
+               "sunset": "n/a", "api-version": "v1.1.1", "Retry-After": "3"}
+    parsed = protocol.parse_headers(headers)
+    assert parsed.quota is not None and parsed.quota.remaining == 60
+    assert (parsed.sunset, parsed.api_version, parsed.retry_after) == ("n/a", "v1.1.1", 3.0)
+    assert protocol.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10.0
+    assert protocol.parse_retry_after("garbage") is None
+
+
+def test_parse_simple_register_and_number_update() -> None:
+    msg = {"message": "Your callback url is registered."}
+    assert protocol.parse_simple(200, JSON, _b(msg)) == msg
+    ok = {"error-code": "200", "error-code-label": "success"}
+    assert protocol.parse_simple(200, JSON, _b(ok)) == ok
+    with pytest.raises(KpnApiError, match="error-code 420"):
+        protocol.parse_simple(200, JSON, _b({"error-code": "420", "error-code-label": "bad"}))
