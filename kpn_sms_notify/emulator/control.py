@@ -1,0 +1,144 @@
+"""The emulator's own control API (not part of KPN's), for tests and tools in other
+processes, and the phones' inboxes page.
+
+    GET  /_emulator/state          counters, messages, webhooks, inbound, dlrs, knobs
+    POST /_emulator/configure      JSON object of knobs -> {"knobs": {...}}
+    POST /_emulator/reset          -> {"reset": true}
+    POST /_emulator/expire-tokens  -> {"expired": N}
+    POST /_emulator/inbound        {"msisdn", "text", "to"?, "concat_parts"?, "duplicate"?,
+                                    "reverse_parts"?} -> the inbound record
+    GET  /_emulator/               HTML: each phone's inbox
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from aiohttp import web
+
+from . import keys
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+
+
+async def _object(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError as err:
+        return _json({"error": f"body is not JSON: {err}"}, 400)
+    if not isinstance(body, dict):
+        return _json({"error": "body must be a JSON object"}, 400)
+    return body
+
+
+async def state(request: web.Request) -> web.Response:
+    return _json(request.app[keys.EMULATOR].snapshot())
+
+
+async def configure(request: web.Request) -> web.Response:
+    body = await _object(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        request.app[keys.EMULATOR].configure(**body)
+    except ValueError as err:
+        return _json({"error": str(err)}, 400)
+    return _json({"knobs": request.app[keys.EMULATOR].snapshot()["knobs"]})
+
+
+async def reset(request: web.Request) -> web.Response:
+    request.app[keys.EMULATOR].reset()
+    return _json({"reset": True})
+
+
+async def expire_tokens(request: web.Request) -> web.Response:
+    return _json({"expired": request.app[keys.EMULATOR].expire_tokens()})
+
+
+async def inbound(request: web.Request) -> web.Response:
+    body = await _object(request)
+    if isinstance(body, web.Response):
+        return body
+    msisdn, text = body.get("msisdn"), body.get("text")
+    if not isinstance(msisdn, str) or not isinstance(text, str):
+        return _json({"error": "msisdn and text are required strings"}, 400)
+    extra = set(body) - {"msisdn", "text", "to", "concat_parts", "duplicate", "reverse_parts"}
+    if extra:
+        return _json({"error": f"unknown field {sorted(extra)[0]!r}"}, 400)
+    concat = body.get("concat_parts")
+    if concat is not None and (not isinstance(concat, int) or isinstance(concat, bool) or concat < 1):
+        return _json({"error": f"concat_parts must be a positive integer, got {concat!r}"}, 400)
+    to = body.get("to")
+    if to is not None and not isinstance(to, str):
+        return _json({"error": f"to must be a string, got {to!r}"}, 400)
+    try:
+        record = request.app[keys.EMULATOR].inject_inbound(
+            msisdn, text, to, concat_parts=concat, duplicate=bool(body.get("duplicate")),
+            reverse_parts=bool(body.get("reverse_parts")),
+        )
+    except ValueError as err:
+        return _json({"error": str(err)}, 400)
+    return _json(record)
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>KPN emulator: phones</title>
+<meta http-equiv="refresh" content="3">
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em;background:#f4f4f4}}
+.phone{{display:inline-block;vertical-align:top;width:19em;margin:.5em;padding:.8em;
+background:#222;border-radius:1.2em;color:#eee}}
+.phone h2{{font-size:1em;margin:.2em 0 .6em}}
+.msg{{background:#fff;color:#111;border-radius:.8em;padding:.4em .6em;margin:.4em 0;white-space:pre-wrap}}
+.out{{background:#cde;margin-left:2em}}
+.meta{{font-size:.75em;color:#666}}
+</style></head><body>
+<h1>KPN emulator</h1>
+<p>{summary}</p>
+{phones}
+</body></html>
+"""
+
+
+def _inbox_html(snapshot: dict[str, Any]) -> str:
+    phones: dict[str, list[str]] = {}
+    for m in snapshot["messages"]:
+        meta = f"from {m['from']} · {m['parts']} part(s) · {m['encoding']} · {m['received_at']}"
+        phones.setdefault(m["to"], []).append(
+            f'<div class="msg">{html.escape(m["text"])}<div class="meta">{html.escape(meta)}</div></div>'
+        )
+    for rec in snapshot["inbound"]:
+        states = ", ".join(sorted({p["state"] for p in rec["parts"]}))
+        meta = f"to {rec['to']} · {states}"
+        phones.setdefault(rec["msisdn"], []).append(
+            f'<div class="msg out">{html.escape(rec["text"])}<div class="meta">{html.escape(meta)}</div></div>'
+        )
+    blocks = [
+        f'<div class="phone"><h2>+{html.escape(number)}</h2>{"".join(items)}</div>'
+        for number, items in sorted(phones.items())
+    ]
+    c = snapshot["counters"]
+    summary = (
+        f"{c['accepted']} messages accepted ({c['parts']} parts) · {c['token_requests']} token requests · "
+        f"peak {c['peak_in_flight']} in flight · {len(snapshot['dlrs'])} delivery receipts"
+    )
+    return _PAGE.format(summary=html.escape(summary), phones="\n".join(blocks) or "<p>No messages yet.</p>")
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(text=_inbox_html(request.app[keys.EMULATOR].snapshot()), content_type="text/html")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/_emulator/", page)
+    app.router.add_get("/_emulator", page)
+    app.router.add_get("/_emulator/state", state)
+    app.router.add_post("/_emulator/configure", configure)
+    app.router.add_post("/_emulator/reset", reset)
+    app.router.add_post("/_emulator/expire-tokens", expire_tokens)
+    app.router.add_post("/_emulator/inbound", inbound)
+

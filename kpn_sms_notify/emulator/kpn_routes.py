@@ -1,0 +1,213 @@
+"""KPN's gateway: the OAuth token endpoint, /send and /register (facts §1, §2)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from aiohttp import web
+
+from . import keys, faults, responses, sending
+from .state import EmulatorState
+
+FORM = "application/x-www-form-urlencoded"
+SMS_BASE = "/communication/nexmo/sms"
+
+
+def state_of(request: web.Request) -> EmulatorState:
+    state: EmulatorState = request.app[keys.STATE]
+    return state
+
+
+async def read_form(request: web.Request) -> dict[str, str] | None:
+    """The form fields, or None when the body is not application/x-www-form-urlencoded."""
+    if request.content_type != FORM:
+        return None
+    form = await request.post()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+# token ---------------------------------------------------------------------------------
+def _token_error(state: EmulatorState, status: int, code: str, text: str) -> web.Response:
+    state.count("token_failures")
+    return responses.kpn_json(state, {"ErrorCode": code, "Error": text}, status=status)
+
+
+async def token(request: web.Request) -> web.Response:
+    state = state_of(request)
+    state.count("token_requests")
+    with state.lock:
+        down = state.knobs["token_endpoint_down"]
+        forced = state.knobs["token_endpoint_status"]
+    entry = state.next_script(faults.TOKEN_PATH)
+    if entry is not None and "http" in entry:
+        state.count("token_failures")
+        return faults.scripted_http(state, entry["http"], entry.get("body", "kpn"))
+    if entry is not None and "drop" in entry:
+        state.count("token_failures")
+        raise faults.DropConnection()
+    if down or forced:
+        code = 503 if down and not forced else int(forced)
+        state.count("token_failures")
+        if code == 401:
+            return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
+        return responses.kpn_error(state, code, "The token service is not available")
+    if request.method != "POST":
+        return responses.kpn_error(state, 405, f"Method {request.method} not allowed")
+    grant = request.query.get("grant_type")
+    if grant is None:
+        return _token_error(state, 400, "invalid_request", "Required param : grant_type")
+    if grant != "client_credentials":
+        return _token_error(state, 400, "unsupported_grant_type", f"Unsupported grant type : {grant}")
+    form = await read_form(request)
+    if form is None:
+        return _token_error(state, 400, "invalid_request", f"Content-Type must be {FORM}")
+    with state.lock:
+        good = (
+            form.get("client_id") == state.knobs["client_id"]
+            and form.get("client_secret") == state.knobs["client_secret"]
+        )
+        level = state.knobs["token_level"]
+    if not good:
+        return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
+    access, ttl = state.issue_token()
+    body = {
+        "refresh_token_expires_in": "0",
+        "api_product_list": "[sms-nexmo, phone-numbers-nexmo]",
+        "api_product_list_json": ["sms-nexmo", "phone-numbers-nexmo"],
+        "organization_name": "kpn",
+        "developer_email": "demo@example.com",
+        "token_type": "Bearer",
+        "issued_at": str(int(time.time() * 1000)),
+        "client_id": form["client_id"],
+        "access_token": access,
+        "application_name": "kpn-sms-notify-emulator",
+        "level": level,
+        "scope": "",
+        "expires_in": str(int(ttl)),
+        "refresh_token": "",
+        "refresh_count": "0",
+        "status": "approved",
+    }
+    return responses.kpn_json(state, body)
+
+
+def bearer_problem(request: web.Request) -> web.Response | None:
+    """None when the Authorization header holds a live token; else the Apigee fault."""
+    state = state_of(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    verdict = state.check_token(value.strip()) if scheme.lower() == "bearer" and value.strip() else "invalid"
+    if verdict is None:
+        return None
+    state.count("auth_failures")
+    with state.lock:
+        status = state.knobs["auth_fault_status"]
+        body_kind = state.knobs["auth_error_body"]
+    if verdict == "expired":
+        text, code = "Access Token expired", "keymanagement.service.access_token_expired"
+    else:
+        text, code = "Invalid Access Token", "keymanagement.service.invalid_access_token"
+    if body_kind == "kpn":
+        return responses.kpn_error(state, status, text, code)
+    return responses.apigee_fault(state, status, text, code)
+
+
+def quota_problem(state: EmulatorState) -> web.Response | None:
+    if state.use_quota():
+        return None
+    state.count("http_429")
+    wait = math.ceil(state.seconds_to_quota_reset())
+    return responses.kpn_error(
+        state, 429, "Rate limit quota violation. Quota limit exceeded.", extra_headers={"Retry-After": str(wait)}
+    )
+
+
+# send ----------------------------------------------------------------------------------
+async def handle_send(
+    request: web.Request, params_reader: Any, api: str, default_dlr: bool, pre_check: Any = None
+) -> web.Response:
+    """The shared send pipeline: faults, rate limit, validation, acceptance, DLRs."""
+    state = state_of(request)
+    plan = faults.plan_send(state, request.path)
+    if plan.drop_before:
+        raise faults.DropConnection()
+    if plan.before is not None:
+        return plan.before
+    wait = state.take_rate_token()
+    if wait is not None:
+        with state.lock:
+            mode = state.knobs["rate_limit_mode"]
+        if mode == "http429":
+            state.count("http_429")
+            return responses.kpn_error(
+                state,
+                429,
+                "Too many requests, please slow down",
+                extra_headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        state.count("status_1")
+        state.count("rejected")
+        refused = sending.Refused("1", sending.throttle_text(wait))
+        return responses.kpn_json(state, sending.refused_answer(refused))
+    params = await params_reader(request)
+    if params is None:
+        return responses.kpn_error(state, 400, f"Content-Type must be {FORM}")
+    if pre_check is not None:
+        problem = pre_check(state, params)
+        if problem is not None:
+            return answer_refused(state, problem)
+    try:
+        req = sending.validate(state, params, default_dlr)
+        if plan.status is not None and plan.status != "0":
+            raise sending.Refused(plan.status, None, req.to)
+        extra = {"inbound_header": request.headers.get("inbound")}
+        body, record = sending.accept(state, req, api, extra)
+    except sending.Refused as refused:
+        return answer_refused(state, refused)
+    request.app[keys.DELIVERER].schedule_dlrs(record)
+    return await faults.finish(state, plan, responses.kpn_json(state, body))
+
+
+def answer_refused(state: EmulatorState, refused: sending.Refused) -> web.Response:
+    state.count("rejected")
+    if refused.status == "1":
+        state.count("status_1")
+    return responses.kpn_json(state, sending.refused_answer(refused))
+
+
+async def send(request: web.Request) -> web.Response:
+    state = state_of(request)
+    problem = bearer_problem(request) or quota_problem(state)
+    if problem is not None:
+        return problem
+    return await handle_send(request, read_form, "kpn", default_dlr=False)
+
+
+async def register(request: web.Request) -> web.Response:
+    state = state_of(request)
+    state.count("register_requests")
+    problem = bearer_problem(request) or quota_problem(state)
+    if problem is not None:
+        return problem
+    form = await read_form(request)
+    if form is None:
+        return responses.kpn_error(state, 400, f"Content-Type must be {FORM}")
+    to, url = form.get("to", ""), form.get("callback_url", "")
+    if not to or not url:
+        missing = "to" if not to else "callback_url"
+        return responses.kpn_error(state, 400, f"Missing required parameter: {missing}")
+    if not to.isdigit() or not 7 <= len(to) <= 15:
+        return responses.kpn_error(state, 400, f"Invalid parameter to: {to!r}")
+    if not sending.check_callback(url, allow_loopback_http=True):
+        return responses.kpn_error(state, 400, f"Invalid parameter callback_url: {url!r}")
+    with state.lock:
+        state.registered[to] = url
+    return responses.kpn_json(state, {"message": "Your callback url is registered."})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_route("*", faults.TOKEN_PATH, token)
+    app.router.add_post(f"{SMS_BASE}/send", send)
+    app.router.add_post(f"{SMS_BASE}/register", register)

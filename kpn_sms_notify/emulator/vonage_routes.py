@@ -1,0 +1,55 @@
+"""Vonage-direct `POST /sms/json` (https://rest.nexmo.com/sms/json), for benchmarking
+Apprise's built-in vonage:// plugin and other Vonage clients against the same emulator.
+
+Credentials are `api_key` / `api_secret` in the form, the query string or a JSON body.
+Bad credentials are status 4 inside an HTTP 200, as Vonage answers.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from . import keys, sending
+from .kpn_routes import FORM, handle_send
+from .state import EmulatorState
+
+
+async def read_params(request: web.Request) -> dict[str, str] | None:
+    params = {k: v for k, v in request.query.items()}
+    if request.content_type == FORM:
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    elif request.content_type == "application/json":
+        try:
+            body = json.loads(await request.text() or "{}")
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        params.update({str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in body.items()})
+    elif request.can_read_body:
+        return None
+    return params
+
+
+def check_credentials(state: EmulatorState, params: dict[str, str]) -> sending.Refused | None:
+    key, secret = params.get("api_key", ""), params.get("api_secret", "")
+    if not key:
+        return sending.Refused("2", "Missing api_key")
+    if not secret and not params.get("sig"):
+        return sending.Refused("2", "Missing api_secret")
+    with state.lock:
+        good = key == state.knobs["api_key"] and secret == state.knobs["api_secret"]
+    return None if good else sending.Refused("4", "Bad Credentials")
+
+
+async def sms_json(request: web.Request) -> web.Response:
+    request.app[keys.STATE].count("vonage_requests")
+    # Vonage sends a DLR to the account's URL by default (status-report-req defaults to true).
+    return await handle_send(request, read_params, "vonage", default_dlr=True, pre_check=check_credentials)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/sms/json", sms_json)
