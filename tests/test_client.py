@@ -1,0 +1,257 @@
+"""The async client against the emulator over 127.0.0.1: auth once, fan-out, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from kpn_sms_notify import (
+    KpnAuthError,
+    KpnConnectionError,
+    KpnSms,
+    KpnValidationError,
+)
+from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
+
+A, B, C = "31612345678", "31687654321", "31655512345"
+
+
+def client(url: str, **options: Any) -> KpnSms:
+    options.setdefault("sender", "KPNAlert")
+    options.setdefault("rate_limit", 200)
+    return KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=url, **options)
+
+
+async def test_send_to_several_recipients(emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url, recipients=["0612345678", "+31687654321"]) as sms:
+        report = await sms.send("Disk full on web1", title="[FIRING] DiskFull")
+    assert report.ok and [r.recipient for r in report.results] == [A, B]
+    for result in report.results:
+        assert len(result.parts) == 1 and result.message_ids[0]
+        assert result.price is not None and result.price > 0
+        assert result.network == "20408" and result.remaining_balance is not None
+    sent = {m["to"]: m for m in emulator.messages}
+    assert set(sent) == {A, B}
+    assert sent[A]["text"] == "[FIRING] DiskFull\nDisk full on web1"
+    assert sent[A]["from"] == "KPNAlert"
+    assert emulator.counters["token_requests"] == 1
+
+
+async def test_hundred_concurrent_sends_make_one_token_request(
+        emulator: Emulator, emulator_url: str) -> None:
+    emulator.configure(latency=0.02)
+    async with client(emulator_url, rate_limit=1000, max_concurrency=50) as sms:
+        reports = await asyncio.gather(*(sms.send(f"alert {i}", [A]) for i in range(100)))
+        assert sms.token_requests == 1
+    assert all(r.ok for r in reports)
+    assert emulator.counters["token_requests"] == 1
+    assert emulator.counters["send_requests"] == 100
+
+
+async def test_long_text_is_billed_per_part_like_the_emulator(
+        emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        report = await sms.send("x" * 200 + "ë", [A], max_parts=5)
+    assert report.ok and len(report.results[0].parts) == 3  # UCS-2: 201 units / 67
+    assert emulator.messages[0]["parts"] == 3
+
+
+async def test_over_max_parts_is_truncated_with_a_marker(emulator: Emulator,
+                                                          emulator_url: str) -> None:
+    async with client(emulator_url, max_parts=1) as sms:
+        report = await sms.send("y" * 500, [A])
+    assert report.truncated and report.results[0].truncated
+    assert emulator.messages[0]["text"].endswith("...") and emulator.messages[0]["parts"] == 1
+
+
+@pytest.mark.parametrize("bad", [["0612345678", "12345"], ["not a number"], []])
+async def test_bad_number_sends_nothing(emulator: Emulator, emulator_url: str,
+                                        bad: list[str]) -> None:
+    async with client(emulator_url) as sms:
+        with pytest.raises(KpnValidationError, match="recipients"):
+            await sms.send("hello", bad)
+    assert emulator.counters.get("send_requests", 0) == 0
+    assert emulator.counters.get("token_requests", 0) == 0
+
+
+async def test_empty_message_sends_nothing(emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        with pytest.raises(KpnValidationError, match="message: the text is empty"):
+            await sms.send("   ", [A])
+    assert emulator.counters.get("send_requests", 0) == 0
+
+
+async def test_bad_credentials(emulator: Emulator, emulator_url: str) -> None:
+    sms = KpnSms(EMU_CLIENT_ID, "wrong-secret-value", base_url=emulator_url, sender="KPNAlert")
+    async with sms:
+        with pytest.raises(KpnAuthError, match="invalid_client") as info:
+            await sms.send("hello", [A])
+    assert "wrong-secret-value" not in str(info.value)
+    assert emulator.counters.get("send_requests", 0) == 0
+
+
+async def test_unreachable_gateway() -> None:
+    async with client("http://127.0.0.1:9", timeout=2) as sms:
+        with pytest.raises(KpnConnectionError, match="could not connect"):
+            await sms.authenticate()
+
+
+async def test_token_renewed_before_expiry(emulator: Emulator, emulator_url: str) -> None:
+    emulator.configure(token_ttl=2)
+    async with client(emulator_url, token_margin=300) as sms:
+        assert (await sms.send("one", [A])).ok
+        await asyncio.sleep(1.6)  # margin is capped at a quarter of a short token's life
+        assert (await sms.send("two", [A])).ok
+        assert sms.token_requests == 2
+    assert emulator.counters.get("auth_failures", 0) == 0
+
+
+async def test_rejected_token_is_renewed_once_and_the_send_retried(
+        emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        assert (await sms.send("one", [A])).ok
+        emulator.expire_tokens()
+        report = await sms.send("two", [A, B])
+        assert report.ok
+        assert sms.token_requests == 2  # one renewal shared by both recipients
+    assert emulator.counters["token_requests"] == 2
+    assert len(emulator.messages) == 3
+
+
+async def test_http_429_is_retried_honouring_retry_after(emulator: Emulator,
+                                                          emulator_url: str) -> None:
+    emulator.configure(script=[{"http": 429}])
+    async with client(emulator_url) as sms:
+        start = time.monotonic()
+        report = await sms.send("hello", [A])
+    assert report.ok and report.results[0].attempts == 2
+    assert time.monotonic() - start >= 0.9  # the emulator's Retry-After is 1 s
+
+
+async def test_status_1_throttle_waits_and_retries(emulator: Emulator, emulator_url: str) -> None:
+    emulator.configure(rate_limit=5, rate_limit_mode="status1")
+    async with client(emulator_url, rate_limit=100, retries=8) as sms:
+        report = await sms.send("hello", [A, B, C, "31655512346", "31655512347",
+                                          "31655512348", "31655512349", "31655512340"])
+    assert report.ok, [r.reason for r in report.failed]
+    assert emulator.counters.get("status_1", 0) >= 1
+    assert len(emulator.messages) == 8  # no duplicates
+
+
+@pytest.mark.parametrize("entry", [{"status": "5"}, {"status": "13"}, {"status": "10"},
+                                   {"http": 503}, {"http": 503, "body": "html"}])
+async def test_transient_failures_are_retried(emulator: Emulator, emulator_url: str,
+                                              entry: dict[str, Any]) -> None:
+    emulator.configure(script=[entry])
+    async with client(emulator_url) as sms:
+        report = await sms.send("hello", [A])
+    assert report.ok and report.results[0].attempts == 2
+    assert len(emulator.messages) == 1
+
+
+@pytest.mark.parametrize("entry", [{"http": 500}, {"http": 502, "body": "html"},
+                                   {"drop": True}])
+async def test_ambiguous_failures_are_not_retried_by_default(
+        emulator: Emulator, emulator_url: str, entry: dict[str, Any]) -> None:
+    emulator.configure(script=[entry])
+    async with client(emulator_url) as sms:
+        report = await sms.send("hello", [A])
+    result = report.results[0]
+    assert not result.ok and result.attempts == 1 and not result.permanent
+    assert result.reason
+
+
+async def test_ambiguous_failures_retried_when_configured(emulator: Emulator,
+                                                         emulator_url: str) -> None:
+    emulator.configure(script=[{"http": 502}])
+    async with client(emulator_url, retry_ambiguous=True) as sms:
+        report = await sms.send("hello", [A])
+    assert report.ok and report.results[0].attempts == 2
+
+
+async def test_read_timeout_is_ambiguous(emulator: Emulator, emulator_url: str) -> None:
+    emulator.configure(script=[{"slow": 3}])
+    async with client(emulator_url, timeout=0.5) as sms:
+        report = await sms.send("hello", [A])
+    result = report.results[0]
+    assert not result.ok and "timed out" in (result.reason or "")
+    assert result.attempts == 1
+
+
+async def test_retries_are_bounded(emulator: Emulator, emulator_url: str) -> None:
+    emulator.configure(script=[{"http": 503, "count": 10}])
+    async with client(emulator_url, retries=2) as sms:
+        report = await sms.send("hello", [A])
+    result = report.results[0]
+    assert not result.ok and result.attempts == 3 and "after 3 attempts" in (result.reason or "")
+
+
+async def test_permanent_failure_for_one_recipient_others_accepted(
+        emulator: Emulator, emulator_url: str) -> None:
+    emulator.configure(forced_status={B: "29"})
+    async with client(emulator_url) as sms:
+        report = await sms.send("hello", [A, B, C])
+    assert not report.ok
+    assert [r.recipient for r in report.accepted] == [A, C]
+    (failed,) = report.failed
+    assert failed.status == "29" and failed.permanent and failed.attempts == 1
+    assert B not in (failed.reason or "") and "Non-Whitelisted" in (failed.reason or "")
+
+
+async def test_rate_limit_spaces_requests(emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url, rate_limit=20) as sms:
+        start = time.monotonic()
+        report = await sms.send("hello", [f"3165551234{i}" for i in range(10)])
+        elapsed = time.monotonic() - start
+    assert report.ok
+    assert elapsed >= 9 / 20 * 0.9  # ten requests at 20/s need at least 0.45 s
+
+
+async def test_borrowed_http_client_is_not_closed(emulator_url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        async with client(emulator_url, http_client=http) as sms:
+            assert (await sms.send("hello", [A])).ok
+        assert not http.is_closed
+
+
+async def test_duplicate_recipients_are_texted_once(emulator: Emulator,
+                                                    emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        report = await sms.send("hello", ["0612345678", "+31612345678", "0031612345678"])
+    assert len(report.results) == 1 and len(emulator.messages) == 1
+
+
+async def test_register_webhook_and_number_update(emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        message = await sms.register_webhook("0612345678", "https://example.org/inbound")
+        assert "registered" in message
+        with pytest.raises(KpnValidationError, match="callback_url"):
+            await sms.register_webhook("0612345678", "http://example.org/inbound")
+
+
+async def test_sunset_header_warns_once(emulator: Emulator, emulator_url: str,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    emulator.configure(sunset="2027-06-30")
+    caplog.set_level(logging.WARNING, logger="kpn_sms_notify")
+    async with client(emulator_url) as sms:
+        await sms.send("one", [A])
+        await sms.send("two", [A])
+    warnings = [r for r in caplog.records if "sunset" in r.getMessage()]
+    assert len(warnings) == 1 and "2027-06-30" in warnings[0].getMessage()
+
+
+async def test_debug_logs_hide_secrets_and_numbers(emulator: Emulator, emulator_url: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with client(emulator_url) as sms:
+        token = await sms.authenticate()
+        await sms.send("hello", [A])
+    text = caplog.text + repr(sms) + repr(token) + str(token)
+    assert "HTTP 200" in caplog.text  # the answers were logged
+    assert EMU_CLIENT_SECRET not in text and token.access_token not in text
+    assert A not in text
