@@ -67,22 +67,23 @@ async def demo() -> int:
             print(f"   token requests: client {sms.token_requests}, "
                   f"emulator {emulator.counters['token_requests']} (one token served all)")
 
-            print("\n3. The on-call engineer replies ACK:")
+            print("\n3. Delivery receipts come back to the callback:")
+            for _ in report.accepted:
+                kind, params = await asyncio.wait_for(inbox.get(), timeout=10)
+                receipt = parse_delivery_receipt(params)
+                print(f"   {mask_number(receipt.msisdn)}: {receipt.status} "
+                      f"(err-code {receipt.err_code})")
+
+            print("\n4. The on-call engineer replies ACK; it arrives on the inbound webhook:")
             emulator.inject_inbound(msisdn=sms.settings.recipients[0], text="ACK",
                                     to=VIRTUAL_NUMBER)
             assembler = InboundAssembler()
-            receipts = 0
-            while receipts < len(report.accepted) or assembler.seen_count() == 0:
+            message = None
+            while message is None:
                 kind, params = await asyncio.wait_for(inbox.get(), timeout=10)
                 if kind == "inbound":
                     message = assembler.feed(parse_inbound(params))
-                    if message is not None:
-                        print(f"   inbound from {mask_number(message.msisdn)}: {message.text!r}")
-                else:
-                    receipt = parse_delivery_receipt(params)
-                    receipts += 1
-                    print(f"   delivery receipt {mask_number(receipt.msisdn)}: "
-                          f"{receipt.status} (err-code {receipt.err_code})")
+            print(f"   from {mask_number(message.msisdn)} to {message.to}: {message.text!r}")
         ok = report.ok
         print("\nDone: every recipient accepted." if ok else "\nSome recipients failed.")
         return 0 if ok else 1
