@@ -1,0 +1,171 @@
+"""`POST /alertmanager`, `POST /grafana`, `POST /notify`: alerts in, texts out.
+
+The answer tells the sender whether to try again: 200 when every recipient was accepted
+by KPN or refused for good, 503 when any failure was transient (Alertmanager and Grafana
+retry 5xx, not 4xx). Recipients already texted for this notification are skipped, so a
+retry texts only those still owed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import KpnAuthError, KpnSmsError, KpnValidationError
+from ..numbers import mask_number, normalize_number
+from .alerts import parse_alert_payload, parse_notify_payload, route_notification
+from .auth import check_credentials, unauthorized
+from .state import ServerState, read_json, state_of
+from .text import render
+
+_LOGGER = logging.getLogger("kpn_sms_notify.server")
+
+
+@dataclass
+class Outcome:
+    """Per-recipient results of one webhook call."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    transient: bool = False
+
+    def add(self, recipient: str, outcome: str, reason: str | None = None) -> None:
+        row: dict[str, Any] = {"recipient": mask_number(recipient), "outcome": outcome}
+        if reason:
+            row["reason"] = reason
+        self.rows.append(row)
+
+    def response(self, endpoint: str, state: ServerState) -> web.Response:
+        answer = "retry" if self.transient else "ok"
+        state.metrics.inc("kpn_sms_notifications_total", endpoint=endpoint, answer=answer)
+        body = {"status": answer, "results": self.rows}
+        return web.json_response(body, status=503 if self.transient else 200)
+
+
+async def deliver(
+    state: ServerState,
+    identity: str,
+    text: str,
+    recipients: tuple[str, ...] | list[str],
+    outcome: Outcome,
+    *,
+    endpoint: str,
+    title: str | None = None,
+    overflow: str = "truncate",
+) -> None:
+    """Text those recipients not yet texted for `identity`; record who is done."""
+    owed = state.sent_log.pending(identity, recipients)
+    for number in recipients:
+        if number not in owed:
+            outcome.add(number, "already_sent")
+            state.metrics.inc("kpn_sms_texts_deduplicated_total", endpoint=endpoint)
+    if not owed:
+        return
+    sms = state.client()
+    try:
+        report = await sms.send(text, owed, title=title, overflow=overflow)
+    except KpnValidationError:
+        raise  # bad input from the payload: 400
+    except (KpnAuthError, KpnSmsError) as err:
+        # Nothing was sent (login refused or gateway unreachable): all owed, try again.
+        outcome.transient = True
+        for number in owed:
+            outcome.add(number, "retry", str(err))
+        state.metrics.inc(
+            "kpn_sms_texts_failed_total", len(owed), endpoint=endpoint, kind="transient"
+        )
+        _LOGGER.warning("%s: nothing sent: %s", endpoint, err)
+        return
+    finally:
+        state.metrics.saw_quota(sms.session.quota)
+    done: list[str] = []
+    for result in report.results:
+        if result.ok:
+            done.append(result.recipient)
+            outcome.add(result.recipient, "sent")
+            state.metrics.inc("kpn_sms_texts_sent_total", endpoint=endpoint)
+            _LOGGER.info("%s: %s", endpoint, result.describe())
+        elif result.permanent:
+            done.append(result.recipient)  # sending again will not help: do not ask for a retry
+            outcome.add(result.recipient, "failed", result.reason)
+            state.metrics.inc("kpn_sms_texts_failed_total", endpoint=endpoint, kind="permanent")
+            _LOGGER.warning("%s: %s (permanent)", endpoint, result.describe())
+        else:
+            outcome.transient = True
+            outcome.add(result.recipient, "retry", result.reason)
+            state.metrics.inc("kpn_sms_texts_failed_total", endpoint=endpoint, kind="transient")
+            _LOGGER.warning("%s: %s (will be retried)", endpoint, result.describe())
+    await state.sent_log.mark(identity, done)
+
+
+async def _alerts(request: web.Request, source: str) -> web.Response:
+    state = state_of(request)
+    if not check_credentials(request, state.config):
+        state.metrics.inc("kpn_sms_webhook_rejected_total", reason="unauthorized")
+        return unauthorized(state.config)
+    notification = parse_alert_payload(await read_json(request), source)
+    jobs = route_notification(notification, state.config.routes, state.fallback)
+    outcome = Outcome()
+    if not jobs:
+        state.metrics.inc("kpn_sms_unrouted_alerts_total", endpoint=source)
+        _LOGGER.warning(
+            "%s: no recipients for receiver %r; set serve.receivers or recipients",
+            source,
+            notification.receiver,
+        )
+        return outcome.response(source, state)
+    async with state.sent_log.lock(notification.identity):
+        for job in jobs:
+            text = render(notification, job.alerts, job.template or state.config.template)
+            await deliver(
+                state, notification.identity, text, job.recipients, outcome, endpoint=source
+            )
+    return outcome.response(source, state)
+
+
+async def alertmanager(request: web.Request) -> web.Response:
+    return await _alerts(request, "alertmanager")
+
+
+async def grafana(request: web.Request) -> web.Response:
+    return await _alerts(request, "grafana")
+
+
+async def notify(request: web.Request) -> web.Response:
+    state = state_of(request)
+    if not check_credentials(request, state.config):
+        state.metrics.inc("kpn_sms_webhook_rejected_total", reason="unauthorized")
+        return unauthorized(state.config)
+    notice = parse_notify_payload(await read_json(request), request.headers.get("Idempotency-Key"))
+    region = state.client_config["region"]
+    if notice.recipients is None:
+        recipients = state.fallback
+    else:
+        recipients = [
+            normalize_number(r, region, field=f"recipients[{i}]")
+            for i, r in enumerate(notice.recipients)
+        ]
+    recipients = list(dict.fromkeys(recipients))
+    outcome = Outcome()
+    if not recipients:
+        raise KpnValidationError("recipients: none given and none configured", field="recipients")
+    async with state.sent_log.lock(notice.identity):
+        await deliver(
+            state,
+            notice.identity,
+            notice.message,
+            recipients,
+            outcome,
+            endpoint="notify",
+            title=notice.title,
+            overflow=state.client_config["overflow"],
+        )
+    return outcome.response("notify", state)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/alertmanager", alertmanager)
+    app.router.add_post("/grafana", grafana)
+    app.router.add_post("/notify", notify)

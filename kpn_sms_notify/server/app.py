@@ -1,0 +1,197 @@
+"""The aiohttp application of `kpn-sms serve`: state, routes, error handling, start/stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .. import __version__
+from ..errors import KpnValidationError
+from ..inbound import InboundAssembler
+from . import alert_routes, inbound_routes
+from .auth import check_credentials, unauthorized
+from .config import ServeConfig, load_config
+from .dedupe import SentLog
+from .journal import Journal, Recovered, recover_from_sink
+from .metrics import CONTENT_TYPE, Metrics
+from .sinks import SinkSet, build_sinks
+from .state import STATE, ServerState, bad_request, state_of
+
+_LOGGER = logging.getLogger("kpn_sms_notify.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bad input is a 400 with the reason; an unexpected failure is a retryable 503, never
+    a 500 page, and never with a stack trace in the answer."""
+    try:
+        return await handler(request)
+    except KpnValidationError as err:
+        _LOGGER.info("%s %s: 400 %s", request.method, request.path_qs.split("?")[0], err)
+        if request.path.startswith(("/alertmanager", "/grafana", "/notify")):
+            request.app[STATE].metrics.inc(
+                "kpn_sms_notifications_total", endpoint=request.path.strip("/"), answer="rejected"
+            )
+        return bad_request(str(err))
+    except web.HTTPRequestEntityTooLarge:
+        return bad_request(
+            f"body: larger than the {request.app[STATE].config.max_body} byte limit", status=413
+        )
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        _LOGGER.exception("unexpected error on %s %s", request.method, request.path)
+        return web.json_response(
+            {"error": "internal error", "reason": "unexpected failure; try again"}, status=503
+        )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    state = state_of(request)
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime": round(time.time() - state.started, 1),
+            "inbound": state.config.inbound_enabled,
+        }
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    state = state_of(request)
+    if state.config.metrics_auth and not check_credentials(request, state.config):
+        return unauthorized(state.config)
+    client: dict[str, float] = {}
+    if state.sms is not None:
+        client["kpn_sms_token_requests_total"] = state.sms.token_requests
+        client["kpn_sms_send_retries_total"] = state.sms.session.retries
+        state.metrics.saw_quota(state.sms.session.quota)
+    text = state.metrics.render(client)
+    return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def build_app(client_config: dict[str, Any], config: ServeConfig) -> web.Application:
+    """The application, state recovered from disk; the client is made on first use."""
+    recovered = Recovered()
+    sinks = SinkSet(build_sinks(config))
+    if config.jsonl is not None:
+        recover_from_sink(config.jsonl, recovered)
+    journal = Journal(config.state_dir)
+    journal.recover(recovered)
+    assembler = InboundAssembler(ttl=config.concat_ttl)
+    assembler.mark_seen(recovered.seen_ids)
+    for part in recovered.pending_parts:
+        assembler.feed(part)
+    state = ServerState(
+        client_config=client_config,
+        config=config,
+        metrics=Metrics(),
+        sent_log=SentLog(
+            config.dedupe_window,
+            max_entries=config.dedupe_max_entries,
+            path=config.state_dir / "sent.jsonl" if config.state_dir else None,
+        ),
+        assembler=assembler,
+        sinks=sinks,
+        journal=journal,
+    )
+    for key in recovered.receipt_keys:
+        state.remember_receipt(key)
+    if recovered.seen_ids or recovered.pending_parts:
+        _LOGGER.info(
+            "recovered %d inbound ids and %d waiting parts",
+            len(recovered.seen_ids),
+            len(recovered.pending_parts),
+        )
+
+    app = web.Application(client_max_size=config.max_body, middlewares=[error_middleware])
+    app[STATE] = state
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    alert_routes.add_routes(app)
+    if config.inbound_enabled:
+        inbound_routes.add_routes(app)
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _close(app: web.Application) -> None:
+    state = app[STATE]
+    if state.sms is not None:
+        await state.sms.close()
+    await state.sinks.close()
+
+
+@dataclass
+class RunningServer:
+    runner: web.AppRunner
+    url: str
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start(client_config: dict[str, Any], config: ServeConfig) -> RunningServer:
+    """Start listening (port 0 picks a free port); returns the base URL."""
+    app = build_app(client_config, config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=5.0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    shown = f"[{host}]" if ":" in host else host
+    return RunningServer(runner, f"http://{shown}:{port}")
+
+
+async def _run(client_config: dict[str, Any], config: ServeConfig) -> None:
+    server = await start(client_config, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    _LOGGER.info("kpn-sms serve %s listening on %s", __version__, server.url)
+    if config.inbound_enabled:
+        _LOGGER.info("inbound and delivery endpoints enabled (path secret set)")
+    try:
+        await stop.wait()
+    finally:
+        _LOGGER.info("stopping")
+        await server.stop()
+
+
+def serve(config_file: str, *, debug: bool = False) -> int:
+    """`kpn-sms serve --config FILE`: run until SIGINT/SIGTERM. Returns the exit code."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        client_config, config = load_config(config_file)
+    except KpnValidationError as err:
+        print(f"kpn-sms serve: {err}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_run(client_config, config))
+    except OSError as err:
+        print(
+            f"kpn-sms serve: cannot listen on {config.host}:{config.port}: {err.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0

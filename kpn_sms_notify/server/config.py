@@ -1,0 +1,366 @@
+"""The `serve:` section of the CLI's YAML config, validated with voluptuous.
+
+The rest of the file is the shared client schema (`kpn_sms_notify.schema.validate_config`).
+Errors come out as one line naming the key (`config: serve.token: ...`), secrets starred.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import voluptuous as vol
+import yaml  # type: ignore[import-untyped]
+
+from ..errors import KpnValidationError
+from ..inbound import SIGNATURE_METHODS
+from ..numbers import mask_number, normalize_number
+from ..schema import is_loopback_host, validate_config
+
+_SECRET_KEYS = frozenset({"token", "password", "path_secret", "signature_secret", "headers"})
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MIN_PATH_SECRET = 16  # characters; "unguessable" means at least ~80 bits of randomness
+
+DEFAULT_LISTEN = "127.0.0.1:9478"
+DEFAULT_TEMPLATE = "[{STATUS}{count_tag}] {alertname}{severity_tag}: {summary}{more}"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One `receivers:` entry: who gets the alerts it matches."""
+
+    name: str
+    recipients: tuple[str, ...]
+    match: Mapping[str, str] = field(default_factory=dict)  # label -> exact value
+    match_re: Mapping[str, re.Pattern[str]] = field(default_factory=dict)  # label -> regex
+    template: str | None = None
+
+    @property
+    def by_labels(self) -> bool:
+        return bool(self.match or self.match_re)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardSinkConfig:
+    url: str
+    timeout: float = 10.0
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """Everything `kpn-sms serve` needs besides the client config."""
+
+    host: str = "127.0.0.1"
+    port: int = 9478
+    token: str | None = field(default=None, repr=False)
+    basic_username: str | None = None
+    basic_password: str | None = field(default=None, repr=False)
+    metrics_auth: bool = False
+    max_body: int = 1024 * 1024
+    template: str = DEFAULT_TEMPLATE
+    dedupe_window: float = 600.0
+    dedupe_max_entries: int = 100_000
+    routes: tuple[Route, ...] = ()
+    state_dir: Path | None = None
+    path_secret: str | None = field(default=None, repr=False)
+    signature_secret: str | None = field(default=None, repr=False)
+    signature_method: str = "md5hash"
+    signature_max_skew: float | None = None
+    concat_ttl: float = 3600.0
+    jsonl: Path | None = None
+    stdout: bool = False
+    forward: ForwardSinkConfig | None = None
+
+    @property
+    def inbound_enabled(self) -> bool:
+        return self.path_secret is not None
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    text = str(value).strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise vol.Invalid("expected host:port, e.g. 127.0.0.1:9478")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+def _secret(min_length: int) -> Any:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or len(value) < min_length:
+            raise vol.Invalid(f"expected a string of at least {min_length} characters")
+        if not value.isprintable() or any(c.isspace() for c in value):
+            raise vol.Invalid("must not contain spaces or control characters")
+        return value
+
+    return check
+
+
+def _path_secret(value: Any) -> str:
+    text: str = _secret(_MIN_PATH_SECRET)(value)
+    if not re.fullmatch(r"[A-Za-z0-9._~-]+", text):
+        raise vol.Invalid("use only letters, digits and . _ ~ - (it is part of a URL path)")
+    return text
+
+
+def _template(value: Any) -> str:
+    from .text import check_template  # local: text imports this module's DEFAULT_TEMPLATE
+
+    if not isinstance(value, str) or not value.strip():
+        raise vol.Invalid("expected a non-empty template string")
+    try:
+        check_template(value)
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from None
+    return value
+
+
+def _forward_url(value: Any) -> str:
+    text = str(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme == "https" and parts.hostname:
+        return text
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return text
+    raise vol.Invalid("expected an https:// URL (plain http only for loopback hosts)")
+
+
+def _label_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise vol.Invalid("expected a mapping label: value")
+    out = {}
+    for label, wanted in value.items():
+        if not isinstance(label, str) or not _LABEL.match(label):
+            raise vol.Invalid(f"{label!r} is not a label name")
+        if not isinstance(wanted, str | int | float) or isinstance(wanted, bool):
+            raise vol.Invalid(f"{label}: expected a string value")
+        out[label] = str(wanted)
+    return out
+
+
+def _regex_map(value: Any) -> dict[str, re.Pattern[str]]:
+    out = {}
+    for label, pattern in _label_map(value).items():
+        try:
+            out[label] = re.compile(pattern)
+        except re.error as err:
+            raise vol.Invalid(f"{label}: bad regular expression ({err})") from None
+    return out
+
+
+def _numbers_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise vol.Invalid("expected a non-empty list of phone numbers")
+    for item in value:
+        if not isinstance(item, str | int) or isinstance(item, bool):
+            raise vol.Invalid("expected phone numbers")
+    return [str(v) for v in value]
+
+
+_ROUTE = vol.Schema(
+    vol.Any(
+        _numbers_list,
+        {
+            vol.Required("recipients"): _numbers_list,
+            vol.Optional("match"): _label_map,
+            vol.Optional("match_re"): _regex_map,
+            vol.Optional("template"): _template,
+        },
+    )
+)
+
+SERVE_SCHEMA = vol.Schema(
+    {
+        vol.Optional("listen", default=DEFAULT_LISTEN): _listen,
+        vol.Optional("token"): _secret(8),
+        vol.Optional("basic_auth"): {
+            vol.Required("username"): vol.All(str, vol.Length(min=1, max=200)),
+            vol.Required("password"): _secret(8),
+        },
+        vol.Optional("metrics_auth", default=False): vol.Boolean(),
+        vol.Optional("max_body", default=1024 * 1024): vol.All(
+            vol.Coerce(int), vol.Range(min=1024, max=64 * 1024 * 1024)
+        ),
+        vol.Optional("template", default=DEFAULT_TEMPLATE): _template,
+        vol.Optional("dedupe_window", default=600): vol.All(
+            vol.Coerce(float), vol.Range(min=0, max=7 * 86400)
+        ),
+        vol.Optional("dedupe_max_entries", default=100_000): vol.All(
+            vol.Coerce(int), vol.Range(min=100, max=10_000_000)
+        ),
+        vol.Optional("receivers", default=dict): {str: _ROUTE},
+        vol.Optional("state_dir"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("path_secret"): _path_secret,
+        vol.Optional("signature_secret"): _secret(8),
+        vol.Optional("signature_method", default="md5hash"): vol.In(SIGNATURE_METHODS),
+        vol.Optional("signature_max_skew"): vol.All(vol.Coerce(float), vol.Range(min=1)),
+        vol.Optional("concat_ttl", default=3600): vol.All(
+            vol.Coerce(float), vol.Range(min=1, max=86400)
+        ),
+        vol.Optional("sinks", default=dict): {
+            vol.Optional("jsonl"): vol.All(str, vol.Length(min=1)),
+            vol.Optional("stdout", default=False): vol.Boolean(),
+            vol.Optional("forward"): vol.Any(
+                _forward_url,
+                {
+                    vol.Required("url"): _forward_url,
+                    vol.Optional("timeout", default=10.0): vol.All(
+                        vol.Coerce(float), vol.Range(min=0.1, max=60)
+                    ),
+                    vol.Optional("headers", default=dict): {str: str},
+                },
+            ),
+        },
+    }
+)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read the YAML file; a missing or unreadable file is a one-line KpnValidationError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise KpnValidationError(
+            f"config: cannot read {path}: {err.strerror}", field="config", value=str(path)
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise KpnValidationError(
+            f"config: {path} is not valid YAML{where}", field="config", value=str(path)
+        ) from None
+    if not isinstance(data, Mapping):
+        raise KpnValidationError(
+            f"config: {path} must hold a mapping of keys", field="config", value=str(path)
+        )
+    return dict(data)
+
+
+def split_config(raw: Mapping[str, Any]) -> tuple[dict[str, Any], ServeConfig]:
+    """Validate a whole config: the client part (shared schema) and the `serve:` section."""
+    raw = dict(raw)
+    serve_raw = raw.pop("serve", None)
+    client = validate_config(raw)
+    if serve_raw is None:
+        serve_raw = {}
+    if not isinstance(serve_raw, Mapping):
+        raise KpnValidationError(
+            "config: serve: expected a mapping of keys", field="serve", value=type(serve_raw)
+        )
+    try:
+        checked = SERVE_SCHEMA(dict(serve_raw))
+    except vol.Invalid as err:
+        raise _humanize(err, serve_raw) from None
+    return client, _build(checked, client)
+
+
+def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
+    host, port = checked["listen"]
+    basic = checked.get("basic_auth") or {}
+    if not checked.get("token") and not basic:
+        raise KpnValidationError(
+            "config: serve: set token (bearer) or basic_auth; the alert endpoints need one",
+            field="serve.token",
+        )
+    sinks = checked["sinks"]
+    any_sink = sinks.get("jsonl") or sinks.get("stdout") or sinks.get("forward")
+    if (checked.get("signature_secret") or any_sink) and not checked.get("path_secret"):
+        raise KpnValidationError(
+            "config: serve.path_secret: required when inbound sinks or signatures are set",
+            field="serve.path_secret",
+        )
+    forward = sinks.get("forward")
+    if isinstance(forward, str):
+        forward = {"url": forward, "timeout": 10.0, "headers": {}}
+    return ServeConfig(
+        host=host,
+        port=port,
+        token=checked.get("token"),
+        basic_username=basic.get("username"),
+        basic_password=basic.get("password"),
+        metrics_auth=checked["metrics_auth"],
+        max_body=checked["max_body"],
+        template=checked["template"],
+        dedupe_window=checked["dedupe_window"],
+        dedupe_max_entries=checked["dedupe_max_entries"],
+        routes=tuple(_route(name, spec, client) for name, spec in checked["receivers"].items()),
+        state_dir=Path(checked["state_dir"]) if checked.get("state_dir") else None,
+        path_secret=checked.get("path_secret"),
+        signature_secret=checked.get("signature_secret"),
+        signature_method=checked["signature_method"],
+        signature_max_skew=checked.get("signature_max_skew"),
+        concat_ttl=checked["concat_ttl"],
+        jsonl=Path(sinks["jsonl"]) if sinks.get("jsonl") else None,
+        stdout=sinks["stdout"],
+        forward=ForwardSinkConfig(forward["url"], forward["timeout"], forward["headers"])
+        if forward
+        else None,
+    )
+
+
+def _route(name: str, spec: Any, client: Mapping[str, Any]) -> Route:
+    if isinstance(spec, list):
+        spec = {"recipients": spec}
+    # A recipient may be a label of the top-level `recipients:` mapping, or a number.
+    configured = client.get("recipients")
+    labels: dict[str, str] = configured if isinstance(configured, dict) else {}
+    numbers = []
+    for i, entry in enumerate(spec["recipients"]):
+        if entry in labels:
+            numbers.append(labels[entry])
+            continue
+        key = f"serve.receivers.{name}.recipients[{i}]"
+        try:
+            numbers.append(normalize_number(entry, client["region"], field=key))
+        except KpnValidationError as err:
+            raise KpnValidationError(f"config: {err}", field=err.field, value=err.value) from None
+    return Route(
+        name=name,
+        recipients=tuple(dict.fromkeys(numbers)),
+        match=spec.get("match", {}),
+        match_re=spec.get("match_re", {}),
+        template=spec.get("template"),
+    )
+
+
+def load_config(path: str | Path) -> tuple[dict[str, Any], ServeConfig]:
+    return split_config(load_file(path))
+
+
+def _humanize(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationError:
+    first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
+    path = [str(p) for p in first.path]
+    key = "serve." + ".".join(path) if path else "serve"
+    msg = first.error_message or "invalid value"
+    if msg.startswith("extra keys not allowed"):
+        msg = "unknown key"
+    elif msg.startswith("required key not provided"):
+        msg = "required key is missing"
+    value: Any = raw
+    for step in first.path:
+        try:
+            value = value[step]
+        except (KeyError, IndexError, TypeError):
+            value = None
+            break
+    if value is not None and (set(path) & _SECRET_KEYS):
+        value = "***"
+    elif value is not None and "recipients" in path:
+        value = mask_number(value)
+    got = f" (got {value!r})" if value is not None and not isinstance(value, Mapping) else ""
+    return KpnValidationError(f"config: {key}: {msg}{got}", field=key, value=value)

@@ -1,0 +1,118 @@
+"""What inbound state survives a restart.
+
+Two sources, either enough on its own:
+- the JSONL sink, when configured: every inbound text and receipt handed out is in it, so
+  its message ids and receipt keys are read back as "seen";
+- the journal in `state_dir` (`inbound-journal.jsonl`): parts of long texts still waiting
+  for the rest (answered 200, so KPN will not send them again), plus the ids handed out.
+
+The journal is rewritten at start with only what is still needed, so it stays small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..inbound import InboundPart
+from .sinks import read_jsonl
+
+JOURNAL_NAME = "inbound-journal.jsonl"
+
+
+def receipt_key(record: dict[str, Any]) -> str:
+    """The identity of one receipt: a part's id and the status it reports."""
+    return f"{record.get('message_id')}:{record.get('status')}:{record.get('err_code')}"
+
+
+@dataclass
+class Recovered:
+    seen_ids: list[str] = field(default_factory=list)
+    pending_parts: list[InboundPart] = field(default_factory=list)
+    receipt_keys: list[str] = field(default_factory=list)
+
+
+def recover_from_sink(path: Path, into: Recovered) -> None:
+    for record in read_jsonl(path):
+        if record.get("kind") == "inbound":
+            ids = record.get("message_ids") or []
+            into.seen_ids.extend(str(i) for i in ids if isinstance(i, str | int))
+        elif record.get("kind") == "delivery":
+            into.receipt_keys.append(receipt_key(record))
+
+
+class Journal:
+    """Append-only, fsynced journal of inbound state; None path means memory only."""
+
+    def __init__(self, state_dir: Path | None, *, keep_ids: int = 10_000) -> None:
+        self.path = state_dir / JOURNAL_NAME if state_dir is not None else None
+        self.keep_ids = keep_ids
+        self._lock = asyncio.Lock()
+        if state_dir is not None:
+            state_dir.mkdir(parents=True, exist_ok=True)
+
+    def recover(self, into: Recovered) -> None:
+        """Read the journal back, then rewrite it holding only what is still needed."""
+        if self.path is None:
+            return
+        done: dict[str, None] = {}
+        receipts: dict[str, None] = {}
+        parts: dict[str, InboundPart] = {}
+        for record in read_jsonl(self.path):
+            try:
+                if "part" in record:
+                    part = InboundPart.from_dict(record["part"])
+                    parts[part.message_id] = part
+                elif "done" in record:
+                    done.update(dict.fromkeys(str(i) for i in record["done"]))
+                elif "receipt" in record:
+                    receipts[str(record["receipt"])] = None
+            except (TypeError, ValueError, KeyError):
+                continue  # a record from a newer or broken writer: skip it, keep the rest
+        pending = [p for p in parts.values() if p.message_id not in done]
+        into.seen_ids.extend(done)
+        into.receipt_keys.extend(receipts)
+        into.pending_parts.extend(pending)
+        kept_done = list(done)[-self.keep_ids :]
+        kept_receipts = list(receipts)[-self.keep_ids :]
+        lines: list[dict[str, Any]] = [{"part": p.to_dict()} for p in pending]
+        lines += [{"done": kept_done}] if kept_done else []
+        lines += [{"receipt": k} for k in kept_receipts]
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+    async def part(self, part: InboundPart) -> None:
+        await self._append({"part": part.to_dict()})
+
+    async def done(self, message_ids: Iterable[str]) -> None:
+        await self._append({"done": list(message_ids)})
+
+    async def receipt(self, key: str) -> None:
+        await self._append({"receipt": key})
+
+    async def _append(self, record: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        async with self._lock:
+            await asyncio.to_thread(_append_sync, self.path, line)
+
+
+def _append_sync(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

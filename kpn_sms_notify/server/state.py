@@ -1,0 +1,119 @@
+"""What the handlers share: the server state and reading a request's payload."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ..client import KpnSms
+from ..errors import KpnValidationError
+from ..inbound import InboundAssembler
+from ..schema import recipient_numbers
+from .config import ServeConfig
+from .dedupe import SentLog
+from .journal import Journal
+from .metrics import Metrics
+from .sinks import SinkSet
+
+
+@dataclass
+class ServerState:
+    """Everything the handlers share; one per application."""
+
+    client_config: dict[str, Any] = field(repr=False)
+    config: ServeConfig = field(repr=False)
+    metrics: Metrics
+    sent_log: SentLog
+    assembler: InboundAssembler
+    sinks: SinkSet
+    journal: Journal
+    receipts: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    sms: KpnSms | None = None
+    started: float = field(default_factory=time.time)
+
+    @property
+    def fallback(self) -> list[str]:
+        return recipient_numbers(self.client_config)
+
+    def client(self) -> KpnSms:
+        if self.sms is None:
+            self.sms = KpnSms.from_config(self.client_config)
+        return self.sms
+
+    def remember_receipt(self, key: str) -> None:
+        self.receipts[key] = None
+        self.receipts.move_to_end(key)
+        while len(self.receipts) > 50_000:
+            self.receipts.popitem(last=False)
+
+
+STATE: web.AppKey[ServerState] = web.AppKey("kpn_sms_state", ServerState)
+
+
+def state_of(request: web.Request) -> ServerState:
+    return request.app[STATE]
+
+
+def bad_request(reason: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": "bad request", "reason": reason}, status=status)
+
+
+async def read_json(request: web.Request) -> Any:
+    body = await request.read()
+    if not body.strip():
+        raise KpnValidationError("body: empty; expected a JSON object", field="body")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise KpnValidationError("body: not UTF-8 text", field="body") from None
+    except ValueError as err:
+        raise KpnValidationError(
+            f"body: not valid JSON ({getattr(err, 'msg', 'parse error')} at line "
+            f"{getattr(err, 'lineno', '?')} column {getattr(err, 'colno', '?')})",
+            field="body",
+        ) from None
+
+
+async def read_params(request: web.Request) -> dict[str, Any]:
+    """Webhook parameters from the query, a form body or a JSON body (the body wins)."""
+    params: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        params[key] = values[0] if len(values) == 1 else values
+    if request.method != "POST" or not request.can_read_body:
+        return params
+    body = await request.read()
+    if not body.strip():
+        return params
+    ctype = request.content_type
+    if ctype == "application/json" or (ctype not in _FORM_TYPES and body.lstrip()[:1] == b"{"):
+        data = await read_json(request)
+        if not isinstance(data, dict):
+            raise KpnValidationError("body: expected a JSON object", field="body")
+        params.update(data)
+    elif ctype == "multipart/form-data":
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    elif ctype in _FORM_TYPES:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KpnValidationError("body: not UTF-8 text", field="body") from None
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            params[key] = value
+    else:
+        raise KpnValidationError(
+            f"body: unsupported content type {ctype!r}; send JSON or a form",
+            field="content-type",
+            value=ctype,
+        )
+    return params
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain", "application/octet-stream")
