@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
@@ -37,12 +38,18 @@ TOKEN_PATH = "/oauth/client_credential/accesstoken?grant_type=client_credentials
 SEND_PATH = "/communication/nexmo/sms/send"
 
 
-@pytest.fixture
-def emulator_token(emulator_url: str) -> str:
-    """An access token fetched from the test's emulator with raw httpx."""
-    import httpx
+@pytest.fixture(scope="session")
+def http() -> Iterator[httpx.Client]:
+    """One plain httpx client for raw calls to loopback servers (no proxies from the env;
+    a client per call would cost ~0.1 s building an SSL context)."""
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        yield client
 
-    answer = httpx.post(
+
+@pytest.fixture
+def emulator_token(emulator_url: str, http: httpx.Client) -> str:
+    """An access token fetched from the test's emulator with raw httpx."""
+    answer = http.post(
         emulator_url + TOKEN_PATH, data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET}
     )
     answer.raise_for_status()
