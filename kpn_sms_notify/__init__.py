@@ -44,8 +44,15 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .client import KpnSms
-    from .errors import (KpnApiError, KpnAuthError, KpnConnectionError, KpnRateLimitError,
-                         KpnSmsError, KpnTimeoutError, KpnValidationError)
+    from .errors import (
+        KpnApiError,
+        KpnAuthError,
+        KpnConnectionError,
+        KpnRateLimitError,
+        KpnSmsError,
+        KpnTimeoutError,
+        KpnValidationError,
+    )
     from .models import RecipientResult, SendReport, Token
     from .schema import validate_config
     from .sync_client import KpnSmsSync

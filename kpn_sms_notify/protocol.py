@@ -317,7 +317,8 @@ def _error_fields(data: dict[str, Any] | None) -> tuple[str | None, str | None]:
     fault = _fault(data)
     if fault is not None:
         return fault[1], _one_line(fault[0] or "fault")
-    inner = data.get("error") if isinstance(data.get("error"), dict) else data
+    nested = data.get("error")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else data
     if "ErrorCode" in inner or "Error" in inner:  # the token endpoint's Apigee body
         return (_str_or_none(inner.get("ErrorCode")),
                 _one_line(str(inner.get("Error") or inner.get("ErrorCode"))))

@@ -39,7 +39,7 @@ class Settings:
         """From a config mapping; it is validated (again) so hand-made dicts are safe too."""
         checked = validate_config({k: v for k, v in config.items() if v is not None},
                                   extra=True)
-        values = {f.name: checked.get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: checked.get(f.name) for f in fields(cls)}
         values["recipients"] = tuple(recipient_numbers(checked))
         return cls(**values)
 
