@@ -12,7 +12,7 @@ import pytest
 from kpn_sms_notify.emulator import Emulator
 
 # One client for the module: httpx.post() builds an SSL context per call (~0.1 s).
-HTTP = httpx.Client(timeout=30, trust_env=False)
+HTTP = httpx.Client(timeout=30, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
 SEND = "/communication/nexmo/sms/send"
 TO = "31612345678"
 OK = {"from": "KPNAlert", "to": TO, "text": "Disk full on web1"}

@@ -10,7 +10,7 @@ import pytest
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
 # One client for the module: httpx.post() builds an SSL context per call (~0.1 s).
-HTTP = httpx.Client(timeout=30, trust_env=False)
+HTTP = httpx.Client(timeout=30, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
 TOKEN = "/oauth/client_credential/accesstoken"
 SEND = "/communication/nexmo/sms/send"
 CREDS = {"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET}

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "balance": "10.00000000",
     "price_per_part": "0.07500000",
     "network": "20408",
+    "message_count_int": False,  # True: "message-count" as an integer, as K-SPEC's schema types it
     "whitelist": None,  # list of numbers: demo accounts may text only these (else status 29)
     "virtual_numbers": [DEFAULT_VIRTUAL_NUMBER],
     "max_text_length": 3600,  # characters; longer texts get status 12 (limit UNCONFIRMED)
@@ -105,6 +106,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "balance": (str, int, float),
     "price_per_part": (str, int, float),
     "network": (str,),
+    "message_count_int": (bool,),
     "whitelist": (list, tuple, set, type(None)),
     "virtual_numbers": (list, tuple),
     "max_text_length": (int,),

@@ -135,6 +135,9 @@ async def handle_send(
         raise faults.DropConnection()
     if plan.before is not None:
         return plan.before
+    params = await params_reader(request)
+    if params is None:
+        return responses.kpn_error(state, 400, f"Content-Type must be {FORM}")
     wait = state.take_rate_token()
     if wait is not None:
         with state.lock:
@@ -149,11 +152,8 @@ async def handle_send(
             )
         state.count("status_1")
         state.count("rejected")
-        refused = sending.Refused("1", sending.throttle_text(wait))
-        return responses.kpn_json(state, sending.refused_answer(refused))
-    params = await params_reader(request)
-    if params is None:
-        return responses.kpn_error(state, 400, f"Content-Type must be {FORM}")
+        refused = sending.Refused("1", sending.throttle_text(wait), params.get("to") or None)
+        return responses.kpn_json(state, sending.refused_answer(refused, state.knob("message_count_int")))
     if pre_check is not None:
         problem = pre_check(state, params)
         if problem is not None:
@@ -174,7 +174,7 @@ def answer_refused(state: EmulatorState, refused: sending.Refused) -> web.Respon
     state.count("rejected")
     if refused.status == "1":
         state.count("status_1")
-    return responses.kpn_json(state, sending.refused_answer(refused))
+    return responses.kpn_json(state, sending.refused_answer(refused, state.knob("message_count_int")))
 
 
 async def send(request: web.Request) -> web.Response:

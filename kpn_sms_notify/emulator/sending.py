@@ -10,6 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -200,13 +201,13 @@ def _content(params: dict[str, str], kind: str, knobs: dict[str, Any], to: str) 
     return text, segments.split(text, unicode=False)
 
 
-def refused_answer(refused: Refused) -> dict[str, Any]:
+def refused_answer(refused: Refused, count_int: bool = False) -> dict[str, Any]:
     entry: dict[str, str] = {}
     if refused.to:
         entry["to"] = refused.to
     entry["status"] = refused.status
     entry["error-text"] = refused.text
-    return {"message-count": "1", "messages": [entry]}
+    return {"message-count": 1 if count_int else "1", "messages": [entry]}
 
 
 def accept(state: EmulatorState, req: SendRequest, api: str, extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -215,8 +216,7 @@ def accept(state: EmulatorState, req: SendRequest, api: str, extra: dict[str, An
     with state.lock:
         price_s = state.knobs["price_per_part"]
         network = state.knobs["network"]
-    from decimal import Decimal
-
+        count_int = state.knobs["message_count_int"]
     price = Decimal(price_s)
     charged = state.charge(n)
     if charged is None:
@@ -264,4 +264,4 @@ def accept(state: EmulatorState, req: SendRequest, api: str, extra: dict[str, An
         state.messages.append(record)
         state.counters["accepted"] += 1
         state.counters["parts"] += n
-    return {"message-count": str(n), "messages": entries}, record
+    return {"message-count": n if count_int else str(n), "messages": entries}, record
