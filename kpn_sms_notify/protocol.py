@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -174,6 +175,28 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
+def quota_wait(quota: Quota | None, now: float | None = None) -> float | None:
+    """Seconds until an exhausted quota window resets, when the headers say so.
+
+    The `quota-reset-UTC` format is not documented: ISO 8601 and epoch (s or ms) are read.
+    """
+    if quota is None or quota.remaining != 0 or not quota.reset_utc:
+        return None
+    value = quota.reset_utc.strip()
+    when: float | None
+    if value.isdigit():
+        when = int(value) / (1000 if len(value) > 11 else 1)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        when = parsed.timestamp()
+    return max(when - (time.time() if now is None else now), 0.0)
+
+
 def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
                 now: float | None = None) -> Token:
     """The token answer: every value a string, `expires_in` in seconds, unknown keys ignored."""
@@ -213,10 +236,13 @@ def parse_send(status_code: int, headers: Mapping[str, str], body: bytes, *,
             sent=True)
         return SendOutcome(error=err, ambiguous=True, headers=api_headers)
     error = error_from_answer(status_code, headers, body, recipient=masked)
+    wait = getattr(error, "retry_after", None)
+    if status_code == 429 and wait is None:
+        wait = quota_wait(api_headers.quota)
     return SendOutcome(
         error=error,
         retry=status_code in (429, 503),
-        wait=getattr(error, "retry_after", None),
+        wait=wait,
         token_rejected=is_token_rejection(status_code, body),
         ambiguous=status_code in (500, 502, 504),
         headers=api_headers,

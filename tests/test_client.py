@@ -255,3 +255,15 @@ async def test_debug_logs_hide_secrets_and_numbers(emulator: Emulator, emulator_
     assert "HTTP 200" in caplog.text  # the answers were logged
     assert EMU_CLIENT_SECRET not in text and token.access_token not in text
     assert A not in text
+
+
+async def test_exhausted_quota_fails_fast_with_the_reason(emulator: Emulator,
+                                                         emulator_url: str) -> None:
+    emulator.configure(quota_limit=2, quota_interval=1, quota_time_unit="hour")
+    async with client(emulator_url, retry_budget=5) as sms:
+        start = time.monotonic()
+        report = await sms.send("hello", [A, B, C])
+    # two sends use the quota up; the third would wait for the hourly reset: not retried
+    assert time.monotonic() - start < 5
+    assert len(report.accepted) == 2 and len(report.failed) == 1
+    assert all("HTTP 429" in (r.reason or "") for r in report.failed)

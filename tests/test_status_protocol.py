@@ -216,3 +216,18 @@ def test_parse_simple_register_and_number_update() -> None:
     assert protocol.parse_simple(200, JSON, _b(ok)) == ok
     with pytest.raises(KpnApiError, match="error-code 420"):
         protocol.parse_simple(200, JSON, _b({"error-code": "420", "error-code-label": "bad"}))
+
+
+def test_quota_exhausted_429_waits_for_the_reset() -> None:
+    headers = {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": "2030-01-01T00:00:30Z"}
+    body = _b({"transactionId": "t", "status": "429", "name": "Too Many Requests",
+               "message": "quota", "info": ""})
+    outcome = protocol.parse_send(429, headers, body, recipient="31612345678")
+    assert outcome.retry and outcome.wait is not None and outcome.wait > 3600  # years away
+    now = 1893456000.0  # 2030-01-01T00:00:00Z
+    quota = protocol.parse_headers(headers).quota
+    assert protocol.quota_wait(quota, now=now) == 30.0
+    assert protocol.quota_wait(protocol.parse_headers(
+        {**headers, "quota-reset-UTC": "1893456030000"}).quota, now=now) == 30.0
+    assert protocol.quota_wait(protocol.parse_headers(
+        {**headers, "quota-used": "3"}).quota, now=now) is None
