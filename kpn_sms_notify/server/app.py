@@ -147,9 +147,9 @@ class RunningServer:
 async def start(client_config: dict[str, Any], config: ServeConfig) -> RunningServer:
     """Start listening (port 0 picks a free port); returns the base URL."""
     app = build_app(client_config, config)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=5.0)
+    site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
