@@ -58,7 +58,7 @@ class EmulatorState:
 
     def reset(self) -> None:
         with self.lock:
-            self.knobs: dict[str, Any] = knobs_mod.defaults()
+            self.knobs: dict[str, Any] = knobs_mod.check(knobs_mod.defaults())
             self.knobs.update(copy.deepcopy(self._initial))
             self.counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
             self.messages: list[dict[str, Any]] = []
