@@ -1,0 +1,55 @@
+"""Constants of the kpn_sms_notify Home Assistant integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "kpn_sms_notify"
+LOGGER = logging.getLogger(__package__)
+
+DEFAULT_NAME: Final = "kpn_sms"  # YAML service name: notify.kpn_sms
+DEFAULT_TITLE: Final = "KPN SMS"  # config entry title; also its legacy service notify.kpn_sms
+
+# Config entry data (the library's schema keys plus the integration's own).
+CONF_CLIENT_ID: Final = "client_id"
+CONF_CLIENT_SECRET: Final = "client_secret"
+CONF_SENDER: Final = "sender"
+CONF_BASE_URL: Final = "base_url"
+CONF_REGION: Final = "region"
+CONF_RECIPIENTS: Final = "recipients"
+CONF_WEBHOOK_ID: Final = "webhook_id"
+CONF_INBOUND_MODE: Final = "inbound_mode"
+CONF_INBOUND_NUMBER: Final = "inbound_number"
+CONF_SIGNATURE_SECRET: Final = "signature_secret"
+CONF_SIGNATURE_METHOD: Final = "signature_method"
+CONF_NUMBER: Final = "number"  # recipient subentry data
+
+# How KPN learns our webhook URL: /register (demo/test accounts) or phone-numbers
+# number/update (a rented virtual number, production). "none": the user sets it up elsewhere.
+INBOUND_NONE: Final = "none"
+INBOUND_REGISTER: Final = "register"
+INBOUND_NUMBER_UPDATE: Final = "number_update"
+INBOUND_MODES: Final = (INBOUND_NONE, INBOUND_REGISTER, INBOUND_NUMBER_UPDATE)
+
+SUBENTRY_RECIPIENT: Final = "recipient"
+
+EVENT_INBOUND: Final = "kpn_sms_notify_inbound"
+EVENT_DELIVERY: Final = "kpn_sms_notify_delivery"
+
+# Per-call `data` keys of the notify service, passed on to KpnSms.send().
+DATA_SENDER: Final = "sender"
+DATA_UNICODE: Final = "unicode"
+DATA_MAX_PARTS: Final = "max_parts"
+DATA_OVERFLOW: Final = "overflow"
+DATA_CLIENT_REF: Final = "client_ref"
+DATA_STATUS_REPORT: Final = "status_report"
+DATA_CALLBACK: Final = "callback"
+
+# Webhook bodies are a few hundred bytes; anything this big is not from KPN.
+MAX_WEBHOOK_BODY: Final = 64 * 1024
+
+# Never shown in diagnostics.
+TO_REDACT: Final = frozenset(
+    {CONF_CLIENT_SECRET, CONF_CLIENT_ID, CONF_WEBHOOK_ID, CONF_SIGNATURE_SECRET, "access_token"}
+)

@@ -1,0 +1,209 @@
+"""KPN's inbound SMS and delivery receipts arrive at a Home Assistant webhook and become
+events; the webhook URL is registered with KPN.
+
+Parsing, de-duplication and reassembly are the library's (`kpn_sms_notify.inbound`); this
+module only reads the request (GET query, form POST or JSON POST), answers KPN, and fires
+`kpn_sms_notify_inbound` / `kpn_sms_notify_delivery`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.network import NoURLAvailableError
+
+from kpn_sms_notify.errors import KpnSmsError, KpnValidationError
+from kpn_sms_notify.inbound import (
+    InboundMessage,
+    parse_delivery_receipt,
+    parse_inbound,
+    verify_signature,
+)
+from kpn_sms_notify.numbers import mask_number
+
+from .const import (
+    CONF_INBOUND_MODE,
+    CONF_INBOUND_NUMBER,
+    CONF_SIGNATURE_METHOD,
+    CONF_SIGNATURE_SECRET,
+    DEFAULT_TITLE,
+    DOMAIN,
+    EVENT_DELIVERY,
+    EVENT_INBOUND,
+    INBOUND_NONE,
+    INBOUND_NUMBER_UPDATE,
+    INBOUND_REGISTER,
+    LOGGER,
+    MAX_WEBHOOK_BODY,
+)
+from .runtime import KpnRuntime
+
+
+class BadRequest(Exception):
+    """The request is not a KPN webhook call we can read; answered with HTTP 400."""
+
+
+async def read_params(request: web.Request) -> dict[str, Any]:
+    """The webhook parameters, whichever way KPN sends them."""
+    if request.method == "GET":
+        return dict(request.query)
+    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
+        raise BadRequest(f"body too large ({request.content_length} bytes)")
+    body = await request.content.read(MAX_WEBHOOK_BODY + 1)
+    if len(body) > MAX_WEBHOOK_BODY:
+        raise BadRequest("body too large")
+    params: dict[str, Any] = dict(request.query)  # some senders put fields in the query too
+    if not body.strip():
+        return params
+    if "json" in (request.content_type or "") or body.lstrip()[:1] in (b"{", b"["):
+        try:
+            data = json.loads(body)
+        except ValueError as err:
+            raise BadRequest(f"invalid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise BadRequest(f"expected a JSON object, got {type(data).__name__}")
+        params.update(data)
+        return params
+    try:
+        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                                strict_parsing=False))
+    except UnicodeDecodeError:
+        raise BadRequest("form body is not UTF-8") from None
+    return params
+
+
+def _is_receipt(params: Mapping[str, Any]) -> bool:
+    # Only a delivery receipt carries `status`; an inbound SMS carries text/type instead.
+    return "status" in params
+
+
+async def async_handle_webhook(
+    hass: HomeAssistant, entry: ConfigEntry, request: web.Request
+) -> web.Response:
+    """Answer KPN: 200 when handled (or a duplicate), 400 with the reason when unreadable."""
+    runtime: KpnRuntime = entry.runtime_data
+    try:
+        params = await read_params(request)
+    except BadRequest as err:
+        LOGGER.warning("KPN webhook: rejected a request: %s", err)
+        return web.Response(status=400, text=str(err))
+    if not params:
+        return web.Response(status=200, text="OK")  # KPN's GET check of moHttpUrl
+    secret = entry.data.get(CONF_SIGNATURE_SECRET)
+    if secret and not verify_signature(params, secret, entry.data.get(CONF_SIGNATURE_METHOD)
+                                       or "md5hash"):
+        LOGGER.warning("KPN webhook: rejected a request with a missing or wrong signature")
+        return web.Response(status=401, text="bad signature")
+    try:
+        if _is_receipt(params):
+            _handle_receipt(hass, entry, runtime, params)
+        else:
+            _handle_inbound(hass, entry, runtime, params)
+    except KpnValidationError as err:
+        LOGGER.warning("KPN webhook: rejected a payload: %s", err)
+        return web.Response(status=400, text=str(err))
+    return web.Response(status=200, text="OK")
+
+
+def _handle_inbound(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
+                    params: Mapping[str, Any]) -> None:
+    part = parse_inbound(params)
+    message = runtime.assembler.feed(part)
+    for expired in runtime.assembler.take_expired():  # given up waiting: hand out what came
+        _fire_inbound(hass, entry, runtime, expired)
+    if message is None:
+        LOGGER.debug("KPN inbound part %s from %s: duplicate or waiting for more parts",
+                     part.message_id, mask_number(part.msisdn))
+        return
+    _fire_inbound(hass, entry, runtime, message)
+
+
+def _fire_inbound(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
+                  message: InboundMessage) -> None:
+    runtime.inbound_events += 1
+    LOGGER.debug("KPN inbound SMS %s from %s (%d part(s))", message.message_id,
+                 mask_number(message.msisdn), message.received_parts)
+    hass.bus.async_fire(EVENT_INBOUND, {**message.to_dict(), "config_entry_id": entry.entry_id})
+
+
+def _handle_receipt(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
+                    params: Mapping[str, Any]) -> None:
+    receipt = parse_delivery_receipt(params)
+    if not runtime.first_receipt(receipt.message_id, receipt.status):
+        LOGGER.debug("KPN delivery receipt %s/%s: duplicate", receipt.message_id, receipt.status)
+        return
+    runtime.delivery_events += 1
+    hass.bus.async_fire(EVENT_DELIVERY, {**receipt.to_dict(), "config_entry_id": entry.entry_id})
+
+
+def async_register_webhook(hass: HomeAssistant, entry: ConfigEntry, webhook_id: str) -> None:
+    async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
+        return await async_handle_webhook(hass, entry, request)
+
+    webhook.async_register(hass, DOMAIN, f"{entry.title or DEFAULT_TITLE} inbound SMS",
+                           webhook_id, handle, local_only=False,
+                           allowed_methods=("GET", "POST"))
+
+
+def _issue_id(entry: ConfigEntry) -> str:
+    return f"webhook_registration_{entry.entry_id}"
+
+
+async def async_register_with_kpn(hass: HomeAssistant, entry: ConfigEntry,
+                                  runtime: KpnRuntime) -> None:
+    """Tell KPN where to deliver inbound texts; a failure becomes a repair issue, not a crash.
+
+    Sending does not depend on this, so the entry stays loaded either way.
+    """
+    mode = entry.data.get(CONF_INBOUND_MODE, INBOUND_NONE)
+    number = entry.data.get(CONF_INBOUND_NUMBER)
+    if mode == INBOUND_NONE or not number or runtime.webhook_id is None:
+        runtime.registration = "disabled"
+        return
+    try:
+        url = webhook.async_generate_url(hass, runtime.webhook_id)
+    except NoURLAvailableError:
+        _raise_issue(hass, entry, "Home Assistant has no URL that KPN can reach; set an "
+                     "external URL (https) under Settings > System > Network")
+        runtime.registration = "failed: no URL"
+        return
+    runtime.webhook_url = url
+    try:
+        if mode == INBOUND_REGISTER:
+            await runtime.client.register_webhook(number, url)
+        elif mode == INBOUND_NUMBER_UPDATE:
+            await runtime.client.update_number(_country_of(number), number, url)
+    except KpnSmsError as err:
+        runtime.registration = f"failed: {err}"
+        _raise_issue(hass, entry, str(err))
+        LOGGER.warning("Could not register the inbound SMS webhook for %s with KPN (%s): %s",
+                       mask_number(number), mode, err)
+        return
+    runtime.registration = f"registered ({mode})"
+    ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))
+    LOGGER.info("KPN delivers inbound SMS for %s to this Home Assistant (%s)",
+                mask_number(number), mode)
+
+
+def _raise_issue(hass: HomeAssistant, entry: ConfigEntry, error: str) -> None:
+    ir.async_create_issue(
+        hass, DOMAIN, _issue_id(entry), is_fixable=False, severity=ir.IssueSeverity.WARNING,
+        translation_key="webhook_registration_failed",
+        translation_placeholders={"title": entry.title, "error": error},
+    )
+
+
+def _country_of(number: str) -> str:
+    """ISO country of an E.164 number, which number/update wants beside the msisdn."""
+    import phonenumbers
+
+    parsed = phonenumbers.parse("+" + number.lstrip("+"))
+    return phonenumbers.region_code_for_number(parsed) or "NL"

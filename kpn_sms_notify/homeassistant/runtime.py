@@ -1,0 +1,76 @@
+"""What a loaded config entry keeps (entry.runtime_data), and how a client is built on
+Home Assistant's shared httpx client without blocking the event loop."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.httpx_client import get_async_client
+
+from kpn_sms_notify.client import KpnSms
+from kpn_sms_notify.inbound import InboundAssembler
+from kpn_sms_notify.schema import CONFIG_KEYS
+
+_WARM_KEY = "kpn_sms_notify_numbers_warm"
+_MAX_RECEIPTS_SEEN = 10_000
+
+
+@dataclass
+class KpnRuntime:
+    """One config entry's live state."""
+
+    client: KpnSms
+    webhook_id: str | None = None
+    webhook_url: str | None = None
+    registration: str = "not configured"  # for diagnostics: how KPN learnt our URL
+    assembler: InboundAssembler = field(default_factory=InboundAssembler)
+    inbound_events: int = 0
+    delivery_events: int = 0
+    receipts_seen: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    legacy_service: Any = None  # the notify.<title> service loaded by discovery
+
+    def first_receipt(self, message_id: str, status: str) -> bool:
+        """False for a redelivered receipt (KPN delivers at least once); bounded memory."""
+        key = (message_id, status)
+        if key in self.receipts_seen:
+            self.receipts_seen.move_to_end(key)
+            return False
+        self.receipts_seen[key] = None
+        while len(self.receipts_seen) > _MAX_RECEIPTS_SEEN:
+            self.receipts_seen.popitem(last=False)
+        return True
+
+
+def client_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the library's schema keys (HA adds platform, name, webhook settings...)."""
+    return {k: v for k, v in config.items() if k in CONFIG_KEYS and v is not None}
+
+
+def build_client(hass: HomeAssistant, config: Mapping[str, Any]) -> KpnSms:
+    """A KpnSms on HA's shared httpx client (borrowed: the library never closes it).
+
+    Call `async_warm_numbers` first: validating numbers may load phone metadata.
+    """
+    return KpnSms.from_config(client_config(config), http_client=get_async_client(hass))
+
+
+def _load_phone_metadata() -> None:
+    import phonenumbers  # the library's dependency; its per-country data loads lazily
+
+    phonenumbers.PhoneMetadata.load_all()
+
+
+async def async_warm_numbers(hass: HomeAssistant) -> None:
+    """Load every country's phone metadata once, in the executor.
+
+    phonenumbers imports a data module the first time it meets a country; doing that inside
+    the event loop would be blocking file I/O on the first text to a new country (~50 ms once).
+    """
+    if hass.data.get(_WARM_KEY):
+        return
+    await hass.async_add_executor_job(_load_phone_metadata)
+    hass.data[_WARM_KEY] = True

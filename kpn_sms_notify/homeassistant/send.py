@@ -1,0 +1,177 @@
+"""One notification from Home Assistant to KpnSms.send(), with every library error mapped to
+exactly one Home Assistant outcome:
+
+- bad input (number, empty text, unknown `data` key)  -> ServiceValidationError
+- credentials refused                                  -> reauth started + HomeAssistantError
+- gateway unreachable / API refusal                    -> HomeAssistantError
+- some recipients failed                               -> every recipient tried, then one
+                                                          HomeAssistantError naming them (masked)
+Nothing is only logged: the caller (automation, script, REST) sees the failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from kpn_sms_notify.client import KpnSms
+from kpn_sms_notify.errors import (
+    KpnApiError,
+    KpnAuthError,
+    KpnConnectionError,
+    KpnSmsError,
+    KpnValidationError,
+)
+from kpn_sms_notify.models import SendReport
+
+from .const import (
+    DATA_CALLBACK,
+    DATA_CLIENT_REF,
+    DATA_MAX_PARTS,
+    DATA_OVERFLOW,
+    DATA_SENDER,
+    DATA_STATUS_REPORT,
+    DATA_UNICODE,
+    DOMAIN,
+    LOGGER,
+)
+
+
+def _unicode_policy(value: Any) -> str:
+    # HA users write `unicode: false` (core#61488); the library speaks auto/always/never.
+    if isinstance(value, bool):
+        return "always" if value else "never"
+    text = str(value).strip().lower()
+    if text in ("auto", "always", "never"):
+        return text
+    if text in ("true", "yes", "on"):
+        return "always"
+    if text in ("false", "no", "off"):
+        return "never"
+    raise vol.Invalid("expected auto, always, never, true or false")
+
+
+def _status_report(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise vol.Invalid("expected true or false")
+
+
+DATA_SCHEMA = vol.Schema(
+    {
+        vol.Optional(DATA_SENDER): vol.Coerce(str),
+        vol.Optional(DATA_UNICODE): _unicode_policy,
+        vol.Optional(DATA_MAX_PARTS): vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
+        vol.Optional(DATA_OVERFLOW): vol.In(("truncate", "fail")),
+        vol.Optional(DATA_CLIENT_REF): vol.All(vol.Coerce(str), vol.Length(max=40)),
+        vol.Optional(DATA_STATUS_REPORT): _status_report,
+        vol.Optional(DATA_CALLBACK): vol.Coerce(str),
+    }
+)
+
+
+def send_options(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The service call's `data`, checked; raises ServiceValidationError naming the key."""
+    if not data:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_data",
+            translation_placeholders={"error": f"data: expected a mapping, got {data!r}"},
+        )
+    try:
+        return dict(DATA_SCHEMA(dict(data)))
+    except vol.Invalid as err:
+        first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
+        key = ".".join(str(p) for p in first.path) or "data"
+        reason = "unknown key" if first.error_message.startswith("extra keys") else (
+            first.error_message)
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_data",
+            translation_placeholders={"error": f"data.{key}: {reason}"},
+        ) from None
+
+
+async def async_send(
+    hass: HomeAssistant,
+    client: KpnSms,
+    message: Any,
+    targets: Iterable[str] | None,
+    *,
+    title: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    entry: ConfigEntry | None = None,
+    webhook_url: str | None = None,
+) -> SendReport:
+    """Text `message` (with `title`) to `targets` (None: the configured recipients)."""
+    if not isinstance(message, str) or not message.strip():
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_message")
+    options = send_options(data)
+    # Delivery receipts come back to our own webhook unless the caller names another URL.
+    if options.get(DATA_STATUS_REPORT) and DATA_CALLBACK not in options and webhook_url:
+        options[DATA_CALLBACK] = webhook_url
+    try:
+        report = await client.send(message, None if targets is None else list(targets),
+                                   title=title or None, **options)
+    except KpnValidationError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_input",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except KpnAuthError as err:
+        _start_reauth(hass, entry)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="auth_failed",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except KpnConnectionError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="connection_error",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except (KpnApiError, KpnSmsError) as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="api_error",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+    for result in report.results:
+        LOGGER.debug("KPN SMS %s", result.describe())
+    if report.failed:
+        if any(isinstance(r.error, KpnAuthError) for r in report.failed):
+            _start_reauth(hass, entry)
+        failed = "; ".join(f"{r.masked} ({r.reason})" for r in report.failed)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="send_failed",
+            translation_placeholders={
+                "failed": failed,
+                "count": str(len(report.failed)),
+                "total": str(len(report.results)),
+            },
+        )
+    return report
+
+
+def _start_reauth(hass: HomeAssistant, entry: ConfigEntry | None) -> None:
+    if entry is not None:
+        entry.async_start_reauth(hass)
+    else:
+        LOGGER.error("KPN refused the credentials of a YAML-configured kpn_sms_notify service; "
+                     "check client_id and client_secret in configuration.yaml")
