@@ -204,10 +204,15 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         results["targets"] = NotifyKpnSms.split_path(results["fullpath"])
         # Aliases, for secrets with awkward characters and for YAML configs.
         for arg, key in (("client_id", "client_id"), ("secret", "client_secret"),
-                         ("client_secret", "client_secret"), ("from", "sender"),
-                         ("sender", "sender")):
+                         ("client_secret", "client_secret")):
             if qsd.get(arg):
                 results[key] = qsd[arg]
+        sender = qsd.get("from") or qsd.get("sender")
+        if sender:
+            # kpnsms://id:secret@0612345678?from=KPNAlert: the host is then a target.
+            if results["sender"]:
+                results["targets"].insert(0, results["sender"])
+            results["sender"] = sender
         if qsd.get("to"):
             results["targets"] += _split_targets(qsd["to"])
         for opt in OPTIONS:
