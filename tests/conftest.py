@@ -6,10 +6,17 @@ no Home Assistant imports here.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+import time
+import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
@@ -61,3 +68,88 @@ def emulator_token(emulator_url: str, http: httpx.Client) -> str:
 def emulator_auth(emulator_token: str) -> dict[str, str]:
     """Authorization header for raw API calls to the test's emulator."""
     return {"Authorization": f"Bearer {emulator_token}"}
+
+
+class WebhookReceiver:
+    """A tiny aiohttp server on 127.0.0.1 (own thread) that records every request.
+
+    `answers[path]` is a list of HTTP statuses to give, first to last (then 200);
+    `delays[path]` makes it answer that many seconds late.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.answers: dict[str, list[int]] = {}
+        self.delays: dict[str, float] = {}
+        self.url = ""
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        record: dict[str, Any] = {"path": request.path, "method": request.method, "query": dict(request.query),
+                                  "content_type": request.content_type, "body": raw.decode("utf-8", "replace")}
+        if request.content_type == "application/x-www-form-urlencoded":
+            record["form"] = dict(urllib.parse.parse_qsl(record["body"], keep_blank_values=True))
+        elif request.content_type == "application/json":
+            record["json"] = json.loads(record["body"] or "null")
+        record["params"] = record.get("form") or record.get("json") or record["query"]
+        delay = self.delays.get(request.path, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        with self._lock:
+            self.requests.append(record)
+            queue = self.answers.get(request.path) or []
+            status = queue.pop(0) if queue else 200
+        return web.Response(status=status, text="ok" if status < 300 else "nope")
+
+    def start(self) -> str:
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="webhook-receiver", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self.url
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def received(self, path: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if path is None or r["path"] == path]
+
+    def wait_for(self, count: int, path: str | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until at least `count` requests (to `path`) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        while len(self.received(path)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.received(path)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A recording webhook server on 127.0.0.1 (for DLRs, inbound SMS, moHttpUrl checks)."""
+    hook = WebhookReceiver()
+    hook.start()
+    try:
+        yield hook
+    finally:
+        hook.stop()
