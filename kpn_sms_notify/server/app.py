@@ -179,6 +179,9 @@ def serve(config_file: str, *, debug: bool = False) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The CLI may have configured logging already (at WARNING): the server's own lines
+    # (what was sent, to whom masked) are the service's log, so show them at INFO.
+    logging.getLogger("kpn_sms_notify.server").setLevel(logging.DEBUG if debug else logging.INFO)
     try:
         client_config, config = load_config(config_file)
     except KpnValidationError as err:

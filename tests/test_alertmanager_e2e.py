@@ -1,0 +1,262 @@
+"""End to end with a real Prometheus Alertmanager (Debian package `prometheus-alertmanager`).
+
+Alertmanager -> `kpn-sms serve` (a subprocess, started like a user would) -> the emulator.
+Everything listens on 127.0.0.1; Alertmanager's clustering is off. Timings are short
+(group_wait 200ms, group_interval 1s) so each test takes seconds.
+
+Without the binary the tests skip on a developer machine but FAIL under CI (CI=true), so a
+missing install step cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
+
+TOKEN = "e2e-bearer-token-0001"
+ALICE, BOB = "31612345678", "31687654321"
+STARTUP_TIMEOUT = 30.0
+DELIVERY_TIMEOUT = 45.0
+
+
+def _binary() -> str:
+    for name in ("prometheus-alertmanager", "alertmanager"):
+        found = shutil.which(name)
+        if found:
+            return found
+    message = (
+        "Prometheus Alertmanager is not installed (apt-get install -y prometheus-alertmanager)"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + ": CI must install it", pytrace=False)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(
+    condition: Callable[[], bool], timeout: float, what: str, log: Path | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    pytest.fail(f"timed out waiting for {what}\n{tail}", pytrace=False)
+
+
+class Process:
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.log = log
+        self._handle = log.open("wb")
+        self.proc = subprocess.Popen(
+            args, stdout=self._handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._handle.close()
+        return int(self.proc.returncode)
+
+
+@pytest.fixture
+def kpn_serve(emulator_url: str, tmp_path: Path) -> Iterator[tuple[str, Process]]:
+    """`kpn-sms serve --config FILE` in a subprocess, two recipients, client retries off
+    (so transient failures go back to Alertmanager, whose retry is under test)."""
+    port = _free_port()
+    config = {
+        "client_id": EMU_CLIENT_ID,
+        "client_secret": EMU_CLIENT_SECRET,
+        "sender": "KPNAlert",
+        "recipients": ["0612345678", "0687654321"],
+        "base_url": emulator_url,
+        "retries": 0,
+        "serve": {
+            "listen": f"127.0.0.1:{port}",
+            "token": TOKEN,
+            "state_dir": str(tmp_path / "serve-state"),
+        },
+    }
+    path = tmp_path / "kpn-sms.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = Process(
+        [sys.executable, "-m", "kpn_sms_notify", "serve", "--config", str(path)],
+        tmp_path / "serve.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(
+            lambda: httpx.get(url + "/healthz").status_code == 200,
+            STARTUP_TIMEOUT,
+            "kpn-sms serve to start",
+            proc.log,
+        )
+        yield url, proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def alertmanager(kpn_serve: tuple[str, Process], tmp_path: Path) -> Iterator[tuple[str, Process]]:
+    binary = _binary()
+    serve_url, _ = kpn_serve
+    port = _free_port()
+    config = {
+        "route": {
+            "receiver": "kpn-sms",
+            "group_by": ["alertname"],
+            "group_wait": "200ms",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [
+            {
+                "name": "kpn-sms",
+                "webhook_configs": [
+                    {
+                        "url": f"{serve_url}/alertmanager",
+                        "send_resolved": True,
+                        "http_config": {"authorization": {"type": "Bearer", "credentials": TOKEN}},
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    proc = Process(
+        [
+            binary,
+            f"--config.file={path}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip port: a single, loopback-only instance
+            "--log.level=debug",
+        ],
+        tmp_path / "alertmanager.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(
+            lambda: httpx.get(url + "/-/ready").status_code == 200,
+            STARTUP_TIMEOUT,
+            "Alertmanager to be ready",
+            proc.log,
+        )
+        yield url, proc
+    finally:
+        proc.stop()
+
+
+def _post_alert(am_url: str, name: str, *, resolved: bool = False) -> None:
+    now = datetime.now(UTC)
+    alert: dict[str, Any] = {
+        "labels": {"alertname": name, "severity": "critical", "instance": "web1"},
+        "annotations": {"summary": f"{name} on web1"},
+        "startsAt": (now - timedelta(minutes=1)).isoformat(),
+        "generatorURL": "http://prometheus.local/graph",
+    }
+    if resolved:
+        alert["endsAt"] = (now - timedelta(seconds=1)).isoformat()
+    answer = httpx.post(f"{am_url}/api/v2/alerts", json=[alert], timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+def _texts(emulator: Emulator, number: str, needle: str) -> list[str]:
+    return [m["text"] for m in emulator.messages if m["to"] == number and needle in m["text"]]
+
+
+def test_alert_and_resolution_arrive_as_sms(
+    emulator: Emulator, alertmanager: tuple[str, Process], kpn_serve: tuple[str, Process]
+) -> None:
+    am_url, am_proc = alertmanager
+    _post_alert(am_url, "E2eDiskFull")
+    _wait(
+        lambda: all(_texts(emulator, n, "FIRING") for n in (ALICE, BOB)),
+        DELIVERY_TIMEOUT,
+        "the firing text",
+        am_proc.log,
+    )
+    _post_alert(am_url, "E2eDiskFull", resolved=True)
+    _wait(
+        lambda: all(_texts(emulator, n, "RESOLVED") for n in (ALICE, BOB)),
+        DELIVERY_TIMEOUT,
+        "the resolved text",
+        am_proc.log,
+    )
+    time.sleep(2.5)  # two more group intervals: nothing further may arrive
+    for number in (ALICE, BOB):
+        texts = [m["text"] for m in emulator.messages if m["to"] == number]
+        assert texts == [
+            "[FIRING] E2eDiskFull (critical): E2eDiskFull on web1",
+            "[RESOLVED] E2eDiskFull (critical): E2eDiskFull on web1",
+        ], texts
+    serve_url, _ = kpn_serve
+    metrics = httpx.get(serve_url + "/metrics").text
+    assert 'kpn_sms_texts_sent_total{endpoint="alertmanager"} 4' in metrics
+
+
+def test_alertmanager_retry_delivers_exactly_one_text_per_recipient(
+    emulator: Emulator, alertmanager: tuple[str, Process], kpn_serve: tuple[str, Process]
+) -> None:
+    am_url, am_proc = alertmanager
+    # The gateway fails the next three sends with a 503 (nothing accepted): whichever
+    # recipients they hit are owed a text, and Alertmanager's retry must bring it.
+    emulator.configure(script=[{"http": 503, "count": 3}])
+    _post_alert(am_url, "E2eRetry")
+    _wait(
+        lambda: all(_texts(emulator, n, "E2eRetry") for n in (ALICE, BOB)),
+        DELIVERY_TIMEOUT,
+        "delivery after Alertmanager's retries",
+        am_proc.log,
+    )
+    time.sleep(2.5)  # let any extra retry or flush happen: it must not text again
+    for number in (ALICE, BOB):
+        assert len(_texts(emulator, number, "E2eRetry")) == 1, number
+    assert emulator.counters["send_requests"] == 2 + 3  # two texts, three refused attempts
+    serve_url, serve_proc = kpn_serve
+    metrics = httpx.get(serve_url + "/metrics").text
+    answers = _samples(metrics)
+    assert answers['kpn_sms_notifications_total{answer="retry",endpoint="alertmanager"}'] >= 1
+    assert answers['kpn_sms_texts_failed_total{endpoint="alertmanager",kind="transient"}'] == 3
+    log = serve_proc.log.read_text()
+    assert EMU_CLIENT_SECRET not in log and TOKEN not in log and ALICE not in log
+    am_log = am_proc.log.read_text()
+    assert "503" in am_log or "retry" in am_log.lower()  # Alertmanager saw the failure
+
+
+def _samples(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
