@@ -179,7 +179,10 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
             if value is not None and value != opt.meta.get("default"):
                 params[opt.arg] = opt.to_url(value)
         params.update(self.url_parameters(*args, privacy=privacy, **kwargs))
-        targets = "/".join(self.quote(t, safe="+") for t in self.targets + self.invalid_targets)
+        everyone = self.targets + self.invalid_targets
+        # Apprise logs privacy URLs; phone numbers are masked in logs like everywhere else.
+        targets = "/".join(mask_number(t) if privacy else self.quote(t, safe="+")
+                           for t in everyone)
         return "{schema}://{client_id}:{secret}@{sender}/{targets}/?{params}".format(
             schema=SCHEMA,
             client_id=self.pprint(self.client_id, privacy, safe=""),
