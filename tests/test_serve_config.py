@@ -89,6 +89,7 @@ def test_minimal_file_from_the_issue_loads(tmp_path: Path) -> None:
             "serve.sinks.forward",
         ),
         ({"signature_method": "crc32"}, "serve.signature_method"),
+        ({"path_secret": "p" * 20}, "serve.sinks"),
         ({"colour": "blue"}, "serve.colour"),
     ],
 )

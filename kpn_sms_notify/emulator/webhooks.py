@@ -121,7 +121,8 @@ class Deliverer:
 
     def schedule_inbound(self, record: dict[str, Any]) -> None:
         for part in record["parts"]:
-            self._spawn(self._deliver(part, "inbound"))
+            if part["url"]:  # no webhook registered for that number: nothing to call
+                self._spawn(self._deliver(part, "inbound"))
 
     # the retry loop ----------------------------------------------------------------------------
     async def _deliver(self, record: dict[str, Any], kind: str) -> None:
