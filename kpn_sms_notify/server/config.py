@@ -284,6 +284,13 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
             "config: serve.path_secret: required when inbound sinks or signatures are set",
             field="serve.path_secret",
         )
+    if checked.get("path_secret") and not any_sink:
+        # Inbound on with nowhere to put it would answer 200 and lose every text.
+        raise KpnValidationError(
+            "config: serve.sinks: inbound is on (path_secret set) but no sink is configured; "
+            "set jsonl, stdout or forward",
+            field="serve.sinks",
+        )
     forward = sinks.get("forward")
     if isinstance(forward, str):
         forward = {"url": forward, "timeout": 10.0, "headers": {}}
