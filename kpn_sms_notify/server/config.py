@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import voluptuous as vol
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from ..errors import KpnValidationError
 from ..inbound import SIGNATURE_METHODS
