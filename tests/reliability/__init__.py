@@ -1,0 +1,3 @@
+"""Reliability and security suite (issue 7): fault matrix, fuzzing, secret leaks, webhook
+load and emulator fidelity. Runs in the core lane: `.venv/bin/python -m pytest tests/reliability`.
+"""
