@@ -57,7 +57,8 @@ def http() -> Iterator[httpx.Client]:
 def emulator_token(emulator_url: str, http: httpx.Client) -> str:
     """An access token fetched from the test's emulator with raw httpx."""
     answer = http.post(
-        emulator_url + TOKEN_PATH, data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET}
+        emulator_url + TOKEN_PATH,
+        data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
     )
     answer.raise_for_status()
     token: str = answer.json()["access_token"]
@@ -88,8 +89,13 @@ class WebhookReceiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        record: dict[str, Any] = {"path": request.path, "method": request.method, "query": dict(request.query),
-                                  "content_type": request.content_type, "body": raw.decode("utf-8", "replace")}
+        record: dict[str, Any] = {
+            "path": request.path,
+            "method": request.method,
+            "query": dict(request.query),
+            "content_type": request.content_type,
+            "body": raw.decode("utf-8", "replace"),
+        }
         if request.content_type == "application/x-www-form-urlencoded":
             record["form"] = dict(urllib.parse.parse_qsl(record["body"], keep_blank_values=True))
         elif request.content_type == "application/json":
@@ -136,7 +142,9 @@ class WebhookReceiver:
         with self._lock:
             return [r for r in self.requests if path is None or r["path"] == path]
 
-    def wait_for(self, count: int, path: str | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for(
+        self, count: int, path: str | None = None, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         """Wait until at least `count` requests (to `path`) arrived; return them."""
         deadline = time.monotonic() + timeout
         while len(self.received(path)) < count and time.monotonic() < deadline:

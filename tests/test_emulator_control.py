@@ -31,16 +31,24 @@ def test_state_shape(emulator_url: str, emulator_auth: dict[str, str]) -> None:
     assert state["knobs"]["client_secret"] == "***" and state["knobs"]["api_secret"] == "***"
 
 
-def test_state_never_shows_secrets_or_tokens(emulator_url: str, emulator_token: str,
-                                             emulator_auth: dict[str, str]) -> None:
+def test_state_never_shows_secrets_or_tokens(
+    emulator_url: str, emulator_token: str, emulator_auth: dict[str, str]
+) -> None:
     HTTP.post(emulator_url + SEND, data=FORM, headers=emulator_auth)
-    text = HTTP.get(emulator_url + "/_emulator/state").text + HTTP.get(emulator_url + "/_emulator/").text
+    text = (
+        HTTP.get(emulator_url + "/_emulator/state").text
+        + HTTP.get(emulator_url + "/_emulator/").text
+    )
     assert EMU_CLIENT_SECRET not in text and emulator_token not in text
 
 
-def test_configure_over_http(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
-    answer = HTTP.post(emulator_url + "/_emulator/configure",
-                       json={"forced_status": {"31612345678": "29"}, "sunset": "soon"})
+def test_configure_over_http(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    answer = HTTP.post(
+        emulator_url + "/_emulator/configure",
+        json={"forced_status": {"31612345678": "29"}, "sunset": "soon"},
+    )
     assert answer.status_code == 200 and answer.json()["knobs"]["sunset"] == "soon"
     sent = HTTP.post(emulator_url + SEND, data=FORM, headers=emulator_auth)
     assert sent.json()["messages"][0]["status"] == "29" and sent.headers["sunset"] == "soon"
@@ -51,13 +59,17 @@ def test_configure_over_http(emulator: Emulator, emulator_url: str, emulator_aut
 
 
 def test_control_is_not_affected_by_faults(emulator: Emulator, emulator_url: str) -> None:
-    emulator.configure(error_rate=1.0, drop_rate=1.0, latency=2.0, forced_http={"/_emulator/state": 500})
+    emulator.configure(
+        error_rate=1.0, drop_rate=1.0, latency=2.0, forced_http={"/_emulator/state": 500}
+    )
     start = time.perf_counter()
     assert HTTP.get(emulator_url + "/_emulator/state").status_code == 200
     assert time.perf_counter() - start < 1.5
 
 
-def test_reset_over_http(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_reset_over_http(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     HTTP.post(emulator_url + "/_emulator/configure", json={"sunset": "x"})
     HTTP.post(emulator_url + SEND, data=FORM, headers=emulator_auth)
     assert HTTP.post(emulator_url + "/_emulator/reset").json() == {"reset": True}
@@ -81,30 +93,47 @@ def test_expire_tokens_over_http(emulator_url: str, emulator_auth: dict[str, str
     assert HTTP.post(emulator_url + SEND, data=FORM, headers=emulator_auth).status_code == 401
 
 
-def test_inbound_over_http(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str],
-                           receiver: WebhookReceiver) -> None:
-    HTTP.post(emulator_url + "/communication/nexmo/sms/register", headers=emulator_auth,
-              data={"to": "31612345678", "callback_url": receiver.url + "/in"})
-    answer = HTTP.post(emulator_url + "/_emulator/inbound",
-                       json={"msisdn": "31687654321", "text": "ACK", "concat_parts": 1})
+def test_inbound_over_http(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    HTTP.post(
+        emulator_url + "/communication/nexmo/sms/register",
+        headers=emulator_auth,
+        data={"to": "31612345678", "callback_url": receiver.url + "/in"},
+    )
+    answer = HTTP.post(
+        emulator_url + "/_emulator/inbound",
+        json={"msisdn": "31687654321", "text": "ACK", "concat_parts": 1},
+    )
     assert answer.status_code == 200
     record = answer.json()
     assert record["to"] == "31612345678" and record["parts"][0]["messageId"]
     (req,) = receiver.wait_for(1, "/in")
     assert req["json"]["messageId"] == record["parts"][0]["messageId"]
-    for bad in ({"text": "x"}, {"msisdn": "31687654321"}, {"msisdn": "+316", "text": "x"},
-                {"msisdn": "316", "text": "x", "concat_parts": 0}, {"msisdn": "316", "text": "x", "x": 1}):
+    for bad in (
+        {"text": "x"},
+        {"msisdn": "31687654321"},
+        {"msisdn": "+316", "text": "x"},
+        {"msisdn": "316", "text": "x", "concat_parts": 0},
+        {"msisdn": "316", "text": "x", "x": 1},
+    ):
         assert HTTP.post(emulator_url + "/_emulator/inbound", json=bad).status_code == 400
 
 
 def test_inbox_page(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
     HTTP.post(emulator_url + SEND, data=FORM, headers=emulator_auth)
-    HTTP.post(emulator_url + SEND, data={**FORM, "to": "31687654321", "text": "second"}, headers=emulator_auth)
+    HTTP.post(
+        emulator_url + SEND,
+        data={**FORM, "to": "31687654321", "text": "second"},
+        headers=emulator_auth,
+    )
     emulator.inject_inbound("31687654321", "reply")
     page = HTTP.get(emulator_url + "/_emulator/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
-    assert "+31612345678" in html and "+31687654321" in html and "reply" in html and "second" in html
+    assert (
+        "+31612345678" in html and "+31687654321" in html and "reply" in html and "second" in html
+    )
     assert "Disk &lt;b&gt;full&lt;/b&gt;" in html  # escaped
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no external assets
 
@@ -124,8 +153,9 @@ async def test_start_inside_a_running_loop() -> None:
     url = await emu.start()
     try:
         async with httpx.AsyncClient(trust_env=False) as client:
-            answer = await client.post(url + TOKEN, data={"client_id": EMU_CLIENT_ID,
-                                                          "client_secret": EMU_CLIENT_SECRET})
+            answer = await client.post(
+                url + TOKEN, data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET}
+            )
             assert answer.status_code == 200
         record = emu.inject_inbound("31687654321", "hello")  # from the emulator's own loop
         await asyncio.sleep(0)
@@ -153,15 +183,22 @@ def test_thread_start_stop_frees_the_port() -> None:
 
 def test_python_m_serve_prints_its_url() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "kpn_sms_notify.emulator", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kpn_sms_notify.emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         found = re.fullmatch(r"KPN emulator listening on (http://127\.0\.0\.1:\d+)\n", line)
         assert found, line
         url = found.group(1)
-        token = HTTP.post(url + TOKEN, data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET})
+        token = HTTP.post(
+            url + TOKEN, data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET}
+        )
         assert token.status_code == 200
     finally:
         proc.terminate()

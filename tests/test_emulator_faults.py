@@ -19,7 +19,9 @@ FORM = {"from": "KPNAlert", "to": "31612345678", "text": "Disk full"}
 HTTP = httpx.Client(timeout=30, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
 
 
-def send(url: str, auth: dict[str, str], /, client: httpx.Client = HTTP, **fields: str) -> httpx.Response:
+def send(
+    url: str, auth: dict[str, str], /, client: httpx.Client = HTTP, **fields: str
+) -> httpx.Response:
     return client.post(url + SEND, data={**FORM, **fields}, headers=auth)
 
 
@@ -30,7 +32,9 @@ def test_latency(emulator: Emulator, emulator_url: str, emulator_auth: dict[str,
     assert time.perf_counter() - start >= 0.3
 
 
-def test_rate_limit_as_http_429(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_rate_limit_as_http_429(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(rate_limit=2)
     answers = [send(emulator_url, emulator_auth) for _ in range(6)]
     limited = [a for a in answers if a.status_code == 429]
@@ -46,13 +50,17 @@ def test_rate_limit_as_http_429(emulator: Emulator, emulator_url: str, emulator_
     assert send(emulator_url, emulator_auth).status_code == 200
 
 
-def test_rate_limit_as_status_1(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_rate_limit_as_status_1(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(rate_limit=1, rate_limit_mode="status1")
     bodies = [send(emulator_url, emulator_auth).json() for _ in range(4)]
     throttled = [b["messages"][0] for b in bodies if b["messages"][0]["status"] == "1"]
     assert len(throttled) >= 2
     for msg in throttled:
-        found = re.fullmatch(r"Throughput Rate Exceeded - please wait \[ (\d+) \] and retry", msg["error-text"])
+        found = re.fullmatch(
+            r"Throughput Rate Exceeded - please wait \[ (\d+) \] and retry", msg["error-text"]
+        )
         assert found and 1 <= int(found.group(1)) <= 1000
         assert msg["to"] == FORM["to"]
     assert emulator.counters["status_1"] == len(throttled)
@@ -61,8 +69,9 @@ def test_rate_limit_as_status_1(emulator: Emulator, emulator_url: str, emulator_
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 @pytest.mark.parametrize("body", ["kpn", "apigee", "html", "empty", "malformed"])
-def test_error_rate_bodies(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], status: int,
-                           body: str) -> None:
+def test_error_rate_bodies(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], status: int, body: str
+) -> None:
     emulator.configure(error_rate=1.0, error_status=status, error_body=body)
     answer = send(emulator_url, emulator_auth)
     assert answer.status_code == status
@@ -82,19 +91,25 @@ def test_error_rate_bodies(emulator: Emulator, emulator_url: str, emulator_auth:
     assert emulator.counters["http_errors"] == 1
 
 
-def test_error_after_send_is_ambiguous(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_error_after_send_is_ambiguous(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(error_rate=1.0, error_status=502, fault_after_send=True)
     assert send(emulator_url, emulator_auth).status_code == 502
     assert len(emulator.messages) == 1  # texted, though the caller saw a 502
 
 
-def test_error_status_list_is_sampled(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_error_status_list_is_sampled(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(error_rate=1.0, error_status=[500, 503], seed=7)
     seen = {send(emulator_url, emulator_auth).status_code for _ in range(30)}
     assert seen == {500, 503}
 
 
-def test_seed_makes_faults_reproducible(emulator_url: str, emulator: Emulator, emulator_auth: dict[str, str]) -> None:
+def test_seed_makes_faults_reproducible(
+    emulator_url: str, emulator: Emulator, emulator_auth: dict[str, str]
+) -> None:
     runs = []
     for _ in range(2):
         emulator.configure(error_rate=0.5, seed=1234)
@@ -103,7 +118,9 @@ def test_seed_makes_faults_reproducible(emulator_url: str, emulator: Emulator, e
     assert set(runs[0]) == {200, 503}
 
 
-def test_drop_connection(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_drop_connection(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(drop_rate=1.0)
     with pytest.raises(httpx.RemoteProtocolError):
         send(emulator_url, emulator_auth)
@@ -112,15 +129,18 @@ def test_drop_connection(emulator: Emulator, emulator_url: str, emulator_auth: d
     assert send(emulator_url, emulator_auth).status_code == 200  # the server still works
 
 
-def test_drop_after_send(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_drop_after_send(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(drop_rate=1.0, fault_after_send=True)
     with pytest.raises(httpx.RemoteProtocolError):
         send(emulator_url, emulator_auth)
     assert len(emulator.messages) == 1
 
 
-def test_slow_answer_beyond_client_timeout(emulator: Emulator, emulator_url: str,
-                                           emulator_auth: dict[str, str]) -> None:
+def test_slow_answer_beyond_client_timeout(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(slow_rate=1.0, slow_seconds=1.0)
     with httpx.Client(timeout=0.3, trust_env=False) as impatient, pytest.raises(httpx.ReadTimeout):
         send(emulator_url, emulator_auth, client=impatient)
@@ -131,7 +151,9 @@ def test_slow_answer_beyond_client_timeout(emulator: Emulator, emulator_url: str
 
 
 @pytest.mark.parametrize("kind", ["malformed", "html", "empty"])
-def test_bad_body_on_200(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], kind: str) -> None:
+def test_bad_body_on_200(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], kind: str
+) -> None:
     emulator.configure(bad_body_rate=1.0, bad_body=kind)
     answer = send(emulator_url, emulator_auth)
     assert answer.status_code == 200
@@ -140,8 +162,12 @@ def test_bad_body_on_200(emulator: Emulator, emulator_url: str, emulator_auth: d
     assert len(emulator.messages) == 1
 
 
-def test_script_then_normal(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
-    emulator.configure(script=[{"http": 503, "count": 2}, {"status": "1"}, {"ok": True}, {"http": 429}])
+def test_script_then_normal(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    emulator.configure(
+        script=[{"http": 503, "count": 2}, {"status": "1"}, {"ok": True}, {"http": 429}]
+    )
     codes = [send(emulator_url, emulator_auth) for _ in range(6)]
     assert [c.status_code for c in codes] == [503, 503, 200, 200, 429, 200]
     assert codes[2].json()["messages"][0]["status"] == "1"
@@ -150,8 +176,12 @@ def test_script_then_normal(emulator: Emulator, emulator_url: str, emulator_auth
     assert emulator.snapshot()["script_left"] == 0
 
 
-def test_script_drop_slow_and_bad_body(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
-    emulator.configure(script=[{"drop": True}, {"slow": 0.5}, {"bad_body": "html"}, {"http": 500, "body": "html"}])
+def test_script_drop_slow_and_bad_body(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    emulator.configure(
+        script=[{"drop": True}, {"slow": 0.5}, {"bad_body": "html"}, {"http": 500, "body": "html"}]
+    )
     with pytest.raises(httpx.RemoteProtocolError):
         send(emulator_url, emulator_auth)
     start = time.perf_counter()
@@ -174,26 +204,41 @@ def test_script_on_the_token_endpoint(emulator: Emulator, emulator_url: str) -> 
     assert emulator.counters["token_failures"] == 2 and emulator.counters["token_requests"] == 3
 
 
-def test_forced_http_per_path(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_forced_http_per_path(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(forced_http={"/communication/nexmo/sms/register": 403})
-    reg = HTTP.post(emulator_url + "/communication/nexmo/sms/register", headers=emulator_auth,
-                    data={"to": "31612345678", "callback_url": "https://example.com/in"})
+    reg = HTTP.post(
+        emulator_url + "/communication/nexmo/sms/register",
+        headers=emulator_auth,
+        data={"to": "31612345678", "callback_url": "https://example.com/in"},
+    )
     assert reg.status_code == 403 and reg.json()["status"] == "403"
     assert send(emulator_url, emulator_auth).status_code == 200
 
 
-def test_forced_status_zero_means_normal(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_forced_status_zero_means_normal(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(forced_status={"31612345678": "0"})
     assert send(emulator_url, emulator_auth).json()["messages"][0]["status"] == "0"
 
 
-async def test_peak_in_flight(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+async def test_peak_in_flight(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(latency=0.3)
     async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        answers = await asyncio.gather(*[
-            client.post(emulator_url + SEND, data={**FORM, "to": f"316000000{i:02d}"}, headers=emulator_auth)
-            for i in range(20)
-        ])
+        answers = await asyncio.gather(
+            *[
+                client.post(
+                    emulator_url + SEND,
+                    data={**FORM, "to": f"316000000{i:02d}"},
+                    headers=emulator_auth,
+                )
+                for i in range(20)
+            ]
+        )
     assert all(a.status_code == 200 for a in answers)
     c = emulator.counters
     assert c["peak_in_flight"] >= 10  # generous: all 20 overlap unless the machine stalls
@@ -201,17 +246,20 @@ async def test_peak_in_flight(emulator: Emulator, emulator_url: str, emulator_au
     assert c["accepted"] == 20 and c["send_requests"] == 20
 
 
-@pytest.mark.parametrize(("knobs", "fragment"), [
-    ({"nope": 1}, "unknown emulator knob 'nope'"),
-    ({"error_rate": 2}, "'error_rate'"),
-    ({"latency": -1}, "'latency'"),
-    ({"rate_limit_mode": "loud"}, "'rate_limit_mode'"),
-    ({"error_status": 42}, "'error_status'"),
-    ({"script": [{"http": 503, "drop": True}]}, "'script'[0]"),
-    ({"script": [{"teapot": 1}]}, "'script'[0]"),
-    ({"forced_http": {"/x": "503"}}, "'forced_http'"),
-    ({"token_ttl": True}, "'token_ttl'"),
-])
+@pytest.mark.parametrize(
+    ("knobs", "fragment"),
+    [
+        ({"nope": 1}, "unknown emulator knob 'nope'"),
+        ({"error_rate": 2}, "'error_rate'"),
+        ({"latency": -1}, "'latency'"),
+        ({"rate_limit_mode": "loud"}, "'rate_limit_mode'"),
+        ({"error_status": 42}, "'error_status'"),
+        ({"script": [{"http": 503, "drop": True}]}, "'script'[0]"),
+        ({"script": [{"teapot": 1}]}, "'script'[0]"),
+        ({"forced_http": {"/x": "503"}}, "'forced_http'"),
+        ({"token_ttl": True}, "'token_ttl'"),
+    ],
+)
 def test_bad_knobs_are_refused(emulator: Emulator, knobs: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ValueError, match=re.escape(fragment)):
         emulator.configure(**knobs)

@@ -50,11 +50,21 @@ def test_split_table(text: str, kind: str, encoding: str, units: int, parts: int
 
 
 @pytest.mark.parametrize(("text", "kind", "encoding", "units", "parts"), TABLE)
-def test_billing_over_http(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], text: str,
-                           kind: str, encoding: str, units: int, parts: int) -> None:
-    body: dict[str, Any] = HTTP.post(emulator_url + SEND, headers=emulator_auth,
-                                     data={"from": "KPNAlert", "to": "31612345678", "text": text,
-                                           "type": kind}).json()
+def test_billing_over_http(
+    emulator: Emulator,
+    emulator_url: str,
+    emulator_auth: dict[str, str],
+    text: str,
+    kind: str,
+    encoding: str,
+    units: int,
+    parts: int,
+) -> None:
+    body: dict[str, Any] = HTTP.post(
+        emulator_url + SEND,
+        headers=emulator_auth,
+        data={"from": "KPNAlert", "to": "31612345678", "text": text, "type": kind},
+    ).json()
     assert body["message-count"] == str(parts)
     assert len(body["messages"]) == parts
     assert all(m["status"] == "0" for m in body["messages"])

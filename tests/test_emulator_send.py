@@ -16,8 +16,15 @@ HTTP = httpx.Client(timeout=30, trust_env=False, limits=httpx.Limits(max_keepali
 SEND = "/communication/nexmo/sms/send"
 TO = "31612345678"
 OK = {"from": "KPNAlert", "to": TO, "text": "Disk full on web1"}
-KPN_HEADERS = ("quota-limit", "quota-used", "quota-interval", "quota-time-unit", "quota-reset-UTC", "sunset",
-               "api-version")
+KPN_HEADERS = (
+    "quota-limit",
+    "quota-used",
+    "quota-interval",
+    "quota-time-unit",
+    "quota-reset-UTC",
+    "sunset",
+    "api-version",
+)
 
 
 def send(url: str, auth: dict[str, str], /, **fields: Any) -> httpx.Response:
@@ -26,7 +33,9 @@ def send(url: str, auth: dict[str, str], /, **fields: Any) -> httpx.Response:
     return HTTP.post(url + SEND, data=data, headers=auth)
 
 
-def test_accepted_answer(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_accepted_answer(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     answer = send(emulator_url, emulator_auth, **{"client-ref": "alert-42"})
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/json")
@@ -46,7 +55,9 @@ def test_accepted_answer(emulator: Emulator, emulator_url: str, emulator_auth: d
     assert (c["send_requests"], c["accepted"], c["parts"], c["rejected"]) == (1, 1, 1, 0)
 
 
-def test_headers_on_every_answer(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_headers_on_every_answer(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     answers = [
         send(emulator_url, emulator_auth),
         send(emulator_url, emulator_auth, to="abc"),
@@ -61,16 +72,30 @@ def test_headers_on_every_answer(emulator: Emulator, emulator_url: str, emulator
     assert int(answers[1].headers["quota-used"]) > int(answers[0].headers["quota-used"])
 
 
-def test_sunset_and_quota_knobs(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
-    emulator.configure(sunset="2027-01-01", quota_limit=500, quota_interval=24, quota_time_unit="hour",
-                       api_version="v2")
+def test_sunset_and_quota_knobs(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    emulator.configure(
+        sunset="2027-01-01",
+        quota_limit=500,
+        quota_interval=24,
+        quota_time_unit="hour",
+        api_version="v2",
+    )
     h = send(emulator_url, emulator_auth).headers
-    assert (h["sunset"], h["quota-limit"], h["quota-interval"], h["quota-time-unit"], h["api-version"]) == (
-        "2027-01-01", "500", "24", "hour", "v2")
+    assert (
+        h["sunset"],
+        h["quota-limit"],
+        h["quota-interval"],
+        h["quota-time-unit"],
+        h["api-version"],
+    ) == ("2027-01-01", "500", "24", "hour", "v2")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", h["quota-reset-UTC"])
 
 
-def test_quota_exhausted_is_429(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_quota_exhausted_is_429(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(quota_limit=2)
     assert [send(emulator_url, emulator_auth).status_code for _ in range(3)] == [200, 200, 429]
     last = send(emulator_url, emulator_auth)
@@ -81,7 +106,9 @@ def test_quota_exhausted_is_429(emulator: Emulator, emulator_url: str, emulator_
     assert emulator.counters["accepted"] == 2
 
 
-def test_ids_unique_and_balance_decreasing(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_ids_unique_and_balance_decreasing(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     ids, balances = [], []
     for _ in range(5):
         for msg in send(emulator_url, emulator_auth, text="x" * 200).json()["messages"]:
@@ -99,14 +126,22 @@ def test_ids_stay_unique_across_reset(emulator: Emulator, emulator_url: str) -> 
 
     seen = set()
     for _ in range(2):
-        tok = HTTP.post(emulator_url + TOKEN_PATH, data={"client_id": EMU_CLIENT_ID,
-                                                         "client_secret": EMU_CLIENT_SECRET}).json()["access_token"]
-        seen.add(send(emulator_url, {"Authorization": f"Bearer {tok}"}).json()["messages"][0]["message-id"])
+        tok = HTTP.post(
+            emulator_url + TOKEN_PATH,
+            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+        ).json()["access_token"]
+        seen.add(
+            send(emulator_url, {"Authorization": f"Bearer {tok}"}).json()["messages"][0][
+                "message-id"
+            ]
+        )
         emulator.reset()
     assert len(seen) == 2
 
 
-def test_balance_runs_out_with_status_9(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_balance_runs_out_with_status_9(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(balance="0.1")
     assert send(emulator_url, emulator_auth).json()["messages"][0]["status"] == "0"
     msg = send(emulator_url, emulator_auth).json()["messages"][0]
@@ -150,7 +185,11 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("fields", "status"), REFUSALS)
 def test_refusals_are_status_inside_http_200(
-    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], fields: dict[str, Any], status: str
+    emulator: Emulator,
+    emulator_url: str,
+    emulator_auth: dict[str, str],
+    fields: dict[str, Any],
+    status: str,
 ) -> None:
     answer = send(emulator_url, emulator_auth, **fields)
     assert answer.status_code == 200
@@ -187,25 +226,34 @@ ACCEPTED = [
 
 
 @pytest.mark.parametrize("fields", ACCEPTED)
-def test_valid_sends_are_accepted(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str],
-                                  fields: dict[str, Any]) -> None:
+def test_valid_sends_are_accepted(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], fields: dict[str, Any]
+) -> None:
     answer = send(emulator_url, emulator_auth, **fields)
     assert answer.status_code == 200
     assert answer.json()["messages"][0]["status"] == "0", answer.json()
     assert len(emulator.messages) == 1
 
 
-def test_http_callback_off_loopback_allowed_only_by_knob(emulator: Emulator, emulator_url: str,
-                                                         emulator_auth: dict[str, str]) -> None:
+def test_http_callback_off_loopback_allowed_only_by_knob(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(allow_http_callback_loopback=False)
     msg = send(emulator_url, emulator_auth, callback="http://127.0.0.1:9/dlr").json()["messages"][0]
     assert msg["status"] == "23"
 
 
-@pytest.mark.parametrize("content", [{"json": OK}, {"files": {"text": (None, "hi")}, "data": {"from": "KPN"}},
-                                     {"content": b"from=KPN&to=31612345678&text=hi"}])
-def test_form_encoding_only(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str],
-                            content: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"json": OK},
+        {"files": {"text": (None, "hi")}, "data": {"from": "KPN"}},
+        {"content": b"from=KPN&to=31612345678&text=hi"},
+    ],
+)
+def test_form_encoding_only(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], content: dict[str, Any]
+) -> None:
     answer = HTTP.post(emulator_url + SEND, headers=emulator_auth, **content)
     assert answer.status_code == 400
     body = answer.json()
@@ -215,17 +263,24 @@ def test_form_encoding_only(emulator: Emulator, emulator_url: str, emulator_auth
     assert emulator.messages == []
 
 
-def test_whitelist_demo_mode(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_whitelist_demo_mode(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(whitelist=["31600000001"])
-    assert send(emulator_url, emulator_auth, to="31600000001").json()["messages"][0]["status"] == "0"
+    assert (
+        send(emulator_url, emulator_auth, to="31600000001").json()["messages"][0]["status"] == "0"
+    )
     refused = send(emulator_url, emulator_auth).json()["messages"][0]
     assert refused["status"] == "29"
     assert refused["to"] == TO
 
 
-@pytest.mark.parametrize("code", ["4", "5", "6", "7", "8", "9", "10", "11", "13", "14", "19", "22", "32", "33"])
-def test_forced_status_per_number(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str],
-                                  code: str) -> None:
+@pytest.mark.parametrize(
+    "code", ["4", "5", "6", "7", "8", "9", "10", "11", "13", "14", "19", "22", "32", "33"]
+)
+def test_forced_status_per_number(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], code: str
+) -> None:
     emulator.configure(forced_status={TO: code})
     msg = send(emulator_url, emulator_auth).json()["messages"][0]
     assert msg["status"] == code and msg["error-text"]
@@ -233,7 +288,9 @@ def test_forced_status_per_number(emulator: Emulator, emulator_url: str, emulato
     assert other["status"] == "0"
 
 
-def test_non_gsm_text_policies(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_non_gsm_text_policies(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     send(emulator_url, emulator_auth, text="ça va? 😀")
     record = emulator.messages[-1]
     assert (record["text"], record["encoding"]) == ("?a va? ?", "gsm7")
@@ -241,10 +298,14 @@ def test_non_gsm_text_policies(emulator: Emulator, emulator_url: str, emulator_a
     send(emulator_url, emulator_auth, text="ça va? 😀")
     assert emulator.messages[-1]["encoding"] == "ucs2"
     emulator.configure(non_gsm_text="reject")
-    assert send(emulator_url, emulator_auth, text="ça va? 😀").json()["messages"][0]["status"] == "6"
+    assert (
+        send(emulator_url, emulator_auth, text="ça va? 😀").json()["messages"][0]["status"] == "6"
+    )
 
 
-def test_inbound_header_recorded(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_inbound_header_recorded(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     HTTP.post(emulator_url + SEND, data=OK, headers={**emulator_auth, "inbound": "yes"})
     assert emulator.messages[0]["inbound_header"] == "yes"
 

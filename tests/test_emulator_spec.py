@@ -19,8 +19,10 @@ from kpn_sms_notify.emulator import Emulator
 REFERENCE = Path("/work/shared/reference")
 if not (REFERENCE / "kpn-vonage-sms-openapi.yml").exists():  # a checkout elsewhere
     REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-pytestmark = pytest.mark.skipif(not (REFERENCE / "kpn-vonage-sms-openapi.yml").exists(),
-                                reason="KPN OpenAPI reference files not found")
+pytestmark = pytest.mark.skipif(
+    not (REFERENCE / "kpn-vonage-sms-openapi.yml").exists(),
+    reason="KPN OpenAPI reference files not found",
+)
 
 SMS_BASE = "/communication/nexmo/sms"
 NUM_BASE = "/communication/nexmo/phone-numbers"
@@ -67,23 +69,51 @@ def num_schema(path: str, method: str) -> dict[str, Any]:
 STRICT_SEND = {
     "type": "object",
     "required": ["message-count", "messages"],
-    "properties": {"messages": {"type": "array", "minItems": 1, "items": {
-        "type": "object", "required": ["status"],
-        "properties": {k: {"type": "string"} for k in ("to", "message-id", "status", "remaining-balance",
-                                                      "message-price", "network", "error-text", "client-ref")},
-    }}},
+    "properties": {
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {
+                    k: {"type": "string"}
+                    for k in (
+                        "to",
+                        "message-id",
+                        "status",
+                        "remaining-balance",
+                        "message-price",
+                        "network",
+                        "error-text",
+                        "client-ref",
+                    )
+                },
+            },
+        }
+    },
 }
 STRICT_ERROR = {
     "type": "object",
     "required": ["transactionId", "status", "name", "message", "info"],
-    "properties": {k: {"type": "string"} for k in ("transactionId", "status", "name", "message", "info")},
+    "properties": {
+        k: {"type": "string"} for k in ("transactionId", "status", "name", "message", "info")
+    },
     "additionalProperties": False,
 }
 STRICT_FAULT = {
-    "type": "object", "required": ["fault"],
-    "properties": {"fault": {"type": "object", "required": ["faultstring", "detail"],
-                             "properties": {"faultstring": {"type": "string"},
-                                            "detail": {"type": "object", "required": ["errorcode"]}}}},
+    "type": "object",
+    "required": ["fault"],
+    "properties": {
+        "fault": {
+            "type": "object",
+            "required": ["faultstring", "detail"],
+            "properties": {
+                "faultstring": {"type": "string"},
+                "detail": {"type": "object", "required": ["errorcode"]},
+            },
+        }
+    },
 }
 
 
@@ -91,7 +121,9 @@ def documented_codes(path: str) -> list[str]:
     return sorted(SMS_SPEC["paths"][path]["post"]["responses"]) if SMS_SPEC else []
 
 
-def produce(emulator: Emulator, url: str, auth: dict[str, str], path: str, code: str) -> httpx.Response:
+def produce(
+    emulator: Emulator, url: str, auth: dict[str, str], path: str, code: str
+) -> httpx.Response:
     """Make the emulator answer `code` on `path` using knobs only (natural causes first)."""
     full = url + SMS_BASE + path
     form = FORM_SEND if path == "/send" else FORM_REGISTER
@@ -116,8 +148,9 @@ def test_spec_lists_the_codes_we_cover(path: str) -> None:
 
 @pytest.mark.parametrize("code", documented_codes("/send"))
 @pytest.mark.parametrize("path", ["/send", "/register"])
-def test_every_documented_code_is_producible(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str],
-                                             path: str, code: str) -> None:
+def test_every_documented_code_is_producible(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], path: str, code: str
+) -> None:
     answer = produce(emulator, emulator_url, emulator_auth, path, code)
     assert answer.status_code == int(code)
     assert answer.headers["content-type"].startswith("application/json")
@@ -130,14 +163,22 @@ def test_every_documented_code_is_producible(emulator: Emulator, emulator_url: s
     elif code != "200":
         jsonschema.validate(body, STRICT_ERROR)
         assert body["status"] == code
-    for header in ("quota-limit", "quota-used", "quota-interval", "quota-time-unit", "quota-reset-UTC", "sunset",
-                   "api-version"):
+    for header in (
+        "quota-limit",
+        "quota-used",
+        "quota-interval",
+        "quota-time-unit",
+        "quota-reset-UTC",
+        "sunset",
+        "api-version",
+    ):
         assert header in answer.headers
 
 
 @pytest.mark.parametrize("code", [400, 403, 404, 429, 500, 502, 503])
-def test_scripted_and_random_errors_match_the_error_schema(emulator: Emulator, emulator_url: str,
-                                                           emulator_auth: dict[str, str], code: int) -> None:
+def test_scripted_and_random_errors_match_the_error_schema(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], code: int
+) -> None:
     emulator.configure(script=[{"http": code}])
     scripted = HTTP.post(emulator_url + SMS_BASE + "/send", data=FORM_SEND, headers=emulator_auth)
     emulator.configure(error_rate=1.0, error_status=code)
@@ -148,9 +189,12 @@ def test_scripted_and_random_errors_match_the_error_schema(emulator: Emulator, e
     assert emulator.messages == []
 
 
-def test_every_status_answer_matches_the_send_schema(emulator: Emulator, emulator_url: str,
-                                                     emulator_auth: dict[str, str]) -> None:
-    description = SMS_SPEC["definitions"]["SendSMSResponseMessage"]["properties"]["status"]["description"]
+def test_every_status_answer_matches_the_send_schema(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    description = SMS_SPEC["definitions"]["SendSMSResponseMessage"]["properties"]["status"][
+        "description"
+    ]
     documented = set(re.findall(r"'(\d+)'", description))
     assert len(documented) >= 20 and "29" in documented
     statuses = sorted(documented | {"10", "22", "32", "33"}, key=int)  # + Vonage's own (facts §3.1)
@@ -165,44 +209,61 @@ def test_every_status_answer_matches_the_send_schema(emulator: Emulator, emulato
         assert body["messages"][0]["status"] == status
 
 
-def test_message_count_int_knob_matches_the_literal_spec(emulator: Emulator, emulator_url: str,
-                                                         emulator_auth: dict[str, str]) -> None:
+def test_message_count_int_knob_matches_the_literal_spec(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     emulator.configure(message_count_int=True)
-    body = HTTP.post(emulator_url + SMS_BASE + "/send", data=FORM_SEND, headers=emulator_auth).json()
+    body = HTTP.post(
+        emulator_url + SMS_BASE + "/send", data=FORM_SEND, headers=emulator_auth
+    ).json()
     literal = {**SMS_SPEC["definitions"]["SendSMSResponse"], "definitions": SMS_SPEC["definitions"]}
     jsonschema.validate(body, literal)
     assert body["message-count"] == 1
 
 
-def test_default_message_count_is_a_string_against_literal_spec(emulator_url: str,
-                                                                emulator_auth: dict[str, str]) -> None:
-    body = HTTP.post(emulator_url + SMS_BASE + "/send", data=FORM_SEND, headers=emulator_auth).json()
+def test_default_message_count_is_a_string_against_literal_spec(
+    emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    body = HTTP.post(
+        emulator_url + SMS_BASE + "/send", data=FORM_SEND, headers=emulator_auth
+    ).json()
     literal = {**SMS_SPEC["definitions"]["SendSMSResponse"], "definitions": SMS_SPEC["definitions"]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(body, literal)  # the documented deviation, made visible
 
 
 def test_register_answer(emulator_url: str, emulator_auth: dict[str, str]) -> None:
-    body = HTTP.post(emulator_url + SMS_BASE + "/register", data=FORM_REGISTER, headers=emulator_auth).json()
+    body = HTTP.post(
+        emulator_url + SMS_BASE + "/register", data=FORM_REGISTER, headers=emulator_auth
+    ).json()
     assert body == {"message": "Your callback url is registered."}
 
 
-def test_phone_numbers_answers_match_their_spec(emulator: Emulator, emulator_url: str,
-                                                emulator_auth: dict[str, str]) -> None:
+def test_phone_numbers_answers_match_their_spec(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     listing = HTTP.get(emulator_url + NUM_BASE + "/account/numbers", headers=emulator_auth)
     assert listing.status_code == 200
     jsonschema.validate(listing.json(), num_schema("/account/numbers", "get"))
-    search = HTTP.get(emulator_url + NUM_BASE + "/number/search", params={"country": "NL", "type": "mobile-lvn"},
-                      headers=emulator_auth)
+    search = HTTP.get(
+        emulator_url + NUM_BASE + "/number/search",
+        params={"country": "NL", "type": "mobile-lvn"},
+        headers=emulator_auth,
+    )
     jsonschema.validate(search.json(), num_schema("/number/search", "get"))
     msisdn = search.json()["numbers"][0]["msisdn"]
     for op in ("/number/buy", "/number/cancel"):
-        answer = HTTP.post(emulator_url + NUM_BASE + op, data={"country": "NL", "msisdn": msisdn},
-                           headers=emulator_auth)
+        answer = HTTP.post(
+            emulator_url + NUM_BASE + op,
+            data={"country": "NL", "msisdn": msisdn},
+            headers=emulator_auth,
+        )
         assert answer.status_code == 200
         jsonschema.validate(answer.json(), num_schema(op, "post"))
         assert answer.json() == {"error-code": "200", "error-code-label": "success"}
-    update = HTTP.post(emulator_url + NUM_BASE + "/number/update",
-                       data={"country": "NL", "msisdn": emulator.snapshot()["knobs"]["virtual_numbers"][0]},
-                       headers=emulator_auth)
+    update = HTTP.post(
+        emulator_url + NUM_BASE + "/number/update",
+        data={"country": "NL", "msisdn": emulator.snapshot()["knobs"]["virtual_numbers"][0]},
+        headers=emulator_auth,
+    )
     jsonschema.validate(update.json(), num_schema("/number/update", "post"))

@@ -52,7 +52,9 @@ def test_each_token_is_different(emulator_url: str) -> None:
         {"client_id": "", "client_secret": ""},
     ],
 )
-def test_bad_credentials_are_401_invalid_client(emulator_url: str, emulator: Emulator, data: dict[str, str]) -> None:
+def test_bad_credentials_are_401_invalid_client(
+    emulator_url: str, emulator: Emulator, data: dict[str, str]
+) -> None:
     answer = fetch(emulator_url, data=data)
     assert answer.status_code == 401
     assert answer.json() == {"ErrorCode": "invalid_client", "Error": "ClientId is Invalid"}
@@ -85,10 +87,15 @@ def test_custom_credentials() -> None:
     with Emulator(client_id="alice", client_secret="s3cr3t") as emu:
         assert emu.url
         assert fetch(emu.url, data=CREDS).status_code == 401
-        assert fetch(emu.url, data={"client_id": "alice", "client_secret": "s3cr3t"}).status_code == 200
+        assert (
+            fetch(emu.url, data={"client_id": "alice", "client_secret": "s3cr3t"}).status_code
+            == 200
+        )
 
 
-def test_missing_and_unknown_bearer_get_the_apigee_fault(emulator_url: str, emulator: Emulator) -> None:
+def test_missing_and_unknown_bearer_get_the_apigee_fault(
+    emulator_url: str, emulator: Emulator
+) -> None:
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic abc"}):
         answer = HTTP.post(emulator_url + SEND, data=SMS, headers=headers)
         assert answer.status_code == 401
@@ -108,16 +115,23 @@ def test_token_expires_after_token_ttl() -> None:
         body = fetch(emu.url, data=CREDS).json()
         assert body["expires_in"] == "0"
         auth = {"Authorization": f"Bearer {body['access_token']}"}
-        assert HTTP.post(emu.url + SEND, data=SMS, headers=auth).json()["messages"][0]["status"] == "0"
+        assert (
+            HTTP.post(emu.url + SEND, data=SMS, headers=auth).json()["messages"][0]["status"] == "0"
+        )
         time.sleep(0.4)
         late = HTTP.post(emu.url + SEND, data=SMS, headers=auth)
         assert late.status_code == 401
         assert late.json()["fault"]["faultstring"] == "Access Token expired"
-        assert late.json()["fault"]["detail"]["errorcode"] == "keymanagement.service.access_token_expired"
+        assert (
+            late.json()["fault"]["detail"]["errorcode"]
+            == "keymanagement.service.access_token_expired"
+        )
         assert emu.counters["accepted"] == 1
 
 
-def test_expire_tokens_mid_run(emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]) -> None:
+def test_expire_tokens_mid_run(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
     assert HTTP.post(emulator_url + SEND, data=SMS, headers=emulator_auth).status_code == 200
     assert emulator.expire_tokens() == 1
     answer = HTTP.post(emulator_url + SEND, data=SMS, headers=emulator_auth)
@@ -133,10 +147,17 @@ def test_token_ttl_is_configurable_at_run_time(emulator: Emulator, emulator_url:
     assert fetch(emulator_url, data=CREDS).json()["expires_in"] == "120"
 
 
-@pytest.mark.parametrize(("knobs", "status"), [({"token_endpoint_down": True}, 503),
-                                              ({"token_endpoint_status": 500}, 500),
-                                              ({"token_endpoint_status": 502}, 502)])
-def test_token_endpoint_down(emulator: Emulator, emulator_url: str, knobs: dict[str, object], status: int) -> None:
+@pytest.mark.parametrize(
+    ("knobs", "status"),
+    [
+        ({"token_endpoint_down": True}, 503),
+        ({"token_endpoint_status": 500}, 500),
+        ({"token_endpoint_status": 502}, 502),
+    ],
+)
+def test_token_endpoint_down(
+    emulator: Emulator, emulator_url: str, knobs: dict[str, object], status: int
+) -> None:
     emulator.configure(**knobs)
     answer = fetch(emulator_url, data=CREDS)
     assert answer.status_code == status
@@ -158,11 +179,21 @@ def test_auth_fault_status_knob(emulator: Emulator, emulator_url: str) -> None:
     emulator.configure(auth_fault_status=500)
     answer = HTTP.post(emulator_url + SEND, data=SMS, headers={"Authorization": "Bearer nope"})
     assert answer.status_code == 500
-    assert answer.json()["fault"]["detail"]["errorcode"] == "keymanagement.service.invalid_access_token"
+    assert (
+        answer.json()["fault"]["detail"]["errorcode"]
+        == "keymanagement.service.invalid_access_token"
+    )
 
 
 def test_token_headers_present(emulator_url: str) -> None:
     answer = fetch(emulator_url, data=CREDS)
-    for name in ("quota-limit", "quota-used", "quota-interval", "quota-time-unit", "quota-reset-UTC", "sunset",
-                 "api-version"):
+    for name in (
+        "quota-limit",
+        "quota-used",
+        "quota-interval",
+        "quota-time-unit",
+        "quota-reset-UTC",
+        "sunset",
+        "api-version",
+    ):
         assert name in answer.headers

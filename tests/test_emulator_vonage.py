@@ -29,17 +29,26 @@ def test_form_credentials(emulator: Emulator, emulator_url: str) -> None:
 
 def test_query_and_json_credentials(emulator: Emulator, emulator_url: str) -> None:
     by_query = HTTP.post(emulator_url + "/sms/json", params=CREDS, data=SMS)
-    by_json = HTTP.post(emulator_url + "/sms/json", json={**CREDS, **SMS, "status-report-req": False})
+    by_json = HTTP.post(
+        emulator_url + "/sms/json", json={**CREDS, **SMS, "status-report-req": False}
+    )
     assert by_query.json()["messages"][0]["status"] == "0"
     assert by_json.json()["messages"][0]["status"] == "0"
     assert emulator.messages[1]["status_report_req"] is False
 
 
-@pytest.mark.parametrize(("creds", "status"), [({}, "2"), ({"api_key": EMU_API_KEY}, "2"),
-                                               ({"api_key": EMU_API_KEY, "api_secret": "wrong"}, "4"),
-                                               ({"api_key": "other", "api_secret": EMU_API_SECRET}, "4")])
-def test_bad_credentials_are_status_in_200(emulator: Emulator, emulator_url: str, creds: dict[str, str],
-                                           status: str) -> None:
+@pytest.mark.parametrize(
+    ("creds", "status"),
+    [
+        ({}, "2"),
+        ({"api_key": EMU_API_KEY}, "2"),
+        ({"api_key": EMU_API_KEY, "api_secret": "wrong"}, "4"),
+        ({"api_key": "other", "api_secret": EMU_API_SECRET}, "4"),
+    ],
+)
+def test_bad_credentials_are_status_in_200(
+    emulator: Emulator, emulator_url: str, creds: dict[str, str], status: str
+) -> None:
     answer = HTTP.post(emulator_url + "/sms/json", data={**creds, **SMS})
     assert answer.status_code == 200
     assert answer.json()["messages"][0]["status"] == status
@@ -53,8 +62,10 @@ def test_same_validation_as_kpn(emulator_url: str) -> None:
 
 def test_rate_limit_and_latency_apply(emulator: Emulator, emulator_url: str) -> None:
     emulator.configure(rate_limit=1, rate_limit_mode="status1")
-    statuses = [HTTP.post(emulator_url + "/sms/json", data={**CREDS, **SMS}).json()["messages"][0]["status"]
-                for _ in range(3)]
+    statuses = [
+        HTTP.post(emulator_url + "/sms/json", data={**CREDS, **SMS}).json()["messages"][0]["status"]
+        for _ in range(3)
+    ]
     assert "1" in statuses and statuses[0] == "0"
 
 
@@ -65,8 +76,9 @@ def test_dlr_to_callback(emulator: Emulator, emulator_url: str, receiver: Webhoo
     assert req["form"]["msisdn"] == SMS["to"]
 
 
-def test_apprise_vonage_plugin_against_the_emulator(emulator: Emulator, emulator_url: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apprise_vonage_plugin_against_the_emulator(
+    emulator: Emulator, emulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     apprise = pytest.importorskip("apprise")
     from apprise.plugins.vonage import NotifyVonage
 
@@ -74,15 +86,18 @@ def test_apprise_vonage_plugin_against_the_emulator(emulator: Emulator, emulator
     monkeypatch.setattr(NotifyVonage, "notify_url", emulator_url + "/sms/json")
     monkeypatch.setattr(NotifyVonage, "request_rate_per_sec", 0)  # skip its 5.5 s pacing here
     notifier = apprise.Apprise()
-    assert notifier.add(f"vonage://{EMU_API_KEY}:{EMU_API_SECRET}@15551234567/31612345678/31687654321")
+    assert notifier.add(
+        f"vonage://{EMU_API_KEY}:{EMU_API_SECRET}@15551234567/31612345678/31687654321"
+    )
     assert bool(notifier.notify(body="Disk full on web1")) is True
     assert sorted(m["to"] for m in emulator.messages) == ["31612345678", "31687654321"]
     assert {m["from"] for m in emulator.messages} == {"15551234567"}
     assert emulator.messages[0]["ttl"] == 900000  # apprise's default ttl
 
 
-def test_apprise_vonage_counts_a_refusal_as_success(emulator: Emulator, emulator_url: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apprise_vonage_counts_a_refusal_as_success(
+    emulator: Emulator, emulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The gap issue 4 names: vonage:// only looks at the HTTP status."""
     apprise = pytest.importorskip("apprise")
     from apprise.plugins.vonage import NotifyVonage

@@ -10,9 +10,15 @@ from .server import serve
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kpn_sms_notify.emulator", description=__doc__)
-    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API answer")
-    parser.add_argument("--rate-limit", type=float, default=None, help="sends per second before throttling")
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)"
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds added to every API answer"
+    )
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="sends per second before throttling"
+    )
     args = parser.parse_args(argv)
     serve(port=args.port, latency=args.latency, rate_limit=args.rate_limit)
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import keys, control, faults, kpn_routes, numbers_routes, responses, vonage_routes
+from . import control, faults, keys, kpn_routes, numbers_routes, responses, vonage_routes
 from .state import EmulatorState
 from .webhooks import Deliverer
 
@@ -43,7 +43,10 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
             return await handler(request)
         except web.HTTPNotFound:
             return responses.kpn_error(
-                state, 404, f"Unable to identify proxy for host: emulator and url: {request.path}", "ApplicationNotFound"
+                state,
+                404,
+                f"Unable to identify proxy for host: emulator and url: {request.path}",
+                "ApplicationNotFound",
             )
         except web.HTTPMethodNotAllowed:
             return responses.kpn_error(state, 405, f"Method {request.method} not allowed")
@@ -61,7 +64,9 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
             state.leave()
 
 
-def build_app(state: EmulatorState, deliverer: Deliverer, emulator: object) -> web.Application:
+def build_app(
+    state: EmulatorState, deliverer: Deliverer, emulator: keys.Controls
+) -> web.Application:
     app = web.Application(middlewares=[gateway], client_max_size=1024**2)
     app[keys.STATE] = state
     app[keys.DELIVERER] = deliverer

@@ -22,7 +22,9 @@ from . import keys
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+    return web.Response(
+        status=status, text=json.dumps(body, ensure_ascii=False), content_type="application/json"
+    )
 
 
 async def _object(request: web.Request) -> dict[str, Any] | web.Response:
@@ -70,14 +72,20 @@ async def inbound(request: web.Request) -> web.Response:
     if extra:
         return _json({"error": f"unknown field {sorted(extra)[0]!r}"}, 400)
     concat = body.get("concat_parts")
-    if concat is not None and (not isinstance(concat, int) or isinstance(concat, bool) or concat < 1):
+    if concat is not None and (
+        not isinstance(concat, int) or isinstance(concat, bool) or concat < 1
+    ):
         return _json({"error": f"concat_parts must be a positive integer, got {concat!r}"}, 400)
     to = body.get("to")
     if to is not None and not isinstance(to, str):
         return _json({"error": f"to must be a string, got {to!r}"}, 400)
     try:
         record = request.app[keys.EMULATOR].inject_inbound(
-            msisdn, text, to, concat_parts=concat, duplicate=bool(body.get("duplicate")),
+            msisdn,
+            text,
+            to,
+            concat_parts=concat,
+            duplicate=bool(body.get("duplicate")),
             reverse_parts=bool(body.get("reverse_parts")),
         )
     except ValueError as err:
@@ -93,7 +101,8 @@ body{{font-family:system-ui,sans-serif;margin:1.5em;background:#f4f4f4}}
 .phone{{display:inline-block;vertical-align:top;width:19em;margin:.5em;padding:.8em;
 background:#222;border-radius:1.2em;color:#eee}}
 .phone h2{{font-size:1em;margin:.2em 0 .6em}}
-.msg{{background:#fff;color:#111;border-radius:.8em;padding:.4em .6em;margin:.4em 0;white-space:pre-wrap}}
+.msg{{background:#fff;color:#111;border-radius:.8em;padding:.4em .6em;margin:.4em 0;
+white-space:pre-wrap}}
 .out{{background:#cde;margin-left:2em}}
 .meta{{font-size:.75em;color:#666}}
 </style></head><body>
@@ -104,33 +113,40 @@ background:#222;border-radius:1.2em;color:#eee}}
 """
 
 
+def _bubble(css: str, text: str, meta: str) -> str:
+    return (
+        f'<div class="{css}">{html.escape(text)}<div class="meta">{html.escape(meta)}</div></div>'
+    )
+
+
 def _inbox_html(snapshot: dict[str, Any]) -> str:
     phones: dict[str, list[str]] = {}
     for m in snapshot["messages"]:
         meta = f"from {m['from']} · {m['parts']} part(s) · {m['encoding']} · {m['received_at']}"
-        phones.setdefault(m["to"], []).append(
-            f'<div class="msg">{html.escape(m["text"])}<div class="meta">{html.escape(meta)}</div></div>'
-        )
-    for rec in snapshot["inbound"]:
+        phones.setdefault(m["to"], []).append(_bubble("msg", m["text"], meta))
+    for rec in snapshot["inbound"]:  # texts a phone sent: shown on the sender's phone
         states = ", ".join(sorted({p["state"] for p in rec["parts"]}))
         meta = f"to {rec['to']} · {states}"
-        phones.setdefault(rec["msisdn"], []).append(
-            f'<div class="msg out">{html.escape(rec["text"])}<div class="meta">{html.escape(meta)}</div></div>'
-        )
+        phones.setdefault(rec["msisdn"], []).append(_bubble("msg out", rec["text"], meta))
     blocks = [
         f'<div class="phone"><h2>+{html.escape(number)}</h2>{"".join(items)}</div>'
         for number, items in sorted(phones.items())
     ]
     c = snapshot["counters"]
     summary = (
-        f"{c['accepted']} messages accepted ({c['parts']} parts) · {c['token_requests']} token requests · "
-        f"peak {c['peak_in_flight']} in flight · {len(snapshot['dlrs'])} delivery receipts"
+        f"{c['accepted']} messages accepted ({c['parts']} parts) · "
+        f"{c['token_requests']} token requests · peak {c['peak_in_flight']} in flight · "
+        f"{len(snapshot['dlrs'])} delivery receipts"
     )
-    return _PAGE.format(summary=html.escape(summary), phones="\n".join(blocks) or "<p>No messages yet.</p>")
+    return _PAGE.format(
+        summary=html.escape(summary), phones="\n".join(blocks) or "<p>No messages yet.</p>"
+    )
 
 
 async def page(request: web.Request) -> web.Response:
-    return web.Response(text=_inbox_html(request.app[keys.EMULATOR].snapshot()), content_type="text/html")
+    return web.Response(
+        text=_inbox_html(request.app[keys.EMULATOR].snapshot()), content_type="text/html"
+    )
 
 
 def add_routes(app: web.Application) -> None:
@@ -141,4 +157,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_emulator/reset", reset)
     app.router.add_post("/_emulator/expire-tokens", expire_tokens)
     app.router.add_post("/_emulator/inbound", inbound)
-

@@ -43,7 +43,9 @@ def check_script(entries: Any) -> list[dict[str, Any]]:
         entry = dict(raw)
         actions = [a for a in _ACTIONS if a in entry]
         if len(actions) != 1:
-            raise ValueError(f"emulator knob 'script'[{i}]: needs exactly one of {', '.join(_ACTIONS)}")
+            raise ValueError(
+                f"emulator knob 'script'[{i}]: needs exactly one of {', '.join(_ACTIONS)}"
+            )
         unknown = set(entry) - {*_ACTIONS, "count", "after_send", "path", "body"}
         if unknown:
             raise ValueError(f"emulator knob 'script'[{i}]: unknown key {sorted(unknown)[0]!r}")

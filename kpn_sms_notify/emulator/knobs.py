@@ -170,13 +170,15 @@ def defaults() -> dict[str, Any]:
 def check(knobs: dict[str, Any]) -> dict[str, Any]:
     """Validate knob values; return them normalised. Raises ValueError naming the knob."""
     out: dict[str, Any] = {}
-    for name, value in knobs.items():
+    value: Any
+    for name, raw in knobs.items():
+        value = raw
         if name not in DEFAULTS:
             raise ValueError(f"unknown emulator knob {name!r}")
         types = _TYPES[name]
         # bool is an int subclass: refuse True where a number is expected.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            shown = "***" if name in _SECRET_KNOBS else repr(value)
+        if not isinstance(raw, types) or (isinstance(raw, bool) and bool not in types):
+            shown = "***" if name in _SECRET_KNOBS else repr(raw)
             raise ValueError(f"emulator knob {name!r}: bad value {shown}")
         if name in _CHOICES and value not in _CHOICES[name]:
             raise ValueError(

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import keys, faults, responses, sending
+from . import faults, keys, responses, sending
 from .state import EmulatorState
 
 FORM = "application/x-www-form-urlencoded"
@@ -59,7 +59,9 @@ async def token(request: web.Request) -> web.Response:
     if grant is None:
         return _token_error(state, 400, "invalid_request", "Required param : grant_type")
     if grant != "client_credentials":
-        return _token_error(state, 400, "unsupported_grant_type", f"Unsupported grant type : {grant}")
+        return _token_error(
+            state, 400, "unsupported_grant_type", f"Unsupported grant type : {grant}"
+        )
     form = await read_form(request)
     if form is None:
         return _token_error(state, 400, "invalid_request", f"Content-Type must be {FORM}")
@@ -98,7 +100,11 @@ def bearer_problem(request: web.Request) -> web.Response | None:
     state = state_of(request)
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    verdict = state.check_token(value.strip()) if scheme.lower() == "bearer" and value.strip() else "invalid"
+    verdict = (
+        state.check_token(value.strip())
+        if scheme.lower() == "bearer" and value.strip()
+        else "invalid"
+    )
     if verdict is None:
         return None
     state.count("auth_failures")
@@ -120,7 +126,10 @@ def quota_problem(state: EmulatorState) -> web.Response | None:
     state.count("http_429")
     wait = math.ceil(state.seconds_to_quota_reset())
     return responses.kpn_error(
-        state, 429, "Rate limit quota violation. Quota limit exceeded.", extra_headers={"Retry-After": str(wait)}
+        state,
+        429,
+        "Rate limit quota violation. Quota limit exceeded.",
+        extra_headers={"Retry-After": str(wait)},
     )
 
 
@@ -153,7 +162,9 @@ async def handle_send(
         state.count("status_1")
         state.count("rejected")
         refused = sending.Refused("1", sending.throttle_text(wait), params.get("to") or None)
-        return responses.kpn_json(state, sending.refused_answer(refused, state.knob("message_count_int")))
+        return responses.kpn_json(
+            state, sending.refused_answer(refused, state.knob("message_count_int"))
+        )
     if pre_check is not None:
         problem = pre_check(state, params)
         if problem is not None:
@@ -174,7 +185,9 @@ def answer_refused(state: EmulatorState, refused: sending.Refused) -> web.Respon
     state.count("rejected")
     if refused.status == "1":
         state.count("status_1")
-    return responses.kpn_json(state, sending.refused_answer(refused, state.knob("message_count_int")))
+    return responses.kpn_json(
+        state, sending.refused_answer(refused, state.knob("message_count_int"))
+    )
 
 
 async def send(request: web.Request) -> web.Response:

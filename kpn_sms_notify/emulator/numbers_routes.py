@@ -23,11 +23,18 @@ def _ok(state: EmulatorState) -> web.Response:
 
 def _failed(state: EmulatorState, label: str) -> web.Response:
     # Vonage's Numbers API answers a refused change with HTTP 420 "method failed".
-    return responses.kpn_json(state, {"error-code": "420", "error-code-label": f"method failed: {label}"}, status=420)
+    return responses.kpn_json(
+        state, {"error-code": "420", "error-code-label": f"method failed: {label}"}, status=420
+    )
 
 
 def _number(state: EmulatorState, msisdn: str, kind: str = "mobile-lvn") -> dict[str, Any]:
-    out: dict[str, Any] = {"country": "NL", "msisdn": msisdn, "type": kind, "features": ["SMS", "VOICE"]}
+    out: dict[str, Any] = {
+        "country": "NL",
+        "msisdn": msisdn,
+        "type": kind,
+        "features": ["SMS", "VOICE"],
+    }
     url = state.number_urls.get(msisdn)
     if url:
         out["moHttpUrl"] = url
@@ -43,9 +50,17 @@ def _page(request: web.Request, numbers: list[str]) -> tuple[list[str], int, web
         size = int(q.get("size", "10"))
         mode = int(q.get("search_pattern", "0"))
     except ValueError:
-        return [], 0, responses.kpn_error(state, 400, "index, size and search_pattern must be integers")
+        return (
+            [],
+            0,
+            responses.kpn_error(state, 400, "index, size and search_pattern must be integers"),
+        )
     if not 1 <= size <= 100 or index < 0 or mode not in (0, 1, 2):
-        return [], 0, responses.kpn_error(state, 400, "size must be 1..100, index >= 0, search_pattern 0..2")
+        return (
+            [],
+            0,
+            responses.kpn_error(state, 400, "size must be 1..100, index >= 0, search_pattern 0..2"),
+        )
     pattern = q.get("pattern", "")
     if pattern:
         test = {0: str.startswith, 1: str.__contains__, 2: str.endswith}[mode]
@@ -96,11 +111,16 @@ async def number_search(request: web.Request) -> web.Response:
     page, count, err = _page(request, [n for n in _available(country) if n not in owned])
     if err is not None:
         return err
-    numbers = [{"country": country.upper(), "msisdn": n, "type": kind, "features": ["SMS", "VOICE"]} for n in page]
+    numbers = [
+        {"country": country.upper(), "msisdn": n, "type": kind, "features": ["SMS", "VOICE"]}
+        for n in page
+    ]
     return responses.kpn_json(state, {"count": count, "numbers": numbers})
 
 
-async def _form_with(request: web.Request, *required: str) -> tuple[dict[str, str], web.Response | None]:
+async def _form_with(
+    request: web.Request, *required: str
+) -> tuple[dict[str, str], web.Response | None]:
     state = state_of(request)
     form = await read_form(request)
     if form is None:
@@ -181,9 +201,10 @@ async def check_webhook(url: str, timeout: float) -> str | None:
     if not is_loopback_url(url):
         return "the emulator can only check loopback webhooks"
     try:
-        async with aiohttp.ClientSession() as session, session.get(
-            url, timeout=aiohttp.ClientTimeout(total=timeout)
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp,
+        ):
             await resp.read()
             if resp.status != 200:
                 return f"moHttpUrl answered {resp.status} to GET, expected 200"

@@ -84,7 +84,9 @@ def kpn_error(
     )
 
 
-def apigee_fault(state: EmulatorState, status: int, faultstring: str, errorcode: str) -> web.Response:
+def apigee_fault(
+    state: EmulatorState, status: int, faultstring: str, errorcode: str
+) -> web.Response:
     body = {"fault": {"faultstring": faultstring, "detail": {"errorcode": errorcode}}}
     return kpn_json(state, body, status=status)
 
@@ -97,7 +99,9 @@ def html_page(state: EmulatorState, status: int) -> web.Response:
         f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
         "</body>\r\n</html>\r\n"
     )
-    return web.Response(status=status, text=text, content_type="text/html", headers=state.quota_headers())
+    return web.Response(
+        status=status, text=text, content_type="text/html", headers=state.quota_headers()
+    )
 
 
 def broken(state: EmulatorState, status: int, kind: str) -> web.Response:
@@ -105,7 +109,9 @@ def broken(state: EmulatorState, status: int, kind: str) -> web.Response:
     if kind == "html":
         return html_page(state, status)
     if kind == "empty":
-        return web.Response(status=status, body=b"", content_type="application/json", headers=state.quota_headers())
+        return web.Response(
+            status=status, body=b"", content_type="application/json", headers=state.quota_headers()
+        )
     return web.Response(
         status=status,
         text='{"message-count":"1","messages":[{"to":"31',
@@ -120,6 +126,9 @@ def error_of_kind(state: EmulatorState, status: int, kind: str, message: str = "
         return kpn_error(state, status, message)
     if kind == "apigee":
         return apigee_fault(
-            state, status, message or REASONS.get(status, "Error"), "messaging.adaptors.http.flow.ErrorResponseCode"
+            state,
+            status,
+            message or REASONS.get(status, "Error"),
+            "messaging.adaptors.http.flow.ErrorResponseCode",
         )
     return broken(state, status, kind)

@@ -169,10 +169,14 @@ def validate(state: EmulatorState, params: dict[str, str], default_dlr: bool) ->
     forced = knobs["forced_status"].get(to)
     if forced is not None and forced != "0":
         raise Refused(forced, None, to)
-    return SendRequest(to, sender, kind, text, split, client_ref, report, callback, ttl, message_class)
+    return SendRequest(
+        to, sender, kind, text, split, client_ref, report, callback, ttl, message_class
+    )
 
 
-def _content(params: dict[str, str], kind: str, knobs: dict[str, Any], to: str) -> tuple[str, segments.Split]:
+def _content(
+    params: dict[str, str], kind: str, knobs: dict[str, Any], to: str
+) -> tuple[str, segments.Split]:
     if kind == "binary":
         body, udh = params["body"], params["udh"]
         if not (_HEX.fullmatch(body) and _HEX.fullmatch(udh)):
@@ -210,7 +214,9 @@ def refused_answer(refused: Refused, count_int: bool = False) -> dict[str, Any]:
     return {"message-count": 1 if count_int else "1", "messages": [entry]}
 
 
-def accept(state: EmulatorState, req: SendRequest, api: str, extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def accept(
+    state: EmulatorState, req: SendRequest, api: str, extra: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Bill and record an accepted message: (answer body, message record)."""
     n = len(req.split.parts)
     with state.lock:

@@ -4,6 +4,7 @@ and `serve()`, the blocking command-line entry point."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -177,19 +178,23 @@ class Emulator:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        return self.state.snapshot()["messages"]
+        value: list[dict[str, Any]] = self.state.snapshot()["messages"]
+        return value
 
     @property
     def inbound(self) -> list[dict[str, Any]]:
-        return self.state.snapshot()["inbound"]
+        value: list[dict[str, Any]] = self.state.snapshot()["inbound"]
+        return value
 
     @property
     def dlrs(self) -> list[dict[str, Any]]:
-        return self.state.snapshot()["dlrs"]
+        value: list[dict[str, Any]] = self.state.snapshot()["dlrs"]
+        return value
 
     @property
     def webhooks(self) -> dict[str, dict[str, str]]:
-        return self.state.snapshot()["webhooks"]
+        value: dict[str, dict[str, str]] = self.state.snapshot()["webhooks"]
+        return value
 
     def snapshot(self) -> dict[str, Any]:
         """Everything `GET /_emulator/state` shows."""
@@ -219,7 +224,13 @@ class Emulator:
         return record
 
     def _build_inbound(
-        self, msisdn: str, text: str, to: str | None, concat_parts: int | None, duplicate: bool, reverse: bool
+        self,
+        msisdn: str,
+        text: str,
+        to: str | None,
+        concat_parts: int | None,
+        duplicate: bool,
+        reverse: bool,
     ) -> dict[str, Any]:
         if not msisdn.isdigit():
             raise ValueError(f"inject_inbound: msisdn must be digits, got {msisdn!r}")
@@ -234,7 +245,9 @@ class Emulator:
             texts = [text[i : i + size] for i in range(0, len(text), size)] or [text]
         else:
             texts = list(segments.split(text, unicode=unicode).parts)
-        record = new_inbound(self.state, msisdn, text, to, url, texts, "unicode" if unicode else "text")
+        record = new_inbound(
+            self.state, msisdn, text, to, url, texts, "unicode" if unicode else "text"
+        )
         parts = record["parts"]
         if reverse:
             parts.reverse()
@@ -283,7 +296,5 @@ def serve(host: str = HOST, port: int = 0, **knobs: Any) -> None:
         finally:
             await emulator._astop()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass

@@ -159,7 +159,7 @@ class EmulatorState:
     def take_rate_token(self) -> float | None:
         """None if the send may pass; else seconds until it could (token bucket)."""
         with self.lock:
-            rate = self.knobs["rate_limit"]
+            rate: float | None = self.knobs["rate_limit"]
             if rate is None:
                 return None
             burst = float(self.knobs["rate_limit_burst"] or rate)
@@ -188,7 +188,8 @@ class EmulatorState:
                 self._quota_window = self._window_start()
                 self.quota_used = 0
             self.quota_used += 1
-            return self.quota_used <= self.knobs["quota_limit"]
+            limit: int = self.knobs["quota_limit"]
+            return self.quota_used <= limit
 
     def quota_headers(self) -> dict[str, str]:
         with self.lock:

@@ -28,7 +28,9 @@ async def read_params(request: web.Request) -> dict[str, str] | None:
             return None
         if not isinstance(body, dict):
             return None
-        params.update({str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in body.items()})
+        params.update(
+            {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in body.items()}
+        )
     elif request.can_read_body:
         return None
     return params
@@ -48,7 +50,9 @@ def check_credentials(state: EmulatorState, params: dict[str, str]) -> sending.R
 async def sms_json(request: web.Request) -> web.Response:
     request.app[keys.STATE].count("vonage_requests")
     # Vonage sends a DLR to the account's URL by default (status-report-req defaults to true).
-    return await handle_send(request, read_params, "vonage", default_dlr=True, pre_check=check_credentials)
+    return await handle_send(
+        request, read_params, "vonage", default_dlr=True, pre_check=check_credentials
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -25,18 +25,32 @@ from .state import EmulatorState
 
 _LOG = logging.getLogger(__name__)
 OK_STATUSES = (200, 204)
-DLR_ERR_CODES = {"delivered": "0", "accepted": "0", "buffered": "0", "expired": "1", "unknown": "1",
-                 "rejected": "6", "failed": "99"}
+DLR_ERR_CODES = {
+    "delivered": "0",
+    "accepted": "0",
+    "buffered": "0",
+    "expired": "1",
+    "unknown": "1",
+    "rejected": "6",
+    "failed": "99",
+}
 
 
 def sign(params: dict[str, str], secret: str, method: str) -> str:
     """Vonage's signature (facts §4.3): sorted params with & and = in values made _."""
     joined = "".join(
-        f"&{k}={str(v).replace('&', '_').replace('=', '_')}" for k, v in sorted(params.items()) if k != "sig"
+        f"&{k}={str(v).replace('&', '_').replace('=', '_')}"
+        for k, v in sorted(params.items())
+        if k != "sig"
     )
     if method == "md5hash":
         return hashlib.md5((joined + secret).encode()).hexdigest()
-    digest = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}[method]
+    digest = {
+        "md5": hashlib.md5,
+        "sha1": hashlib.sha1,
+        "sha256": hashlib.sha256,
+        "sha512": hashlib.sha512,
+    }[method]
     return hmac.new(secret.encode(), joined.encode(), digest).hexdigest()
 
 
@@ -108,8 +122,13 @@ class Deliverer:
             }
             if message["client_ref"] is not None:
                 payload["client-ref"] = message["client_ref"]
-            record: dict[str, Any] = {"url": url, "messageId": mid, "payload": payload,
-                                      "attempts": [], "state": "pending"}
+            record: dict[str, Any] = {
+                "url": url,
+                "messageId": mid,
+                "payload": payload,
+                "attempts": [],
+                "state": "pending",
+            }
             with self.state.lock:
                 self.state.dlrs.append(record)
             self._spawn(self._deliver(record, "dlr"))
@@ -166,8 +185,12 @@ class Deliverer:
             with self.state.lock:  # pick up knob changes (e.g. a faster retry) between tries
                 knobs = dict(self.state.knobs)
 
-    async def _attempt(self, url: str, fmt: str, payload: dict[str, str], knobs: dict[str, Any]) -> dict[str, Any]:
-        timeout = aiohttp.ClientTimeout(total=knobs["webhook_timeout"], connect=knobs["webhook_connect_timeout"])
+    async def _attempt(
+        self, url: str, fmt: str, payload: dict[str, str], knobs: dict[str, Any]
+    ) -> dict[str, Any]:
+        timeout = aiohttp.ClientTimeout(
+            total=knobs["webhook_timeout"], connect=knobs["webhook_connect_timeout"]
+        )
         try:
             if fmt == "get":
                 call = self.session().get(url, params=payload, timeout=timeout)
@@ -187,22 +210,54 @@ class Deliverer:
 
 
 def new_inbound(
-    state: EmulatorState, msisdn: str, text: str, to: str, url: str | None, texts: list[str], kind: str
+    state: EmulatorState,
+    msisdn: str,
+    text: str,
+    to: str,
+    url: str | None,
+    texts: list[str],
+    kind: str,
 ) -> dict[str, Any]:
     """Build (and store) an inbound record with one delivery per part."""
     keyword = (text.split() or [""])[0].upper()
     ref = f"{secrets.randbelow(256):02X}"
-    parts = []
+    parts: list[dict[str, Any]] = []
     for i, part_text in enumerate(texts, start=1):
-        payload = {"msisdn": msisdn, "to": to, "messageId": state.new_message_id(), "text": part_text,
-                   "type": kind, "keyword": keyword}
+        payload = {
+            "msisdn": msisdn,
+            "to": to,
+            "messageId": state.new_message_id(),
+            "text": part_text,
+            "type": kind,
+            "keyword": keyword,
+        }
         if len(texts) > 1:
-            payload.update({"concat": "true", "concat-ref": ref, "concat-total": str(len(texts)),
-                            "concat-part": str(i)})
-        parts.append({"url": url, "messageId": payload["messageId"], "payload": payload,
-                      "attempts": [], "state": "pending" if url else "no_webhook"})
-    record = {"msisdn": msisdn, "to": to, "text": text, "type": kind, "url": url, "parts": parts,
-              "received_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+            payload.update(
+                {
+                    "concat": "true",
+                    "concat-ref": ref,
+                    "concat-total": str(len(texts)),
+                    "concat-part": str(i),
+                }
+            )
+        parts.append(
+            {
+                "url": url,
+                "messageId": payload["messageId"],
+                "payload": payload,
+                "attempts": [],
+                "state": "pending" if url else "no_webhook",
+            }
+        )
+    record = {
+        "msisdn": msisdn,
+        "to": to,
+        "text": text,
+        "type": kind,
+        "url": url,
+        "parts": parts,
+        "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+    }
     with state.lock:
         state.inbound.append(record)
     return record
