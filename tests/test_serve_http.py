@@ -210,6 +210,9 @@ async def test_grafana_contact_point(emulator: Emulator, emulator_url: str) -> N
     async with running(config) as (_server, http):
         answer = await http.post("/grafana", json=grafana_payload(), headers=AUTH)
         assert answer.status_code == 200, answer.text
+        # Grafana's contact point can use PUT; a redelivery so is not texted again.
+        again = await http.put("/grafana", json=grafana_payload(), headers=AUTH)
+        assert again.json()["results"] == [{"recipient": "316******21", "outcome": "already_sent"}]
     assert texts_to(emulator, BOB_E164) == ["[FIRING] DiskFull (critical): Disk /var is 95% full"]
     assert texts_to(emulator, ALICE_E164) == []
 

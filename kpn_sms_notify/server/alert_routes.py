@@ -168,4 +168,5 @@ async def notify(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/alertmanager", alertmanager)
     app.router.add_post("/grafana", grafana)
+    app.router.add_put("/grafana", grafana)  # Grafana's webhook may be set to PUT
     app.router.add_post("/notify", notify)
