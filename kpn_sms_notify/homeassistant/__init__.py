@@ -18,16 +18,11 @@ from homeassistant.helpers import discovery
 from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.typing import ConfigType
 
-from kpn_sms_notify.errors import (
-    KpnAuthError,
-    KpnConnectionError,
-    KpnSmsError,
-    KpnValidationError,
-)
+from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
 
 from .const import CONF_WEBHOOK_ID, DOMAIN, LOGGER
 from .inbound_webhook import async_register_webhook, async_register_with_kpn
-from .runtime import KpnRuntime, async_warm_numbers, build_client
+from .runtime import KpnRuntime, async_warm_numbers, build_client, is_transient
 
 PLATFORMS: list[Platform] = [Platform.NOTIFY]
 DATA_HASS_CONFIG = f"{DOMAIN}_hass_config"
@@ -57,7 +52,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="auth_failed",
             translation_placeholders={"error": str(err)}) from err
-    except (KpnConnectionError, KpnSmsError) as err:
+    except KpnSmsError as err:
+        if not is_transient(err):  # e.g. the product is not in the KPN project: fix, not wait
+            raise ConfigEntryError(
+                translation_domain=DOMAIN, translation_key="api_error",
+                translation_placeholders={"error": str(err)}) from err
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="connection_error",
             translation_placeholders={"error": str(err)}) from err

@@ -27,7 +27,7 @@ from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 
 from kpn_sms_notify.client import KpnSms
-from kpn_sms_notify.errors import KpnAuthError, KpnConnectionError, KpnSmsError, KpnValidationError
+from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
 from kpn_sms_notify.numbers import mask_number
 from kpn_sms_notify.schema import SCHEMA_FIELDS, normalize_recipients
 
@@ -45,7 +45,7 @@ from .const import (
     LOGGER,
     SUBENTRY_RECIPIENT,
 )
-from .runtime import KpnRuntime, async_warm_numbers, build_client
+from .runtime import KpnRuntime, async_warm_numbers, build_client, is_transient
 from .send import async_send
 
 PARALLEL_UPDATES = 0  # sends are independent; the library rate-limits the account itself
@@ -68,8 +68,10 @@ def _normalize_numbers(config: dict[str, Any]) -> dict[str, Any]:
         config[CONF_RECIPIENTS] = normalize_recipients(config[CONF_RECIPIENTS],
                                                        config[CONF_REGION])
     except KpnValidationError as err:
-        # The path points at the masked number, so HA's "got <value>" shows nothing raw.
-        raise vol.Invalid(str(err), path=[CONF_RECIPIENTS, str(err.value)]) from None
+        # HA's message repeats the value found at the error's path: a path such as
+        # "recipients[1]" finds nothing, so only the masked number appears.
+        field = err.field or CONF_RECIPIENTS
+        raise vol.Invalid(str(err).removeprefix(f"{field}: "), path=[field]) from None
     return config
 
 
@@ -104,15 +106,19 @@ async def async_get_service(
     # Authenticate once, now: bad credentials mean no service rather than a half-working one.
     try:
         await client.authenticate()
-    except KpnConnectionError as err:
+    except KpnAuthError as err:
+        LOGGER.error("notify.%s not set up: KPN refused the credentials of client_id %r: %s",
+                     name, config[CONF_CLIENT_ID], err)
+        return None
+    except KpnSmsError as err:
+        if not is_transient(err):
+            LOGGER.error("notify.%s not set up: KPN refused the login of client_id %r: %s",
+                         name, config[CONF_CLIENT_ID], err)
+            return None
         # The service still appears: losing SMS alerts because the internet was down at
         # boot is worse. The token is fetched on the first send.
         LOGGER.warning("notify.%s: could not reach KPN at %s (%s); will authenticate on the "
                        "first message", name, client.settings.base_url, err)
-    except (KpnAuthError, KpnSmsError) as err:
-        LOGGER.error("notify.%s not set up: KPN refused the credentials of client_id %r: %s",
-                     name, config[CONF_CLIENT_ID], err)
-        return None
     recipients = config[CONF_RECIPIENTS]
     targets = dict(recipients) if isinstance(recipients, Mapping) else None
     LOGGER.debug("notify.%s: %d recipient(s): %s", name, len(recipients),
@@ -149,7 +155,7 @@ class KpnSmsNotificationService(BaseNotificationService):
     async def async_send_message(self, message: str = "", **kwargs: Any) -> None:
         targets = kwargs.get(ATTR_TARGET) or None
         if targets is None and self._entry is not None:
-            targets = entry_recipients(self._entry) or None
+            targets = list(entry_recipients(self._entry).values()) or None
         await async_send(
             self.hass, self.client, message, targets,
             title=kwargs.get(ATTR_TITLE), data=kwargs.get(ATTR_DATA), entry=self._entry,

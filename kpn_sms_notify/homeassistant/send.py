@@ -154,8 +154,15 @@ async def async_send(
     for result in report.results:
         LOGGER.debug("KPN SMS %s", result.describe())
     if report.failed:
-        if any(isinstance(r.error, KpnAuthError) for r in report.failed):
+        refused = [r for r in report.failed if isinstance(r.error, KpnAuthError)]
+        if refused:  # the token was refused mid-send and so was its renewal
             _start_reauth(hass, entry)
+        if len(refused) == len(report.results):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="auth_failed",
+                translation_placeholders={"error": str(refused[0].reason)},
+            )
         failed = "; ".join(f"{r.masked} ({r.reason})" for r in report.failed)
         raise HomeAssistantError(
             translation_domain=DOMAIN,
