@@ -425,3 +425,47 @@ def test_signature_over_a_real_inbound_payload() -> None:
     assert verify_signature(params, "k3y", "sha256")
     part = parse_inbound(params)  # sig is not a field of the part
     assert part.nonce == "abc-123" and part.timestamp == 1700000000
+
+
+_WIRE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=12),
+    st.lists(st.text(max_size=4), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers()),
+)
+_KEYS = st.sampled_from(
+    [
+        "msisdn",
+        "to",
+        "messageId",
+        "text",
+        "type",
+        "concat",
+        "concat-ref",
+        "concat-total",
+        "concat-part",
+        "timestamp",
+        "status",
+        "err-code",
+        "scts",
+        "price",
+        "other",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(params=st.dictionaries(_KEYS, _WIRE, max_size=10))
+def test_any_parameters_parse_or_raise_a_validation_error(params: dict[str, Any]) -> None:
+    asm = InboundAssembler()
+    try:
+        asm.feed(parse_inbound(params))
+    except KpnValidationError as err:
+        assert err.field and "\n" not in str(err)
+    try:
+        parse_delivery_receipt(params).to_dict()
+    except KpnValidationError as err:
+        assert err.field
+    assert verify_signature(params, "secret") in (True, False)

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_serve_support import (
     ALICE_E164,
     BOB_E164,
@@ -305,3 +307,43 @@ def test_label_matchers_split_a_group_per_recipient() -> None:
         for j in route_notification(note, routes, [])
     }
     assert jobs == {(BOB_E164,): ["DbDown"], (CAROL_E164,): ["WebDown"], (ALICE_E164,): ["Other"]}
+
+
+# --------------------------------------------------------------------------- fuzz
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_ALERTISH = st.fixed_dictionaries(
+    {
+        "version": st.sampled_from(["4", 4, "1", None]),
+        "alerts": st.lists(
+            st.dictionaries(
+                st.sampled_from(["status", "labels", "annotations", "startsAt", "fingerprint"]),
+                _JSON,
+            ),
+            max_size=3,
+        ),
+    },
+    optional={"status": _JSON, "receiver": _JSON, "commonLabels": _JSON, "truncatedAlerts": _JSON},
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(payload=_JSON | _ALERTISH)
+def test_any_json_is_parsed_or_refused_with_a_validation_error(payload: Any) -> None:
+    for source in ("alertmanager", "grafana"):
+        try:
+            note = parse_alert_payload(payload, source)
+        except KpnValidationError as err:
+            assert err.field and "\n" not in str(err)
+            continue
+        assert note.alerts and render(note, note.alerts)
+    try:
+        parse_notify_payload(payload)
+    except KpnValidationError as err:
+        assert err.field
