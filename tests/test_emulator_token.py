@@ -197,3 +197,12 @@ def test_token_headers_present(emulator_url: str) -> None:
         "api-version",
     ):
         assert name in answer.headers
+
+
+def test_forced_and_scripted_401_on_the_token_path(emulator: Emulator, emulator_url: str) -> None:
+    emulator.configure(script=[{"path": "token", "http": 401}])
+    assert fetch(emulator_url, data=CREDS).json()["ErrorCode"] == "invalid_client"
+    emulator.configure(forced_http={"/oauth/client_credential/accesstoken": 401})
+    answer = fetch(emulator_url, data=CREDS)
+    assert answer.status_code == 401 and answer.json()["ErrorCode"] == "invalid_client"
+    assert emulator.counters["token_failures"] == 2

@@ -38,6 +38,9 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
             if request.path == faults.TOKEN_PATH:
                 state.count("token_requests")
                 state.count("token_failures")
+                if forced == 401:
+                    body = {"ErrorCode": "invalid_client", "Error": "ClientId is Invalid"}
+                    return responses.kpn_json(state, body, status=401)
             return faults.scripted_http(state, forced, "kpn")
         try:
             return await handler(request)

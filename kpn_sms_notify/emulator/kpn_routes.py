@@ -42,6 +42,8 @@ async def token(request: web.Request) -> web.Response:
         forced = state.knobs["token_endpoint_status"]
     entry = state.next_script(faults.TOKEN_PATH)
     if entry is not None and "http" in entry:
+        if entry["http"] == 401:
+            return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
         state.count("token_failures")
         return faults.scripted_http(state, entry["http"], entry.get("body", "kpn"))
     if entry is not None and "drop" in entry:
