@@ -44,7 +44,6 @@ from .models import RecipientResult
 from .numbers import mask_number, normalize_number
 from .protocol import DEFAULT_BASE_URL, SMS_PATH
 from .schema import DEFAULTS, validate_config
-from .sync_client import KpnSmsSync
 
 __all__ = ["SCHEMA", "NotifyKpnSms", "register"]
 
@@ -259,11 +258,16 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
 
     def _send_to(self, numbers: list[str], body: str, title: str) -> list[str]:
         """Send to `numbers`; return the summary entries of those that failed."""
-        store = AppriseTokenStore(
-            PROCESS_TOKENS.key(self.config["base_url"], self.client_id, self.client_secret),
-            self._persistent_store())
+        # Imported here: httpx costs ~0.25 s, which hosts that import this module at
+        # start-up (and `apprise --details`) should not pay before the first notification.
+        from .sync_client import KpnSmsSync
+
+        key = PROCESS_TOKENS.key(self.config["base_url"], self.client_id, self.client_secret)
+        store = AppriseTokenStore(key, self._persistent_store())
         try:
             with KpnSmsSync.from_config(self.config, token_store=store) as sms:
+                with PROCESS_TOKENS.fetch_lock(key):
+                    sms.authenticate()  # from this process or the store, else one request
                 report = sms.send(body, numbers, title=title or None)
         except KpnSmsError as err:
             why = _kind(err)

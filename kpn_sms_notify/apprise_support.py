@@ -119,6 +119,13 @@ class _ProcessTokens:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str, str], Token] = {}
+        self._fetching: dict[tuple[str, str, str], threading.Lock] = {}
+
+    def fetch_lock(self, key: tuple[str, str, str]) -> threading.Lock:
+        """Held while one plugin instance gets a token, so instances of the same account
+        that Apprise runs in parallel threads wait for it instead of each fetching one."""
+        with self._lock:
+            return self._fetching.setdefault(key, threading.Lock())
 
     @staticmethod
     def key(base_url: str, client_id: str, client_secret: str) -> tuple[str, str, str]:

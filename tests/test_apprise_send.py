@@ -238,3 +238,15 @@ def test_direct_instance_send(emulator: Emulator, emulator_url: str) -> None:
                           sender="KPNAlert", targets=["0612345678"], base_url=emulator_url)
     assert plugin.notify(body="hello") is True
     assert [m["text"] for m in emulator.inbox(A)] == ["hello"]
+
+
+def test_parallel_urls_of_one_account_share_one_token_request(emulator: Emulator,
+                                                              emulator_url: str) -> None:
+    # Apprise runs each URL in its own worker thread; they must not each fetch a token.
+    emulator.configure(latency=0.2)  # widen the window in which they would race
+    notifier = Apprise()
+    for number in ("0612345678", "0687654321", "0611111111", "0622222222"):
+        assert notifier.add(kpn_url(emulator_url, number))
+    assert notifier.notify(body="Disk full")
+    assert emulator.counters["accepted"] == 4
+    assert emulator.counters["token_requests"] == 1
