@@ -166,10 +166,18 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
     # -- the URL contract ------------------------------------------------------------------
 
     @property
-    def url_identifier(self) -> tuple[str, ...]:
+    def url_identifier(self) -> tuple[str, ...] | bool:
         # The account (and the gateway it lives on), never the targets: it keys url_id()
         # and so the persistent store that holds the token.
+        override = self.__dict__.get("_identifier_override")
+        if override is not None:
+            return override  # type: ignore[no-any-return]
         return (SCHEMA, self.client_id, self.client_secret, self.config["base_url"])
+
+    @url_identifier.setter
+    def url_identifier(self, value: bool) -> None:
+        # apprise 1.9 turns the identifier off for ?store=no by assigning False to it.
+        self.__dict__["_identifier_override"] = value
 
     def url(self, privacy: bool = False, *args: Any, **kwargs: Any) -> str:
         params: dict[str, str] = {}

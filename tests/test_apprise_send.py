@@ -250,3 +250,14 @@ def test_parallel_urls_of_one_account_share_one_token_request(emulator: Emulator
     assert notifier.notify(body="Disk full")
     assert emulator.counters["accepted"] == 4
     assert emulator.counters["token_requests"] == 1
+
+
+def test_store_no_keeps_the_token_off_disk(emulator: Emulator, emulator_url: str,
+                                           tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from apprise import AppriseAsset
+
+    notifier = Apprise(asset=AppriseAsset(storage_path=str(tmp_path)))
+    assert notifier.add(kpn_url(emulator_url, "0612345678", extra="&store=no"))
+    assert notifier.notify(body="one") and notifier.notify(body="two")
+    assert emulator.counters["token_requests"] == 1  # still shared in the process
+    assert list(tmp_path.rglob("*.psdata")) == []
