@@ -202,6 +202,9 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
     def __len__(self) -> int:
         return max(1, len(self.targets) + len(self.invalid_targets))
 
+    def __repr__(self) -> str:  # the privacy URL: no secret, numbers masked
+        return f"<NotifyKpnSms {self.url(privacy=True)}>"
+
     @staticmethod
     def parse_url(url: str) -> dict[str, Any] | None:
         results: dict[str, Any] | None = NotifyBase.parse_url(url, verify_host=False)

@@ -120,6 +120,8 @@ def test_url_table(url: str, expected: Any) -> None:
     assert len(again) == len(obj)
     assert (again.targets, again.invalid_targets) == (obj.targets, obj.invalid_targets)
 
+    assert obj.client_secret not in repr(obj) and obj.client_secret not in str(obj)
+
     # The identifier is the account, never the recipients.
     for target in obj.targets + obj.invalid_targets:
         assert target not in obj.url_identifier
