@@ -182,10 +182,12 @@ async def async_register_with_kpn(hass: HomeAssistant, entry: ConfigEntry,
         elif mode == INBOUND_NUMBER_UPDATE:
             await runtime.client.update_number(_country_of(number), number, url)
     except KpnSmsError as err:
-        runtime.registration = f"failed: {err}"
-        _raise_issue(hass, entry, str(err))
+        # The webhook id is a secret (it lets anyone post fake SMS): keep it out of the text.
+        detail = str(err).replace(runtime.webhook_id, "<webhook_id>")
+        runtime.registration = f"failed: {detail}"
+        _raise_issue(hass, entry, detail)
         LOGGER.warning("Could not register the inbound SMS webhook for %s with KPN (%s): %s",
-                       mask_number(number), mode, err)
+                       mask_number(number), mode, detail)
         return
     runtime.registration = f"registered ({mode})"
     ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))

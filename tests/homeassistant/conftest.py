@@ -4,37 +4,21 @@ talking to the KPN emulator (tests/conftest.py) on 127.0.0.1.
 Run only in the HA venv (scripts/ha-venv.sh):
     .venv-ha/bin/python -m pytest tests/homeassistant -p no:cacheprovider
 
-The integration is loaded exactly as users get it: `install_homeassistant()` copies it into a
-config dir whose `custom_components` is imported before Home Assistant mounts its own test one.
+The integration is loaded exactly as users get it: `ha_common` installs it with
+`install_homeassistant()` into a config dir whose `custom_components` is imported before Home
+Assistant mounts its own test one.
 """
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
-from kpn_sms_notify.ha_install import install_homeassistant
 
-CONFIG_DIR = Path(tempfile.mkdtemp(prefix="kpn-ha-config-"))
-atexit.register(shutil.rmtree, CONFIG_DIR, True)
-INTEGRATION_DIR = install_homeassistant(CONFIG_DIR)
-# A regular package (not a namespace one), so Home Assistant's own testing_config cannot
-# shadow it; the integration folder inside is untouched.
-(CONFIG_DIR / "custom_components" / "__init__.py").write_text("")
-sys.path.insert(0, str(CONFIG_DIR))
-import custom_components  # noqa: E402
-
-assert Path(custom_components.__file__).parent == CONFIG_DIR / "custom_components"
-
-from ha_common import SENDER  # noqa: E402
+from ha_common import SENDER
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,12 +3,31 @@ this folder has no __init__.py, so it can never shadow the `homeassistant` packa
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kpn_sms_notify.ha_install import install_homeassistant
+
+# Load exactly what users get: the integration as `kpn-sms install-homeassistant` copies it.
+CONFIG_DIR = Path(tempfile.mkdtemp(prefix="kpn-ha-config-"))
+atexit.register(shutil.rmtree, CONFIG_DIR, True)
+INTEGRATION_DIR = install_homeassistant(CONFIG_DIR)
+# A regular package (not a namespace one), so Home Assistant's own testing_config cannot
+# shadow it; the integration folder inside is untouched.
+(CONFIG_DIR / "custom_components" / "__init__.py").write_text("")
+sys.path.insert(0, str(CONFIG_DIR))
+import custom_components  # noqa: E402
+
+assert Path(custom_components.__file__).parent == CONFIG_DIR / "custom_components"
+
 DOMAIN = "kpn_sms_notify"
 SENDER = "HomeAlert"
 ALICE = "31612345678"
 BOB = "31687654321"
-
-from typing import Any  # noqa: E402
 
 from homeassistant.core import HomeAssistant  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
