@@ -220,3 +220,35 @@ class ExpireMidBatch(threading.Thread):
                 self.fired.set()
                 return
             time.sleep(0.002)
+
+
+class ServeThread:
+    """`kpn-sms serve` on 127.0.0.1 in a thread of its own (own event loop), for sync tests
+    (hypothesis) and load tests that drive it from another loop."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        import asyncio
+
+        self._asyncio = asyncio
+        self.raw = raw
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="kpn-serve-test")
+        self._server: Any = None
+
+    def __enter__(self) -> ServeThread:
+        self._thread.start()
+        client_config, config = split_config(self.raw)
+        future = self._asyncio.run_coroutine_threadsafe(start(client_config, config),
+                                                        self._loop)
+        self._server = future.result(timeout=30)
+        self.url = self._server.url
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        future = self._asyncio.run_coroutine_threadsafe(self._server.stop(), self._loop)
+        future.result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
