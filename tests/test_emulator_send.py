@@ -45,7 +45,7 @@ def test_accepted_answer(
     assert msg["to"] == TO and msg["status"] == "0" and msg["network"] == "20408"
     assert re.fullmatch(r"[0-9A-F]{16,18}", msg["message-id"])
     assert msg["message-price"] == "0.07500000"
-    assert msg["remaining-balance"] == "9.92500000"
+    assert msg["remaining-balance"] == "9999.92500000"
     assert msg["client-ref"] == "alert-42"
     (record,) = emulator.messages
     assert record["to"] == TO and record["from"] == "KPNAlert" and record["text"] == OK["text"]
@@ -116,7 +116,7 @@ def test_ids_unique_and_balance_decreasing(
             balances.append(Decimal(msg["remaining-balance"]))
     assert len(ids) == len(set(ids)) == 10
     assert balances == sorted(balances, reverse=True) and len(set(balances)) == 10
-    assert balances[-1] == Decimal("10") - 10 * Decimal("0.075")
+    assert balances[-1] == Decimal("10000") - 10 * Decimal("0.075")
 
 
 def test_ids_stay_unique_across_reset(emulator: Emulator, emulator_url: str) -> None:
@@ -315,3 +315,13 @@ def test_unknown_path_and_method(emulator_url: str, emulator_auth: dict[str, str
     assert missing.status_code == 404 and missing.json()["status"] == "404"
     wrong = HTTP.get(emulator_url + SEND, headers=emulator_auth)
     assert wrong.status_code == 405 and wrong.json()["status"] == "405"
+
+
+def test_max_messages_keeps_the_newest(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    emulator.configure(max_messages=2)
+    for i in range(4):
+        send(emulator_url, emulator_auth, text=f"n{i}")
+    assert [m["text"] for m in emulator.messages] == ["n2", "n3"]
+    assert emulator.counters["accepted"] == 4

@@ -42,10 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "quota_interval": 1,
     "quota_time_unit": "day",
     # account
-    "balance": "10.00000000",
+    "balance": "10000.00000000",  # enough for 133,333 parts at the default price
     "price_per_part": "0.07500000",
     "network": "20408",
-    "message_count_int": False,  # True: "message-count" as an integer, as K-SPEC's schema types it
+    "message_count_int": False,
+    "max_messages": None,  # int: keep only the newest N message records (bulk runs); counters go on  # True: "message-count" as an integer, as K-SPEC's schema types it
     "whitelist": None,  # list of numbers: demo accounts may text only these (else status 29)
     "virtual_numbers": [DEFAULT_VIRTUAL_NUMBER],
     "max_text_length": 3600,  # characters; longer texts get status 12 (limit UNCONFIRMED)
@@ -107,6 +108,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "price_per_part": (str, int, float),
     "network": (str,),
     "message_count_int": (bool,),
+    "max_messages": (int, type(None)),
     "whitelist": (list, tuple, set, type(None)),
     "virtual_numbers": (list, tuple),
     "max_text_length": (int,),
@@ -186,7 +188,11 @@ def check(knobs: dict[str, Any]) -> dict[str, Any]:
             )
         if name in _RATES and not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"emulator knob {name!r}: {value!r} is not between 0 and 1")
-        if name in ("rate_limit", "rate_limit_burst") and value is not None and value <= 0:
+        if (
+            name in ("rate_limit", "rate_limit_burst", "max_messages")
+            and value is not None
+            and value <= 0
+        ):
             raise ValueError(f"emulator knob {name!r}: {value!r} must be positive")
         if name in ("latency", "slow_seconds", "token_ttl", "dlr_delay") and value < 0:
             raise ValueError(f"emulator knob {name!r}: {value!r} must not be negative")

@@ -268,6 +268,9 @@ def accept(
     }
     with state.lock:
         state.messages.append(record)
+        cap = state.knobs["max_messages"]
+        if cap is not None and len(state.messages) > cap:
+            del state.messages[: len(state.messages) - cap]
         state.counters["accepted"] += 1
         state.counters["parts"] += n
     return {"message-count": n if count_int else str(n), "messages": entries}, record
