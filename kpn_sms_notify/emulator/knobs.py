@@ -45,8 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "balance": "10000.00000000",  # enough for 133,333 parts at the default price
     "price_per_part": "0.07500000",
     "network": "20408",
-    "message_count_int": False,
-    "max_messages": None,  # int: keep only the newest N message records (bulk runs); counters go on  # True: "message-count" as an integer, as K-SPEC's schema types it
+    "message_count_int": False,  # True: "message-count" as an integer, as K-SPEC's schema types it
+    "max_messages": None,  # int: keep only the newest N message records (bulk runs)
     "whitelist": None,  # list of numbers: demo accounts may text only these (else status 29)
     "virtual_numbers": [DEFAULT_VIRTUAL_NUMBER],
     "max_text_length": 3600,  # characters; longer texts get status 12 (limit UNCONFIRMED)
