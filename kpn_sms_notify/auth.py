@@ -103,9 +103,12 @@ class AsyncTokenManager:
 
     async def renew(self, rejected: Token) -> Token:
         """The API refused `rejected`: drop it (unless already replaced) and get a new one."""
-        async with self._lock:
-            self._cache.drop(rejected)
+        self.drop(rejected)
         return await self.get()
+
+    def drop(self, rejected: Token) -> None:
+        """Forget `rejected` unless another caller already replaced it."""
+        self._cache.drop(rejected)
 
 
 class SyncTokenManager:
@@ -131,6 +134,9 @@ class SyncTokenManager:
             return token
 
     def renew(self, rejected: Token) -> Token:
+        self.drop(rejected)
+        return self.get()
+
+    def drop(self, rejected: Token) -> None:
         with self._lock:
             self._cache.drop(rejected)
-        return self.get()

@@ -23,7 +23,7 @@ from .numbers import mask_number, normalize_number
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import AsyncRateLimiter
 from .schema import url_validator
-from .sending import Attempts, SendPlan, prepare
+from .sending import Attempts, SendPlan, prepare, token_failure
 from .session import Session
 from .settings import Settings
 from .transport import error_from_exception, outcome_from_exception
@@ -133,22 +133,21 @@ class KpnSms:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
             attempts.count += 1
+            token: Token | None = None
             try:
                 token = await self._auth.get()
-            except KpnSmsError as err:  # renewal failed mid-batch
-                return attempts.failure(err)
-            request = protocol.send_request(self.settings.base_url, token, to=number,
-                                            **plan.fields)
-            async with self._slots:
-                await self._limiter.acquire()
-                outcome = await self._post_send(request, number)
+            except KpnSmsError as err:  # a renewal failed mid-batch: nothing was sent
+                outcome = token_failure(err)
+            else:
+                request = protocol.send_request(self.settings.base_url, token, to=number,
+                                                **plan.fields)
+                async with self._slots:
+                    await self._limiter.acquire()
+                    outcome = await self._post_send(request, number)
             if outcome.ok:
                 return attempts.result(outcome, plan.truncated)
-            if attempts.should_renew_token(outcome):
-                try:
-                    await self._auth.renew(token)
-                except KpnSmsError as err:
-                    return attempts.failure(err)
+            if token is not None and attempts.should_renew_token(outcome):
+                self._auth.drop(token)  # the next round fetches a new one, shared by all
                 continue
             delay = attempts.retry_delay(outcome, time.monotonic())
             if delay is None:

@@ -12,8 +12,8 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -218,6 +218,9 @@ def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
     error = error_from_answer(status_code, headers, body)
     if status_code in (400, 401, 403) and not isinstance(error, KpnConnectionError):
         raise KpnAuthError(f"token request refused: {error}") from None
+    if status_code >= 500 or status_code == 429:
+        # The token service is down or busy: transient, not a verdict on the credentials.
+        raise KpnConnectionError(f"token request: {error}", sent=False) from None
     raise error
 
 

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .encoding import compose, fit
-from .errors import KpnApiError, KpnAuthError, KpnSmsError, KpnValidationError
+from .errors import (
+    KpnApiError,
+    KpnAuthError,
+    KpnConnectionError,
+    KpnSmsError,
+    KpnValidationError,
+)
 from .models import RecipientResult
 from .numbers import normalize_number, validate_sender
 from .protocol import SendOutcome
@@ -98,6 +104,12 @@ def prepare(
         "client_ref": ref,
     }
     return SendPlan(fitted.text, tuple(numbers), fields, fitted.truncated)
+
+
+def token_failure(error: KpnSmsError) -> SendOutcome:
+    """A token that could not be had mid-batch: nothing went out, so a transient failure
+    (token service down or unreachable) may be retried; refused credentials may not."""
+    return SendOutcome(error=error, retry=isinstance(error, KpnConnectionError))
 
 
 class Attempts:

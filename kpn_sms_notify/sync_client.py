@@ -23,7 +23,7 @@ from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number, normalize_number
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import SyncRateLimiter
-from .sending import Attempts, SendPlan, prepare
+from .sending import Attempts, SendPlan, prepare, token_failure
 from .session import Session
 from .settings import Settings
 from .transport import error_from_exception, outcome_from_exception
@@ -123,21 +123,20 @@ class KpnSmsSync:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
             attempts.count += 1
+            token: Token | None = None
             try:
                 token = self._auth.get()
-            except KpnSmsError as err:
-                return attempts.failure(err)
-            request = protocol.send_request(self.settings.base_url, token, to=number,
-                                            **plan.fields)
-            self._limiter.acquire()
-            outcome = self._post_send(request, number)
+            except KpnSmsError as err:  # a renewal failed mid-batch: nothing was sent
+                outcome = token_failure(err)
+            else:
+                request = protocol.send_request(self.settings.base_url, token, to=number,
+                                                **plan.fields)
+                self._limiter.acquire()
+                outcome = self._post_send(request, number)
             if outcome.ok:
                 return attempts.result(outcome, plan.truncated)
-            if attempts.should_renew_token(outcome):
-                try:
-                    self._auth.renew(token)
-                except KpnSmsError as err:
-                    return attempts.failure(err)
+            if token is not None and attempts.should_renew_token(outcome):
+                self._auth.drop(token)
                 continue
             delay = attempts.retry_delay(outcome, time.monotonic())
             if delay is None:
