@@ -53,6 +53,8 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
         except web.HTTPMethodNotAllowed:
             return responses.kpn_error(state, 405, f"Method {request.method} not allowed")
+        except faults.BadRequest as err:
+            return responses.kpn_error(state, 400, str(err))
         except faults.DropConnection:
             if request.transport is not None:
                 request.transport.close()

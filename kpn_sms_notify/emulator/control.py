@@ -29,8 +29,8 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 async def _object(request: web.Request) -> dict[str, Any] | web.Response:
     try:
-        body = json.loads(await request.text() or "{}")
-    except ValueError as err:
+        body = json.loads((await request.read()).decode("utf-8") or "{}")
+    except ValueError as err:  # includes UnicodeDecodeError
         return _json({"error": f"body is not JSON: {err}"}, 400)
     if not isinstance(body, dict):
         return _json({"error": "body must be a JSON object"}, 400)

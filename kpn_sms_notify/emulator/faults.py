@@ -34,6 +34,10 @@ class DropConnection(Exception):
     """Raised inside a handler: close the socket without an answer."""
 
 
+class BadRequest(Exception):
+    """Raised inside a handler: answer 400 with a KPN ErrorResponse carrying this text."""
+
+
 def check_script(entries: Any) -> list[dict[str, Any]]:
     """Validate script entries; raise ValueError naming the bad entry."""
     out: list[dict[str, Any]] = []

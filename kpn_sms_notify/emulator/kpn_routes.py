@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import urllib.parse
 from typing import Any
 
 from aiohttp import web
@@ -21,11 +22,23 @@ def state_of(request: web.Request) -> EmulatorState:
 
 
 async def read_form(request: web.Request) -> dict[str, str] | None:
-    """The form fields, or None when the body is not application/x-www-form-urlencoded."""
+    """The form fields (first of repeated names), or None when the body is not
+    application/x-www-form-urlencoded. Undecodable bodies raise faults.BadRequest."""
     if request.content_type != FORM:
         return None
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    return parse_form(await request.read())
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    try:
+        text = raw.decode("utf-8")
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise faults.BadRequest("the form body is not valid UTF-8 form data") from None
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
 
 
 # token ---------------------------------------------------------------------------------

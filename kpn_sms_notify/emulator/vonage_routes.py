@@ -12,19 +12,18 @@ import json
 from aiohttp import web
 
 from . import keys, sending
-from .kpn_routes import FORM, handle_send
+from .kpn_routes import FORM, handle_send, parse_form
 from .state import EmulatorState
 
 
 async def read_params(request: web.Request) -> dict[str, str] | None:
     params = {k: v for k, v in request.query.items()}
     if request.content_type == FORM:
-        form = await request.post()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        params.update(parse_form(await request.read()))
     elif request.content_type == "application/json":
         try:
-            body = json.loads(await request.text() or "{}")
-        except ValueError:
+            body = json.loads((await request.read()).decode("utf-8") or "{}")
+        except ValueError:  # includes UnicodeDecodeError
             return None
         if not isinstance(body, dict):
             return None
