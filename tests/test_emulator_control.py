@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import subprocess
@@ -203,3 +204,47 @@ def test_python_m_serve_prints_its_url() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_no_secret_in_debug_logs(
+    caplog: pytest.LogCaptureFixture, receiver: WebhookReceiver
+) -> None:
+    secret, api_secret = "Sup3r-Secret-Value", "apisecretvalue77"
+    caplog.set_level(logging.DEBUG)
+    with Emulator(
+        client_secret=secret,
+        api_secret=api_secret,
+        webhook_retry_interval=0.05,
+        webhook_max_attempts=2,
+        dlr_delay=0,
+    ) as emu:
+        assert emu.url
+        token = HTTP.post(
+            emu.url + TOKEN, data={"client_id": EMU_CLIENT_ID, "client_secret": secret}
+        )
+        access = token.json()["access_token"]
+        HTTP.post(emu.url + TOKEN, data={"client_id": EMU_CLIENT_ID, "client_secret": secret + "x"})
+        auth = {"Authorization": f"Bearer {access}"}
+        receiver.answers["/dlr"] = [500, 500]
+        HTTP.post(
+            emu.url + SEND,
+            headers=auth,
+            data={**FORM, "status-report-req": "true", "callback": receiver.url + "/dlr"},
+        )
+        HTTP.post(
+            emu.url + "/sms/json",
+            params={"api_key": "demokey1", "api_secret": api_secret},
+            data={"from": "123456", "to": "31612345678", "text": "x"},
+        )
+        emu.configure(error_rate=1.0)  # and an unexpected path through the fault code
+        HTTP.post(emu.url + SEND, headers=auth, data=FORM)
+        assert emu.wait_for(lambda e: bool(e.dlrs) and e.dlrs[0]["state"] == "failed")
+    # The test's own httpx client logs its URLs (query included); the server side must not.
+    server_side = "\n".join(
+        r.getMessage() + str(r.exc_info or "")
+        for r in caplog.records
+        if not r.name.startswith(("httpx", "httpcore"))
+    )
+    assert any(r.name.startswith("kpn_sms_notify.emulator") for r in caplog.records)
+    for value in (secret, api_secret, access):
+        assert value not in server_side
