@@ -18,7 +18,7 @@ import inspect
 import logging
 import re
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from apprise import NotifyBase, NotifyType, PrivacyMode
 
@@ -159,7 +159,7 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         if not self.verify_certificate:
             self.logger.warning("KPN SMS: ?verify=no is ignored; TLS is always verified")
 
-    def _refuse(self, message: str) -> None:
+    def _refuse(self, message: str) -> NoReturn:
         self.logger.warning(message)
         raise AppriseImproperlyConfigured(message)
 
