@@ -14,7 +14,7 @@ SUPPORTS_SUBENTRIES: bool = hasattr(config_entries, "ConfigSubentryFlow")
 try:
     from homeassistant.components.notify import NotifyEntity, NotifyEntityFeature
 except ImportError:  # pragma: no cover - only on a release that dropped the re-export
-    from homeassistant.components.notify.entity import (  # type: ignore[no-redef]
+    from homeassistant.components.notify.entity import (  # type: ignore[no-redef,import-not-found,unused-ignore]
         NotifyEntity,
         NotifyEntityFeature,
     )

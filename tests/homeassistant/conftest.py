@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ha_common import SENDER
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
-
-from ha_common import SENDER
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -116,7 +116,7 @@ def test_reinstall_replaces_the_old_copy(tmp_path: Path) -> None:
 
 
 def test_install_refuses_a_missing_config_dir(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="configuration.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"configuration\.yaml"):
         install_homeassistant(tmp_path / "nope")
 
 
