@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -248,3 +249,23 @@ def test_no_secret_in_debug_logs(
     assert any(r.name.startswith("kpn_sms_notify.emulator") for r in caplog.records)
     for value in (secret, api_secret, access):
         assert value not in server_side
+
+
+def test_port_in_use_is_one_clear_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "kpn_sms_notify.emulator", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        emu = Emulator(port=port)
+        with pytest.raises(OSError):
+            emu.start_in_thread()
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert emu.start_in_thread().startswith("http://127.0.0.1:")  # the port is free again
+    emu.stop()

@@ -75,7 +75,11 @@ class Emulator:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self._runner = runner
         port = runner.addresses[0][1]
         self.url = f"http://{self.host}:{port}"
@@ -288,7 +292,10 @@ def serve(host: str = HOST, port: int = 0, **knobs: Any) -> None:
 
     async def main() -> None:
         emulator = Emulator(host=host, port=port, **knobs)
-        url = await emulator.start()
+        try:
+            url = await emulator.start()
+        except OSError as err:
+            raise OSError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
         print(f"KPN emulator listening on {url}", flush=True)
         print(f"  inboxes: {url}/_emulator/   state: {url}/_emulator/state", flush=True)
         try:
