@@ -351,7 +351,8 @@ def load_config(path: str | Path) -> tuple[dict[str, Any], ServeConfig]:
 
 def _humanize(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationError:
     first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
-    path = [str(p) for p in first.path]
+    # Keys come from the user's file: keep the line clean of control characters.
+    path = ["".join(c if c.isprintable() else "?" for c in str(p))[:40] for p in first.path]
     key = "serve." + ".".join(path) if path else "serve"
     msg = first.error_message or "invalid value"
     if msg.startswith("extra keys not allowed"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 from aiohttp import web
 
 from ..client import KpnSms
@@ -98,7 +99,14 @@ async def read_params(request: web.Request) -> dict[str, Any]:
             raise KpnValidationError("body: expected a JSON object", field="body")
         params.update(data)
     elif ctype == "multipart/form-data":
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (ValueError, AssertionError, aiohttp.ClientError) as err:
+            # A missing boundary or a torn part: the sender's mistake, not ours.
+            raise KpnValidationError(
+                f"body: unreadable multipart form ({str(err).splitlines()[0][:80]})",
+                field="body",
+            ) from None
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
     elif ctype in _FORM_TYPES:
         try:
