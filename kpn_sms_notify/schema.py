@@ -189,6 +189,8 @@ def humanize_error(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationErr
     first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
     path = [str(p) for p in first.path]
     key = ".".join(path) or "config"
+    if not key.isprintable():  # a stray control character must not break the one line
+        key = repr(key)
     value = _lookup(raw, first.path)
     msg = first.error_message or "invalid value"
     if msg.startswith("extra keys not allowed"):

@@ -78,3 +78,9 @@ def test_loopback_http_is_allowed_for_the_emulator() -> None:
 def test_not_a_mapping() -> None:
     with pytest.raises(KpnValidationError, match="config: expected a mapping"):
         validate_config(["client_id"])  # type: ignore[arg-type]
+
+
+def test_error_stays_on_one_line_for_odd_keys() -> None:
+    with pytest.raises(KpnValidationError) as info:
+        validate_config({**BASE, "x\ry": 1})
+    assert str(info.value) == "config: 'x\\ry': unknown key (got 1)"
