@@ -329,3 +329,28 @@ async def test_many_concurrent_parts_stay_consistent(
         assert {a.status_code for a in answers} == {200}
     records = _inbound_records(tmp_path)
     assert sorted(r["text"] for r in records) == sorted(f"[{n}:1][{n}:2]" for n in range(50))
+
+
+async def test_incomplete_text_is_handed_out_after_the_wait(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    """The second part never comes: after concat_ttl the first is stored, marked incomplete,
+    without waiting for another text to arrive."""
+    config = inbound_config(emulator_url, tmp_path, concat_ttl=1)
+    part = {
+        "msisdn": PHONE,
+        "to": DEFAULT_VIRTUAL_NUMBER,
+        "messageId": "half-1",
+        "text": "only half",
+        "concat": "true",
+        "concat-ref": "5",
+        "concat-total": "2",
+        "concat-part": "1",
+    }
+    async with running(config) as (_server, http):
+        assert (await http.post(f"/inbound/{PATH_SECRET}", json=part)).status_code == 200
+        assert _inbound_records(tmp_path) == []
+        assert await eventually(lambda: len(_inbound_records(tmp_path)) == 1, timeout=10)
+    (record,) = _inbound_records(tmp_path)
+    assert record["text"] == "only half" and record["complete"] is False
+    assert record["received_parts"] == 1 and record["total_parts"] == 2

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from .. import __version__
 from ..errors import KpnValidationError
 from ..inbound import InboundAssembler
+from ..schema import is_loopback_host
 from . import alert_routes, inbound_routes
 from .auth import check_credentials, unauthorized
 from .config import ServeConfig, load_config
@@ -124,8 +126,27 @@ def build_app(client_config: dict[str, Any], config: ServeConfig) -> web.Applica
     alert_routes.add_routes(app)
     if config.inbound_enabled:
         inbound_routes.add_routes(app)
+    if config.inbound_enabled:
+        app.cleanup_ctx.append(_expiry_sweeper)
     app.on_cleanup.append(_close)
     return app
+
+
+async def _expiry_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Hand out long texts whose missing parts never came, even when no new text arrives."""
+    state = app[STATE]
+    interval = min(30.0, state.config.concat_ttl / 2)
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await inbound_routes.flush_expired(state)
+
+    task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close(app: web.Application) -> None:
@@ -163,6 +184,8 @@ async def _run(client_config: dict[str, Any], config: ServeConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     _LOGGER.info("kpn-sms serve %s listening on %s", __version__, server.url)
+    if not is_loopback_host(config.host):
+        _LOGGER.warning("listening beyond loopback over plain HTTP: put a TLS proxy in front")
     if config.inbound_enabled:
         _LOGGER.info("inbound and delivery endpoints enabled (path secret set)")
     try:

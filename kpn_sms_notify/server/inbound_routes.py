@@ -71,7 +71,7 @@ async def _hand_out(state: ServerState, message: InboundMessage) -> None:
     )
 
 
-async def _flush_expired(state: ServerState) -> None:
+async def flush_expired(state: ServerState) -> None:
     """Texts whose missing parts never came: hand out what arrived rather than lose it."""
     for message in state.assembler.take_expired():
         try:
@@ -87,7 +87,7 @@ async def inbound(request: web.Request) -> web.Response:
         return _ok()
     part = parse_inbound(params)
     state.metrics.inc("kpn_sms_inbound_parts_total")
-    await _flush_expired(state)
+    await flush_expired(state)
     duplicates = state.assembler.duplicates
     message = state.assembler.feed(part)
     if message is None:
