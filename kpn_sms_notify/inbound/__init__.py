@@ -1,0 +1,48 @@
+"""Inbound SMS and delivery receipts: parsing, de-duplication, reassembly, signatures.
+
+Host-neutral and without I/O: Home Assistant and ``kpn-sms serve`` both feed it the
+parameters of a webhook request (GET query, form or JSON; values strings or numbers) and
+decide themselves what to do with the result.
+
+- :func:`parse_inbound` / :func:`parse_delivery_receipt` turn wire parameters into frozen
+  dataclasses. The wire names (``messageId``, ``concat-ref``, ``err-code`` ...) are mapped to
+  snake_case in one place, the ``*_FIELDS`` tables in ``wire``.
+- :class:`InboundAssembler` drops redeliveries (KPN/Vonage deliver at least once) and joins
+  the parts of a concatenated text, with bounded memory.
+- :func:`verify_signature` checks the Vonage ``sig`` parameter (md5hash or HMAC).
+
+The package is split by job: `wire` (field names and checks), `messages`, `assembler`,
+`receipts`, `signatures`; everything public is imported here.
+"""
+
+from __future__ import annotations
+
+from .assembler import InboundAssembler
+from .messages import InboundMessage, InboundPart, parse_inbound
+from .receipts import (
+    DLR_ERROR_CODES,
+    DLR_STATUSES,
+    DeliveryOutcome,
+    DeliveryReceipt,
+    parse_delivery_receipt,
+)
+from .signatures import SIGNATURE_METHODS, compute_signature, verify_signature
+from .wire import DLR_FIELDS, INBOUND_FIELDS, MAX_FIELD_CHARS
+
+__all__ = [
+    "DLR_ERROR_CODES",
+    "DLR_FIELDS",
+    "DLR_STATUSES",
+    "INBOUND_FIELDS",
+    "MAX_FIELD_CHARS",
+    "SIGNATURE_METHODS",
+    "DeliveryOutcome",
+    "DeliveryReceipt",
+    "InboundAssembler",
+    "InboundMessage",
+    "InboundPart",
+    "compute_signature",
+    "parse_delivery_receipt",
+    "parse_inbound",
+    "verify_signature",
+]
