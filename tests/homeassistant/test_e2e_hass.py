@@ -129,15 +129,25 @@ def login(client: httpx.Client, base: str) -> str:
     return str(token.json()["access_token"])
 
 
+def wait_for_service(client: httpx.Client, base: str, headers: dict[str, str], log: Path
+                     ) -> None:
+    """The API answers before every platform is set up: wait for notify.kpn_sms."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        services = client.get(f"{base}/api/services", headers=headers).json()
+        if any(s["domain"] == "notify" and "kpn_sms" in s["services"] for s in services):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"notify.kpn_sms did not appear:\n{log.read_text()[-3000:]}")
+
+
 def test_real_hass_sends_three_notifications_with_one_token(
     emu: Emulator, hass_process: tuple[str, Path]
 ) -> None:
     base, log = hass_process
     with httpx.Client(trust_env=False, timeout=60) as client:
         headers = {"Authorization": f"Bearer {login(client, base)}"}
-        services = client.get(f"{base}/api/services", headers=headers).json()
-        notify = next(s for s in services if s["domain"] == "notify")["services"]
-        assert "kpn_sms" in notify
+        wait_for_service(client, base, headers, log)
 
         for n in range(3):
             answer = client.post(f"{base}/api/services/notify/kpn_sms", headers=headers,
