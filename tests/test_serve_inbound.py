@@ -354,3 +354,20 @@ async def test_incomplete_text_is_handed_out_after_the_wait(
     (record,) = _inbound_records(tmp_path)
     assert record["text"] == "only half" and record["complete"] is False
     assert record["received_parts"] == 1 and record["total_parts"] == 2
+
+
+async def test_restart_without_jsonl_sink_uses_the_journal(
+    emulator: Emulator, emulator_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout sink only: the state_dir journal alone remembers what was handed out."""
+    config = inbound_config(
+        emulator_url, tmp_path, sinks={"stdout": True}, state_dir=str(tmp_path / "state")
+    )
+    params = {"msisdn": PHONE, "to": DEFAULT_VIRTUAL_NUMBER, "messageId": "j-1", "text": "hi"}
+    receipt = {"messageId": "r-1", "status": "delivered", "err-code": "0", "msisdn": PHONE}
+    for _ in range(2):
+        async with running(config) as (_server, http):
+            assert (await http.post(f"/inbound/{PATH_SECRET}", data=params)).status_code == 200
+            assert (await http.post(f"/delivery/{PATH_SECRET}", data=receipt)).status_code == 200
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 2, lines  # one text, one receipt: not again after the restart

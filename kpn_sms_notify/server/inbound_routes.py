@@ -60,7 +60,8 @@ async def _guard(request: web.Request, kind: str) -> tuple[ServerState, dict[str
 async def _hand_out(state: ServerState, message: InboundMessage) -> None:
     record = {"kind": "inbound", "received_at": _now(), **message.to_dict()}
     await state.sinks.deliver(f"in:{message.message_id}", record)
-    await state.journal.done(message.message_ids)
+    if state.sinks.jsonl() is None:  # with a JSONL sink, its records are the "done" list
+        await state.journal.done(message.message_ids)
     state.metrics.inc("kpn_sms_inbound_received_total")
     _LOGGER.info(
         "inbound text from %s (%d part(s), %d chars)%s",
@@ -122,7 +123,8 @@ async def delivery(request: web.Request) -> web.Response:
         return _ok()
     try:
         await state.sinks.deliver(f"dlr:{key}", record)
-        await state.journal.receipt(key)
+        if state.sinks.jsonl() is None:
+            await state.journal.receipt(key)
     except (SinkError, OSError) as err:
         state.metrics.inc("kpn_sms_sink_errors_total", kind="delivery")
         _LOGGER.error("delivery receipt not stored, asking for redelivery: %s", err)

@@ -11,7 +11,6 @@ The journal is rewritten at start with only what is still needed, so it stays sm
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..inbound import InboundPart
+from .appendlog import GroupAppender
 from .sinks import read_jsonl
 
 JOURNAL_NAME = "inbound-journal.jsonl"
@@ -50,11 +50,13 @@ class Journal:
     """Append-only, fsynced journal of inbound state; None path means memory only."""
 
     def __init__(self, state_dir: Path | None, *, keep_ids: int = 10_000) -> None:
-        self.path = state_dir / JOURNAL_NAME if state_dir is not None else None
+        self.path: Path | None = None
         self.keep_ids = keep_ids
-        self._lock = asyncio.Lock()
+        self._log: GroupAppender | None = None
         if state_dir is not None:
             state_dir.mkdir(parents=True, exist_ok=True)
+            self.path = state_dir / JOURNAL_NAME
+            self._log = GroupAppender(self.path)
 
     def recover(self, into: Recovered) -> None:
         """Read the journal back, then rewrite it holding only what is still needed."""
@@ -74,7 +76,9 @@ class Journal:
                     receipts[str(record["receipt"])] = None
             except (TypeError, ValueError, KeyError):
                 continue  # a record from a newer or broken writer: skip it, keep the rest
-        pending = [p for p in parts.values() if p.message_id not in done]
+        # Ids read from the JSONL sink count as handed out too (serve then skips "done" lines).
+        handed_out = done.keys() | set(into.seen_ids)
+        pending = [p for p in parts.values() if p.message_id not in handed_out]
         into.seen_ids.extend(done)
         into.receipt_keys.extend(receipts)
         into.pending_parts.extend(pending)
@@ -101,18 +105,7 @@ class Journal:
         await self._append({"receipt": key})
 
     async def _append(self, record: dict[str, Any]) -> None:
-        if self.path is None:
+        if self._log is None:
             return
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        async with self._lock:
-            await asyncio.to_thread(_append_sync, self.path, line)
-
-
-def _append_sync(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        while data:
-            data = data[os.write(fd, data) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        await self._log.append(line.encode("utf-8"))

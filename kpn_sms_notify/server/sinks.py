@@ -7,7 +7,6 @@ sink already took is not given to it again on that redelivery (per-record bookke
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from .appendlog import GroupAppender
 from .config import ForwardSinkConfig, ServeConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,28 +47,15 @@ class JsonlSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = asyncio.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         _repair_tail(path)
+        self._log = GroupAppender(path)
 
     async def write(self, record: Mapping[str, Any]) -> None:
-        line = _line(record)
-        async with self._lock:
-            try:
-                await asyncio.to_thread(self._append, line)
-            except OSError as err:
-                raise SinkError(f"jsonl sink {self.path}: {err.strerror or err}") from None
-
-    def _append(self, line: str) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            data = line.encode("utf-8")
-            while data:
-                written = os.write(fd, data)
-                data = data[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            await self._log.append(_line(record).encode("utf-8"))
+        except OSError as err:
+            raise SinkError(f"jsonl sink {self.path}: {err.strerror or err}") from None
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every readable record, oldest first (for recovery after a restart)."""
