@@ -9,7 +9,9 @@ A "run" is one notification to several recipients through one host: the library
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -205,9 +207,11 @@ class ExpireMidBatch(threading.Thread):
     """Expire every token once the emulator has accepted `after` texts (optionally taking
     the token endpoint down at the same moment): the token dies in the middle of a batch."""
 
-    def __init__(self, emulator: Emulator, after: int, *, endpoint_down: bool = False) -> None:
+    def __init__(self, emulator: Emulator, after: int, *, endpoint_down: bool = False,
+                 endpoint_status: int | None = None) -> None:
         super().__init__(daemon=True)
         self.emulator, self.after, self.endpoint_down = emulator, after, endpoint_down
+        self.endpoint_status = endpoint_status
         self.fired = threading.Event()
         self._stop_at = time.monotonic() + 60
 
@@ -216,6 +220,8 @@ class ExpireMidBatch(threading.Thread):
             if self.emulator.counters["accepted"] >= self.after:
                 if self.endpoint_down:
                     self.emulator.configure(token_endpoint_down=True)
+                if self.endpoint_status is not None:
+                    self.emulator.configure(token_endpoint_status=self.endpoint_status)
                 self.emulator.expire_tokens()
                 self.fired.set()
                 return
@@ -252,3 +258,57 @@ class ServeThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def apprise_url(url: str, numbers: Iterable[str], **options: Any) -> str:
+    from urllib.parse import urlencode
+
+    query = urlencode({"base_url": url, **{k: str(v).lower() if isinstance(v, bool) else v
+                                           for k, v in options.items()}})
+    return (f"kpnsms://{EMU_CLIENT_ID}:{EMU_CLIENT_SECRET}@KPNAlert/"
+            f"{'/'.join(numbers)}?{query}")
+
+
+def apprise_send(url: str, numbers: Iterable[str], message: str, **options: Any) -> Run:
+    """`Apprise().notify()` with a kpnsms:// URL; per-recipient outcomes from the plugin's
+    log lines ("Sent KPN SMS to <masked>", "Failed to send KPN SMS to <masked>: why")."""
+    import apprise
+
+    import kpn_sms_notify.apprise_plugin  # noqa: F401  (registers kpnsms://)
+
+    numbers = list(numbers)
+    masks = {mask_number(n): n for n in numbers}
+    handler = _Records()
+    logger = logging.getLogger("apprise")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        notifier = apprise.Apprise()
+        assert notifier.add(apprise_url(url, numbers, **options))
+        ok = bool(notifier.notify(message))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    rows: dict[str, Row] = {}
+    lines = [r.getMessage() for r in handler.records]
+    for line in lines:
+        sent = re.match(r"Sent KPN SMS to (\S+) \(", line)
+        failed = re.match(r"Failed to send KPN SMS to (\S+): (.*)", line)
+        if sent and sent.group(1) in masks:
+            rows[masks[sent.group(1)]] = Row(masks[sent.group(1)], True)
+        elif failed and failed.group(1) in masks:
+            number = masks[failed.group(1)]
+            rows[number] = Row(number, False, failed.group(2), outcome="failed")
+    run = Run("apprise", list(rows.values()), code=0 if ok else 1, output="\n".join(lines))
+    assert ok == all(r.ok for r in run.rows) and len(run.rows) == len(numbers), run.output
+    return run

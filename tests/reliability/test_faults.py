@@ -26,6 +26,7 @@ from .support import (
     Row,
     Run,
     accepted_counts,
+    apprise_send,
     check_run,
     cli_send,
     library_send,
@@ -331,3 +332,43 @@ async def test_token_renewal_fails_mid_batch_serve(emulator: Emulator, emulator_
         retry = await serve_send(url, SIX, "mid batch")
         assert retry.code == 200
         assert all(accepted_counts(emulator)[n] == 1 for n in SIX), accepted_counts(emulator)
+
+
+# ------------------------------------------------------------------ Apprise (kpnsms://)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=IDS)
+def test_apprise(fault: Fault, emulator: Emulator, emulator_url: str) -> None:
+    """`Apprise().notify()`: notify() is False when any recipient failed, each failure is
+    logged with its reason, and the same Apprise object works again afterwards."""
+    numbers = list(NUMBERS[: fault.recipients])
+    options = client_options(fault)
+    options.pop("sender")
+    emulator.configure(**fault.knobs)
+    run = apprise_send(emulator_url, numbers, f"fault {fault.id}", **options)
+    if fault.whole is not None:  # apprise reports a whole failure per recipient
+        assert run.code == 1 and all(re.search(fault.whole, r.reason or "") for r in run.rows)
+        check_run(Run("apprise", run.rows), emulator, numbers)
+    else:
+        check_fault(run, fault, emulator, numbers)
+        assert run.code == (1 if fault.failed else 0)
+    emulator.configure(**CLEAR_FAULTS)
+    before = accepted_counts(emulator)[NUMBERS[0]]
+    follow_up_ok(apprise_send(emulator_url, [NUMBERS[0]], "after", **options), emulator,
+                 NUMBERS[0], before)
+
+
+async def test_token_refused_mid_batch_serve(emulator: Emulator, emulator_url: str,
+                                             tmp_path: Path) -> None:
+    """The token dies mid-batch and the renewal is refused (401 invalid_client: the
+    credentials were rotated). Refused at the start of a batch, serve answers 503 'retry'
+    (nothing sent, try again); refused in the middle it must answer the same for those
+    still owed, or Alertmanager stops retrying and they never get the page."""
+    emulator.configure(latency=0.05)
+    async with running_serve(serve_raw(emulator_url, tmp_path, client=MID_BATCH)) as url:
+        ExpireMidBatch(emulator, after=2, endpoint_status=401).start()
+        run = await serve_send(url, SIX, "mid batch")
+        check_run(run, emulator, SIX)
+        owed = [r for r in run.rows if not r.ok]
+        assert owed and all("invalid_client" in (r.reason or "") for r in owed), run.output
+        assert run.code == 503 and all(r.outcome == "retry" for r in owed), run.output

@@ -236,7 +236,6 @@ def check_answer(answer: httpx.Response, caplog: pytest.LogCaptureFixture) -> No
     assert "Traceback" not in answer.text
 
 
-HTTP = httpx.Client(timeout=60, trust_env=False)
 AUTH = {"Authorization": f"Bearer {SERVE_TOKEN}"}
 
 
@@ -246,11 +245,11 @@ AUTH = {"Authorization": f"Bearer {SERVE_TOKEN}"}
                  st.fixed_dictionaries({"message": st.text(max_size=30)},
                                        optional={"recipients": st.lists(scalar, max_size=2),
                                                  "title": scalar})))
-def test_alert_endpoints_never_fail(serve_url: str, caplog: pytest.LogCaptureFixture,
+def test_alert_endpoints_never_fail(serve_url: str, http: httpx.Client, caplog: pytest.LogCaptureFixture,
                                     path: str, payload: Any) -> None:
     caplog.set_level(logging.ERROR)
     caplog.clear()
-    answer = HTTP.post(serve_url + path, headers=AUTH, content=json.dumps(payload).encode())
+    answer = http.post(serve_url + path, headers=AUTH, content=json.dumps(payload).encode())
     check_answer(answer, caplog)
 
 
@@ -260,39 +259,41 @@ def test_alert_endpoints_never_fail(serve_url: str, caplog: pytest.LogCaptureFix
        st.binary(max_size=300),
        st.sampled_from(["application/json", "application/x-www-form-urlencoded",
                         "text/plain", "multipart/form-data", "application/xml", ""]))
-def test_raw_bodies_never_fail(serve_url: str, caplog: pytest.LogCaptureFixture, path: str,
+def test_raw_bodies_never_fail(serve_url: str, http: httpx.Client, caplog: pytest.LogCaptureFixture, path: str,
                                body: bytes, ctype: str) -> None:
     caplog.set_level(logging.ERROR)
     caplog.clear()
     headers = {**AUTH, "Content-Type": ctype} if ctype else dict(AUTH)
-    check_answer(HTTP.post(serve_url + path, headers=headers, content=body), caplog)
+    check_answer(http.post(serve_url + path, headers=headers, content=body), caplog)
 
 
 @settings(max_examples=150)
 @given(st.sampled_from(["inbound", "delivery"]), st.sampled_from(["get", "form", "json"]),
        st.one_of(inbound_like(), params(INBOUND_FIELDS), params(DLR_FIELDS)))
-def test_inbound_and_delivery_never_fail(serve_url: str, caplog: pytest.LogCaptureFixture,
+def test_inbound_and_delivery_never_fail(serve_url: str, http: httpx.Client,
+                                         caplog: pytest.LogCaptureFixture,
                                          kind: str, how: str, data: dict[str, Any]) -> None:
     caplog.set_level(logging.ERROR)
     caplog.clear()
     url = f"{serve_url}/{kind}/{PATH_SECRET}"
     flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
     if how == "get":
-        answer = HTTP.get(url, params=flat)
+        answer = http.get(url, params=flat)
     elif how == "form":
-        answer = HTTP.post(url, data=flat)
+        answer = http.post(url, data=flat)
     else:
-        answer = HTTP.post(url, content=json.dumps(data).encode(),
+        answer = http.post(url, content=json.dumps(data).encode(),
                            headers={"Content-Type": "application/json"})
     check_answer(answer, caplog)
 
 
 @pytest.mark.parametrize("kind", ["inbound", "delivery"])
-def test_multipart_without_boundary_is_a_400(serve_url: str, caplog: pytest.LogCaptureFixture,
+def test_multipart_without_boundary_is_a_400(serve_url: str, http: httpx.Client,
+                                             caplog: pytest.LogCaptureFixture,
                                              kind: str) -> None:
     """Found by the fuzzer: a multipart Content-Type without its boundary."""
     caplog.set_level(logging.ERROR)
-    answer = HTTP.post(f"{serve_url}/{kind}/{PATH_SECRET}", content=b"msisdn=1",
+    answer = http.post(f"{serve_url}/{kind}/{PATH_SECRET}", content=b"msisdn=1",
                        headers={"Content-Type": "multipart/form-data"})
     assert answer.status_code == 400, answer.text
     check_answer(answer, caplog)
