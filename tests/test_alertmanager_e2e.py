@@ -87,8 +87,14 @@ class Process:
         return int(self.proc.returncode)
 
 
+@pytest.fixture(scope="session")
+def am_binary() -> str:
+    """Checked first, so a missing install fails (or skips) before anything starts."""
+    return _binary()
+
+
 @pytest.fixture
-def kpn_serve(emulator_url: str, tmp_path: Path) -> Iterator[tuple[str, Process]]:
+def kpn_serve(am_binary: str, emulator_url: str, tmp_path: Path) -> Iterator[tuple[str, Process]]:
     """`kpn-sms serve --config FILE` in a subprocess, two recipients, client retries off
     (so transient failures go back to Alertmanager, whose retry is under test)."""
     port = _free_port()
@@ -125,8 +131,10 @@ def kpn_serve(emulator_url: str, tmp_path: Path) -> Iterator[tuple[str, Process]
 
 
 @pytest.fixture
-def alertmanager(kpn_serve: tuple[str, Process], tmp_path: Path) -> Iterator[tuple[str, Process]]:
-    binary = _binary()
+def alertmanager(
+    am_binary: str, kpn_serve: tuple[str, Process], tmp_path: Path
+) -> Iterator[tuple[str, Process]]:
+    binary = am_binary
     serve_url, _ = kpn_serve
     port = _free_port()
     config = {
