@@ -190,9 +190,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry,
 
 
 class KpnSmsRecipientEntity(NotifyEntity):
-    """Texts one recipient: `notify.send_message` with message and title."""
+    """Texts one recipient: `notify.send_message` with message and title.
+
+    Each recipient is its own device: a device belongs to one subentry (Home Assistant 2026
+    warns, and will refuse, when subentries share one).
+    """
 
     _attr_has_entity_name = True
+    _attr_name = None  # the device's name: "KPN SMS Alice" -> notify.kpn_sms_alice
     _attr_supported_features = NotifyEntityFeature.TITLE
 
     def __init__(self, entry: ConfigEntry, runtime: KpnRuntime, label: str, number: str,
@@ -200,14 +205,15 @@ class KpnSmsRecipientEntity(NotifyEntity):
         self._entry = entry
         self._runtime = runtime
         self._number = number
-        self._attr_name = label
-        self._attr_unique_id = f"{entry.unique_id or entry.entry_id}_{number}"
+        # Stable across a change of number: the subentry is the recipient.
+        key = f"{entry.unique_id or entry.entry_id}_{subentry_id or number}"
+        self._attr_unique_id = key
         self._attr_extra_state_attributes = {"recipient": mask_number(number)}
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, entry.entry_id)},
-            name=entry.title or DEFAULT_TITLE,
+            identifiers={(DOMAIN, key)},
+            name=f"{entry.title or DEFAULT_TITLE} {label}",
             manufacturer="KPN",
-            model="SMS API (Vonage)",
+            model="SMS recipient",
             entry_type=DeviceEntryType.SERVICE,
         )
 

@@ -79,6 +79,8 @@ DATA_SCHEMA = vol.Schema(
     }
 )
 
+_DATA_KEYS = frozenset(str(k) for k in DATA_SCHEMA.schema)
+
 
 def send_options(data: Mapping[str, Any] | None) -> dict[str, Any]:
     """The service call's `data`, checked; raises ServiceValidationError naming the key."""
@@ -90,13 +92,22 @@ def send_options(data: Mapping[str, Any] | None) -> dict[str, Any]:
             translation_key="invalid_data",
             translation_placeholders={"error": f"data: expected a mapping, got {data!r}"},
         )
+    # Unknown keys first, by name: voluptuous and its 2026 stand-in (probatio) word it
+    # differently.
+    unknown = sorted(str(k) for k in data if k not in _DATA_KEYS)
+    if unknown:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_data",
+            translation_placeholders={"error": f"data.{unknown[0]}: unknown key (known: "
+                                               f"{', '.join(sorted(_DATA_KEYS))})"},
+        )
     try:
         return dict(DATA_SCHEMA(dict(data)))
     except vol.Invalid as err:
         first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
         key = ".".join(str(p) for p in first.path) or "data"
-        reason = "unknown key" if first.error_message.startswith("extra keys") else (
-            first.error_message)
+        reason = first.error_message
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_data",

@@ -7,7 +7,7 @@ from unittest.mock import patch
 
 import pytest
 from ha_common import ALICE, BOB, DOMAIN, SENDER, entry_data, setup_entry
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
@@ -205,7 +205,11 @@ async def test_recipient_subentries_become_entities(hass: HomeAssistant, emu: Em
 async def test_recipient_subentry_reconfigure(hass: HomeAssistant, emu: Emulator) -> None:
     entry = await setup_entry(hass, emu, recipients={"Alice": ALICE})
     [subentry_id] = entry.subentries
-    result = await entry.start_subentry_reconfigure_flow(hass, "recipient", subentry_id)
+    # (MockConfigEntry.start_subentry_reconfigure_flow changed its signature in 2026.)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "recipient"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id})
+    assert result["step_id"] == "reconfigure"
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"name": "Alice mobile", "number": "0687654321"})
     await hass.async_block_till_done()

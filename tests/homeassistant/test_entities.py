@@ -7,7 +7,9 @@ from ha_common import ALICE, BOB, DOMAIN, setup_entry
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.httpx_client import get_async_client
 
 from kpn_sms_notify.emulator import Emulator
 from kpn_sms_notify.numbers import mask_number
@@ -20,15 +22,21 @@ def texts(emu: Emulator) -> list[tuple[str, str]]:
 
 
 async def test_an_entity_per_recipient_sends_message_and_title(
-    hass: HomeAssistant, emu: Emulator, entity_registry: er.EntityRegistry
+    hass: HomeAssistant, emu: Emulator, entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
 ) -> None:
     entry = await setup_entry(hass, emu, recipients=RECIPIENTS)
     assert entry.state is ConfigEntryState.LOADED
-    for entity_id, number in (("notify.kpn_sms_alice", ALICE), ("notify.kpn_sms_bob", BOB)):
+    subentry_of = {s.title: s.subentry_id for s in entry.subentries.values()}
+    for entity_id, label in (("notify.kpn_sms_alice", "Alice"), ("notify.kpn_sms_bob", "Bob")):
         registered = entity_registry.async_get(entity_id)
-        assert registered is not None and registered.unique_id.endswith(number)
+        assert registered is not None, entity_id
         assert registered.config_entry_id == entry.entry_id
-        assert hass.states.get(entity_id).attributes["recipient"] == mask_number(number)
+        assert registered.unique_id.endswith(subentry_of[label])
+        assert hass.states.get(entity_id).attributes["recipient"] == mask_number(
+            RECIPIENTS[label])
+        device = device_registry.async_get(registered.device_id)
+        assert device.name == f"KPN SMS {label}"
 
     await hass.services.async_call(
         "notify", "send_message",
@@ -38,6 +46,7 @@ async def test_an_entity_per_recipient_sends_message_and_title(
     assert texts(emu) == [(ALICE, "Home\nDoor open")]
     assert hass.states.get("notify.kpn_sms_alice").state not in ("unknown", "unavailable")
     assert emu.counters["token_requests"] == 1  # setup's token, reused
+    assert entry.runtime_data.client._http is get_async_client(hass)  # HA's shared client
 
 
 async def test_entity_failure_raises(hass: HomeAssistant, emu: Emulator) -> None:

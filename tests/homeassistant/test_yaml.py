@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from ha_common import ALICE, BOB, DOMAIN, SENDER
+from homeassistant.components.notify.legacy import NOTIFY_SERVICES
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.httpx_client import get_async_client
 from homeassistant.setup import async_setup_component
 
 from kpn_sms_notify.emulator import EMU_CLIENT_SECRET, Emulator
@@ -41,6 +43,9 @@ async def test_three_notifications_to_the_configured_recipients_make_one_token_r
                                 for to in (ALICE, BOB))
     assert {m["from"] for m in emu.messages} == {SENDER}
     assert emu.counters["token_requests"] == 1  # the setup token was reused
+    # ...over Home Assistant's shared httpx client, not one of its own.
+    [service] = hass.data[NOTIFY_SERVICES][DOMAIN]
+    assert service.client._http is get_async_client(hass)
 
 
 async def test_target_overrides_recipients_and_data_options_reach_the_wire(
