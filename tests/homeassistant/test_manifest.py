@@ -105,6 +105,10 @@ def test_install_copies_everything_with_a_real_manifest(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.glob("*.py")) == source
     assert {"__init__.py", "config_flow.py", "notify.py", "diagnostics.py"} <= set(source)
     assert not list(target.rglob("__pycache__"))
+    # Brand icon (HACS requires one; Home Assistant 2026.3+ shows it): a 256x256 PNG.
+    icon = (target / "brand" / "icon.png").read_bytes()
+    assert icon[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(icon[16:20]), int.from_bytes(icon[20:24])) == (256, 256)
 
 
 def test_reinstall_replaces_the_old_copy(tmp_path: Path) -> None:
