@@ -185,8 +185,12 @@ async def test_registered_with_kpn_then_replies_arrive_as_events(
     emu.inject_inbound(BOB, "ACK thanks")
     emu.inject_inbound(BOB, "long reply " * 30, duplicate=True, reverse_parts=True)
     await wait_for(events, 2)
-    await asyncio.sleep(0.2)  # a duplicate would show up by now
+    # Every part (duplicates included) answered 200 means every event has been fired.
+    async with asyncio.timeout(10):
+        while not all(p["state"] == "delivered" for r in emu.inbound for p in r["parts"]):
+            await asyncio.sleep(0.02)
     await hass.async_block_till_done()
+    assert sum(len(r["parts"]) for r in emu.inbound) >= 5  # 1 + at least 2 parts, twice
 
     assert [e.data["text"] for e in events] == ["ACK thanks", "long reply " * 30]
     assert events[0].data["keyword"] == "ACK"
