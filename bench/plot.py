@@ -41,7 +41,9 @@ def plot_fanout(fanout: dict[str, Any], path: Path) -> None:
         if guessed and measured:
             xs = [measured[-1], *guessed]
             ax.plot(xs, [entry[str(n)]["median"] for n in xs], color=colour, linestyle=":",
-                    marker=marker, markerfacecolor="white", linewidth=1.4,
+                    linewidth=1.4)
+            ax.plot(guessed, [entry[str(n)]["median"] for n in guessed], color=colour,
+                    linestyle="none", marker=marker, markerfacecolor="white",
                     label=f"{label}: extrapolated, not measured")
             for n in guessed:
                 ax.annotate(f"{entry[str(n)]['median']:.0f} s (extrapolated)",
