@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("matplotlib", reason="bench extra not installed (pip install -e .[bench])")
-pytest.importorskip("vonage", reason="bench extra not installed (pip install -e .[bench])")
+# find_spec, not import: importing matplotlib here would create ~/.config/matplotlib.
+pytestmark = pytest.mark.skipif(
+    find_spec("matplotlib") is None or find_spec("vonage") is None,
+    reason="bench extra not installed (pip install -e .[bench])")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENDERS = {"ours_warm", "ours_cold", "ours_apprise", "apprise_vonage", "vonage_sdk", "naive"}
