@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpn_sms_notify import KpnSmsSync
-from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
-from kpn_sms_notify.emulator import segments
+from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator, segments
 from kpn_sms_notify.encoding import GSM7_BASIC, GSM7_EXTENSION, analyse, fit, to_gsm7
 from kpn_sms_notify.errors import KpnValidationError
 

@@ -245,8 +245,9 @@ AUTH = {"Authorization": f"Bearer {SERVE_TOKEN}"}
                  st.fixed_dictionaries({"message": st.text(max_size=30)},
                                        optional={"recipients": st.lists(scalar, max_size=2),
                                                  "title": scalar})))
-def test_alert_endpoints_never_fail(serve_url: str, http: httpx.Client, caplog: pytest.LogCaptureFixture,
-                                    path: str, payload: Any) -> None:
+def test_alert_endpoints_never_fail(serve_url: str, http: httpx.Client,
+                                    caplog: pytest.LogCaptureFixture, path: str,
+                                    payload: Any) -> None:
     caplog.set_level(logging.ERROR)
     caplog.clear()
     answer = http.post(serve_url + path, headers=AUTH, content=json.dumps(payload).encode())
@@ -259,8 +260,9 @@ def test_alert_endpoints_never_fail(serve_url: str, http: httpx.Client, caplog: 
        st.binary(max_size=300),
        st.sampled_from(["application/json", "application/x-www-form-urlencoded",
                         "text/plain", "multipart/form-data", "application/xml", ""]))
-def test_raw_bodies_never_fail(serve_url: str, http: httpx.Client, caplog: pytest.LogCaptureFixture, path: str,
-                               body: bytes, ctype: str) -> None:
+def test_raw_bodies_never_fail(serve_url: str, http: httpx.Client,
+                               caplog: pytest.LogCaptureFixture, path: str, body: bytes,
+                               ctype: str) -> None:
     caplog.set_level(logging.ERROR)
     caplog.clear()
     headers = {**AUTH, "Content-Type": ctype} if ctype else dict(AUTH)
