@@ -3,7 +3,8 @@ at 1,000 requests/s for 10 s (plus redeliveries), bounded in count and time.
 
 Checks: every request answered 200, every text in the JSONL sink exactly once (redeliveries
 dropped), memory (RSS of the server process) bounded. The figures are printed (`-s`) and
-kept in docs/readme/reliability.md.
+kept in docs/readme/reliability.md. No speed assertion here (speed targets live in
+bench/): a slower server makes the run longer, not red, within the timeout.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,25 +123,9 @@ async def burst(url: str, pid: int) -> dict[str, Any]:
             "max_ms": 1000 * latencies[-1], "rss_samples": rss}
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    """Sink and journal on tmpfs where there is one: serve fsyncs every record, and on this
-    machine's disk one fsync takes ~3 ms, which caps the server near 180 texts/s (the
-    README has both figures; KPN_SMS_LOAD_ON_DISK=1 runs this on the disk instead)."""
-    shm = Path("/dev/shm")
-    if os.environ.get("KPN_SMS_LOAD_ON_DISK") or not shm.is_dir():
-        yield tmp_path
-        return
-    path = Path(tempfile.mkdtemp(prefix="kpn-load-", dir=shm))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 @pytest.mark.timeout(180)
-def test_inbound_burst(tmp_path: Path, data_dir: Path) -> None:
-    proc, url, sink = start_serve(tmp_path, data_dir)
+def test_inbound_burst(tmp_path: Path) -> None:
+    proc, url, sink = start_serve(tmp_path, tmp_path)
     try:
         # Warm up (imports, first journal write), then take the baseline.
         asyncio.run(_warm(url))
