@@ -22,11 +22,10 @@ from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number, normalize_number
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import AsyncRateLimiter
-from .schema import url_validator
 from .sending import Attempts, SendPlan, prepare, token_failure
 from .session import Session
 from .settings import Settings
-from .transport import error_from_exception, outcome_from_exception
+from .transport import error_from_exception, outcome_from_exception, ssl_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,8 +85,17 @@ class KpnSms:
         """
         plan = prepare(self.settings, message, recipients, **options)
         await self._auth.get()
-        results = await asyncio.gather(
-            *(self._send_one(plan, n, on_result) for n in plan.numbers))
+        slots: list[RecipientResult | None] = [None] * len(plan.numbers)
+        queue = iter(enumerate(plan.numbers))
+
+        async def worker() -> None:
+            # A fixed pool of workers, not a task per recipient: memory stays flat for 10k.
+            for index, number in queue:
+                slots[index] = await self._send_one(plan, number, on_result)
+
+        workers = min(self.settings.max_concurrency, len(plan.numbers))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        results = [r for r in slots if r is not None]
         report = SendReport(tuple(results), text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
@@ -197,7 +205,10 @@ class KpnSms:
 
     async def _exchange(self, request: ApiRequest) -> tuple[int, httpx.Headers, bytes]:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.settings.timeout, verify=True)
+            # Reading the CA bundle is blocking I/O: keep it off the event loop.
+            verify = await asyncio.to_thread(ssl_context)
+            if self._http is None:
+                self._http = httpx.AsyncClient(timeout=self.settings.timeout, verify=verify)
         self.session.log_request(request)
         response = await self._http.request(
             request.method, request.url, params=request.params or None,
@@ -209,6 +220,8 @@ class KpnSms:
 
 
 def _checked_url(field: str, url: str) -> str:
+    from .schema import url_validator
+
     try:
         return url_validator("callback")(url)
     except Exception as err:

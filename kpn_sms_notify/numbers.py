@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-
-import phonenumbers
+from typing import TYPE_CHECKING
 
 from .errors import KpnValidationError
 
@@ -14,6 +13,9 @@ DEFAULT_REGION = "NL"
 _TRUNK_IN_PARENS = re.compile(r"\(0\)")
 _ALNUM_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\d{1,15}$")
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 
 def normalize_number(raw: object, region: str = DEFAULT_REGION, *, field: str = "recipient") -> str:
@@ -30,18 +32,22 @@ def normalize_number(raw: object, region: str = DEFAULT_REGION, *, field: str = 
     if not text:
         raise KpnValidationError(f"{field}: empty phone number", field=field, value="")
     parsed = _parse(text, region)
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
+    if parsed is None:
         shown = mask_number(text)
         raise KpnValidationError(
             f"{field}: {shown!r} is not a valid phone number (default region {region})",
             field=field,
             value=shown,
         )
+    import phonenumbers  # on first use: importing it costs more than httpx
+
     # format_number keeps Italian-style leading zeros that national_number drops.
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    import phonenumbers
+
     candidates = [text]
     digits_only = re.sub(r"[\s\-./()]", "", text)
     # Bare E.164 without "+" ("31612345678") reads as a national number in most regions;

@@ -20,7 +20,6 @@ from .errors import (
 from .models import RecipientResult
 from .numbers import normalize_number, validate_sender
 from .protocol import SendOutcome
-from .schema import url_validator
 from .settings import Settings
 
 _BACKOFF_BASE = 0.5
@@ -87,6 +86,8 @@ def prepare(
                                  value=ref)
     dlr_url = callback if callback is not None else settings.callback
     if dlr_url is not None:
+        from .schema import url_validator
+
         try:
             dlr_url = url_validator("callback")(dlr_url)
         except Exception as err:

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .schema import recipient_numbers, validate_config
-
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -37,6 +35,8 @@ class Settings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         """From a config mapping; it is validated (again) so hand-made dicts are safe too."""
+        from .schema import recipient_numbers, validate_config
+
         checked = validate_config({k: v for k, v in config.items() if v is not None},
                                   extra=True)
         values: dict[str, Any] = {f.name: checked.get(f.name) for f in fields(cls)}

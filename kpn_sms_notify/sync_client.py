@@ -7,6 +7,7 @@ thread pool, paced by one shared rate limiter.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from .ratelimit import SyncRateLimiter
 from .sending import Attempts, SendPlan, prepare, token_failure
 from .session import Session
 from .settings import Settings
-from .transport import error_from_exception, outcome_from_exception
+from .transport import error_from_exception, outcome_from_exception, ssl_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class KpnSmsSync:
             {"client_id": client_id, "client_secret": client_secret, **options})
         self.session = Session(self.settings)
         self._http = http_client
+        self._http_lock = threading.Lock()
         self._owns_http = http_client is None
         self._auth = SyncTokenManager(self._fetch_token, margin=self.settings.token_margin,
                                       store=token_store)
@@ -181,11 +183,17 @@ class KpnSmsSync:
             return protocol.parse_simple(status, headers, body)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _client(self) -> httpx.Client:
+        # Worker threads share one client (and its connection pool); made once, under a lock.
+        with self._http_lock:
+            if self._http is None:
+                self._http = httpx.Client(timeout=self.settings.timeout, verify=ssl_context())
+            return self._http
+
     def _exchange(self, request: ApiRequest) -> tuple[int, httpx.Headers, bytes]:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.settings.timeout, verify=True)
+        http = self._http or self._client()
         self.session.log_request(request)
-        response = self._http.request(
+        response = http.request(
             request.method, request.url, params=request.params or None,
             data=request.data or None, headers=request.headers, timeout=self.settings.timeout)
         body = response.read()

@@ -32,3 +32,11 @@ def test_import_is_lazy() -> None:
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_client_module_leaves_heavy_parsers_until_first_use() -> None:
+    """The async client is what Home Assistant imports: phonenumbers and voluptuous wait."""
+    code = ("import sys, kpn_sms_notify.client; "
+            "print(sorted(m for m in ('phonenumbers', 'voluptuous') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -85,3 +85,23 @@ def test_borrowed_client_stays_open(emulator_url: str) -> None:
         with client(emulator_url, http_client=http) as sms:
             assert sms.send("x", [A]).ok
         assert not http.is_closed
+
+
+def test_worker_threads_share_one_http_client(emulator: Emulator, emulator_url: str) -> None:
+    store = MemoryStore()
+    with client(emulator_url, token_store=store) as warm:
+        warm.authenticate()  # the token is cached: the fan-out starts without a request
+    made: list[httpx.Client] = []
+    original = httpx.Client.__init__
+
+    def counting_init(self: httpx.Client, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    httpx.Client.__init__ = counting_init  # type: ignore[method-assign]
+    try:
+        with client(emulator_url, token_store=store) as sms:
+            assert sms.send("x", [A, B, "31655512345", "31655512346"]).ok
+    finally:
+        httpx.Client.__init__ = original  # type: ignore[method-assign]
+    assert len(made) == 1
