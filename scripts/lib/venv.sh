@@ -36,7 +36,7 @@ ensure_venv() {
     rm -rf "$KPN_VENV"
     "$py" -m venv "$KPN_VENV"
   fi
-  echo "installing ${spec#"$KPN_REPO"} into $KPN_VENV (pip install -e .${extras:+[$extras]})" >&2
+  echo "pip install -e .${extras:+[$extras]} into $KPN_VENV" >&2
   # The host's find-links folder may not exist; pip then warns once per package: drop that noise.
   PIP_DISABLE_PIP_VERSION_CHECK=1 "$KPN_VENV/bin/pip" install -q -e "$spec" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) || return 1
