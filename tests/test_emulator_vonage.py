@@ -37,6 +37,17 @@ def test_query_and_json_credentials(emulator: Emulator, emulator_url: str) -> No
     assert emulator.messages[1]["status_report_req"] is False
 
 
+def test_basic_auth_credentials(emulator_url: str) -> None:
+    """The Vonage SDK v4 sends key:secret as HTTP Basic auth."""
+    good = HTTP.post(emulator_url + "/sms/json", data=SMS, auth=(EMU_API_KEY, EMU_API_SECRET))
+    bad = HTTP.post(emulator_url + "/sms/json", data=SMS, auth=(EMU_API_KEY, "wrong"))
+    garbled = HTTP.post(emulator_url + "/sms/json", data=SMS,
+                        headers={"Authorization": "Basic !!notbase64"})
+    assert good.json()["messages"][0]["status"] == "0"
+    assert bad.json()["messages"][0]["status"] == "4"
+    assert garbled.json()["messages"][0]["status"] == "2"
+
+
 @pytest.mark.parametrize(
     ("creds", "status"),
     [

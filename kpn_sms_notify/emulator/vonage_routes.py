@@ -1,12 +1,15 @@
 """Vonage-direct `POST /sms/json` (https://rest.nexmo.com/sms/json), for benchmarking
 Apprise's built-in vonage:// plugin and other Vonage clients against the same emulator.
 
-Credentials are `api_key` / `api_secret` in the form, the query string or a JSON body.
+Credentials are `api_key` / `api_secret` in the form, the query string or a JSON body, or
+HTTP Basic auth (key:secret), which the Vonage SDK v4 sends.
 Bad credentials are status 4 inside an HTTP 200, as Vonage answers.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 
 from aiohttp import web
@@ -32,7 +35,20 @@ async def read_params(request: web.Request) -> dict[str, str] | None:
         )
     elif request.can_read_body:
         return None
+    if "api_key" not in params:
+        params.update(_basic_auth(request.headers.get("Authorization", "")))
     return params
+
+
+def _basic_auth(header: str) -> dict[str, str]:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    try:
+        key, sep, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return {}
+    return {"api_key": key, "api_secret": secret} if sep else {}
 
 
 def check_credentials(state: EmulatorState, params: dict[str, str]) -> sending.Refused | None:
