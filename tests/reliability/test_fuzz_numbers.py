@@ -44,13 +44,10 @@ def real_numbers(draw: st.DrawFn) -> tuple[str, phonenumbers.PhoneNumber]:
     region = draw(st.sampled_from(REGIONS))
     kind = draw(st.sampled_from([phonenumbers.PhoneNumberType.MOBILE,
                                  phonenumbers.PhoneNumberType.FIXED_LINE]))
-    example = phonenumbers.example_number_for_type(region, kind)
-    if example is None:
-        example = phonenumbers.example_number(region)
-    assume_ok = example is not None
-    if not assume_ok:
-        example = phonenumbers.parse("+31612345678")
-        region = "NL"
+    example = (phonenumbers.example_number_for_type(region, kind)
+               or phonenumbers.example_number(region))
+    if example is None:  # a few regions (e.g. 001-style ones) have no example number
+        return "NL", phonenumbers.parse("+31612345678")
     return region, example
 
 
@@ -75,8 +72,7 @@ def test_mask_never_shows_more_than_five_digits(raw: str) -> None:
     digits = sum(c.isdigit() for c in masked)
     assert digits <= 5
     if sum(c.isdigit() for c in raw) > 5:
-        assert raw == masked or raw not in masked or not any(c.isdigit() for c in raw)
-        assert "*" in masked
+        assert masked != raw and "*" in masked
 
 
 @given(st.one_of(st.text(max_size=20), st.integers(-10, 10**17), st.none(), st.booleans()))
