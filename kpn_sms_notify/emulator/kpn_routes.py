@@ -110,6 +110,13 @@ async def token(request: web.Request) -> web.Response:
     return responses.kpn_json(state, body)
 
 
+def api_problem(request: web.Request, state: EmulatorState) -> web.Response | None:
+    """The bearer check, then the quota. Compared with None on purpose: some aiohttp
+    releases make a web.Response falsy, so `a or b` would let a refusal through."""
+    problem = bearer_problem(request)
+    return problem if problem is not None else quota_problem(state)
+
+
 def bearer_problem(request: web.Request) -> web.Response | None:
     """None when the Authorization header holds a live token; else the Apigee fault."""
     state = state_of(request)
@@ -207,7 +214,7 @@ def answer_refused(state: EmulatorState, refused: sending.Refused) -> web.Respon
 
 async def send(request: web.Request) -> web.Response:
     state = state_of(request)
-    problem = bearer_problem(request) or quota_problem(state)
+    problem = api_problem(request, state)
     if problem is not None:
         return problem
     return await handle_send(request, read_form, "kpn", default_dlr=False)
@@ -216,7 +223,7 @@ async def send(request: web.Request) -> web.Response:
 async def register(request: web.Request) -> web.Response:
     state = state_of(request)
     state.count("register_requests")
-    problem = bearer_problem(request) or quota_problem(state)
+    problem = api_problem(request, state)
     if problem is not None:
         return problem
     form = await read_form(request)

@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from . import responses
-from .kpn_routes import FORM, bearer_problem, quota_problem, read_form, state_of
+from .kpn_routes import FORM, api_problem, read_form, state_of
 from .state import EmulatorState
 from .webhooks import is_loopback_url
 
@@ -72,7 +72,7 @@ def _page(request: web.Request, numbers: list[str]) -> tuple[list[str], int, web
 def _guard(request: web.Request) -> web.Response | None:
     state = state_of(request)
     state.count("number_requests")
-    return bearer_problem(request) or quota_problem(state)
+    return api_problem(request, state)
 
 
 async def account_numbers(request: web.Request) -> web.Response:
