@@ -6,12 +6,15 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .numbers import mask_number
 
 _SECRET_FIELDS = frozenset({"client_secret", "access_token", "refresh_token", "api_secret",
                             "authorization", "sig", "password"})
 _NUMBER_FIELDS = frozenset({"to", "msisdn", "from"})
+# Webhook URLs often carry a secret of their own (Home Assistant's webhook id, a path secret).
+_URL_FIELDS = frozenset({"callback", "callback_url", "mohttpurl"})
 _TEXT_FIELDS = frozenset({"text"})
 _LONG_DIGITS = re.compile(r"\d{7,15}")
 
@@ -22,6 +25,8 @@ def safe_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         low = key.lower()
         if low in _SECRET_FIELDS:
             out[key] = "***"
+        elif low in _URL_FIELDS and isinstance(value, str):
+            out[key] = mask_url(value)
         elif low in _NUMBER_FIELDS and isinstance(value, str) and value.isdigit():
             out[key] = mask_number(value)
         elif low in _TEXT_FIELDS and isinstance(value, str):
@@ -33,6 +38,16 @@ def safe_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def mask_url(url: str) -> str:
+    """Keep scheme and host, hide the path and query: "https://ha.example/***"."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return "***"
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/***"
 
 
 def safe_body(body: bytes, secrets: tuple[str, ...] = ()) -> str:

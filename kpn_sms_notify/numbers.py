@@ -64,6 +64,14 @@ def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     return None
 
 
+def preload() -> None:
+    """Load all number metadata now (about 50 ms, reading files): hosts with an event loop
+    call this in an executor so the first notification does no blocking I/O."""
+    import phonenumbers
+
+    phonenumbers.PhoneMetadata.load_all()
+
+
 def mask_number(number: object) -> str:
     """Mask a phone number for logs: "31612345678" -> "316******78"."""
     text = str(number)

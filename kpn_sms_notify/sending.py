@@ -54,6 +54,8 @@ def prepare(
     if not isinstance(message, str):
         raise KpnValidationError(f"message: expected text, got {type(message).__name__}",
                                  field="message")
+    if not message.strip():  # a title alone is not a notification
+        raise KpnValidationError("message: the text is empty", field="message", value=message)
     if isinstance(recipients, str):
         recipients = [recipients]
     raw = list(settings.recipients if recipients is None else recipients)

@@ -267,3 +267,21 @@ async def test_exhausted_quota_fails_fast_with_the_reason(emulator: Emulator,
     assert time.monotonic() - start < 5
     assert len(report.accepted) == 2 and len(report.failed) == 1
     assert all("HTTP 429" in (r.reason or "") for r in report.failed)
+
+
+async def test_title_without_message_is_refused(emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        with pytest.raises(KpnValidationError, match="message: the text is empty"):
+            await sms.send("", [A], title="only a title")
+    assert emulator.counters.get("send_requests", 0) == 0
+
+
+async def test_debug_logs_hide_webhook_paths(emulator: Emulator, emulator_url: str,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="kpn_sms_notify")
+    secret_path = "https://ha.example.org/api/webhook/Zq9secretWebhookId"
+    async with client(emulator_url) as sms:
+        await sms.register_webhook("0612345678", secret_path)
+        await sms.send("hi", [A], callback="https://ha.example.org/api/webhook/Zq9secretDlr")
+    assert "ha.example.org/***" in caplog.text
+    assert "Zq9secret" not in caplog.text
