@@ -14,6 +14,7 @@ from homeassistant.helpers.httpx_client import get_async_client
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.errors import KpnApiError, KpnConnectionError, KpnRateLimitError, KpnSmsError
 from kpn_sms_notify.inbound import InboundAssembler
+from kpn_sms_notify.numbers import preload as preload_numbers
 from kpn_sms_notify.schema import CONFIG_KEYS
 
 _WARM_KEY = "kpn_sms_notify_numbers_warm"
@@ -59,12 +60,6 @@ def build_client(hass: HomeAssistant, config: Mapping[str, Any]) -> KpnSms:
     return KpnSms.from_config(client_config(config), http_client=get_async_client(hass))
 
 
-def _load_phone_metadata() -> None:
-    import phonenumbers  # the library's dependency; its per-country data loads lazily
-
-    phonenumbers.PhoneMetadata.load_all()
-
-
 async def async_warm_numbers(hass: HomeAssistant) -> None:
     """Load every country's phone metadata once, in the executor.
 
@@ -73,7 +68,7 @@ async def async_warm_numbers(hass: HomeAssistant) -> None:
     """
     if hass.data.get(_WARM_KEY):
         return
-    await hass.async_add_executor_job(_load_phone_metadata)
+    await hass.async_add_executor_job(preload_numbers)
     hass.data[_WARM_KEY] = True
 
 
