@@ -223,8 +223,11 @@ install_project
 log "chroot ready in $((SECONDS - T0)) s: $ROOT ($(in_root python --version), HA $HA, harness $PHCC)"
 
 [ $# -gt 0 ] || set -- tests/homeassistant
+# In the background plus `wait`, so that a TERM or INT to this script is acted on at once
+# (bash runs traps only between foreground commands): the EXIT trap then ends pytest and unmounts.
+in_root sh -c 'cd /src && exec python -m pytest -p no:cacheprovider "$@"' pytest "$@" <&0 &
 set +e
-in_root sh -c 'cd /src && exec python -m pytest -p no:cacheprovider "$@"' pytest "$@"
+wait $!
 rc=$?
 set -e
 exit "$rc"
