@@ -28,7 +28,7 @@ esac
 HA=${HA_CHROOT_HA:-$DEF_HA}
 PHCC=${HA_CHROOT_PHCC:-$DEF_PHCC}
 ROOT=${HA_CHROOT_DIR:-/var/cache/kpn-sms-notify/ha-$SUITE}
-ROOT=${ROOT%/}
+ROOT=$(realpath -m "$ROOT")   # canonical: compared with /proc/PID/root and findmnt's output
 MIRROR=${HA_CHROOT_MIRROR:-http://deb.debian.org/debian}
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The tree bind-mounted at /src (HA_CHROOT_PROJECT: another test project, for developing this).
@@ -64,7 +64,12 @@ in_root() { chroot "$ROOT" "${CENV[@]}" "$@" 9>&-; }
 
 # ---- mounts: every one is recorded and undone by the EXIT trap --------------------------------
 MOUNTED=()
-mounts_under_root() { findmnt -rn -o TARGET | grep -E "^$ROOT(/|$)" || true; }
+mounts_under_root() {
+  local t
+  findmnt -rn -o TARGET | while read -r t; do
+    case "$t" in "$ROOT"|"$ROOT"/*) echo "$t" ;; esac
+  done
+}
 
 mount_bind() {  # mount_bind SRC DEST [ro]
   mkdir -p "$2"
