@@ -37,7 +37,7 @@ VENV=/opt/venv
 # HA's own pins, applied to everything installed beside it (as HA does for integrations).
 HA_CONSTRAINTS=/opt/ha-constraints.txt
 # Bump when a build step changes, so that existing chroots are brought up to date.
-RECIPE_BASE=2 RECIPE_VENV=3
+RECIPE_BASE=2 RECIPE_VENV=4
 # Compilers: trixie's pinned lru-dict and the boot-time requirements of a real `hass`
 # (pymicro-vad, pyspeex-noise) build from source. debootstrap installs all of these itself.
 APT_PKGS="python3,python3-venv,python3-dev,build-essential,ca-certificates"

@@ -7,12 +7,15 @@ Run with the Python of an HA environment (scripts/ha-chroot.sh runs it inside th
 
 HA always sets up some integrations (bootstrap's default sets and what they depend on), even with
 a minimal configuration.yaml. Under `hass --skip-pip` their requirements must already be
-installed, or they fail to set up; on HA 2026.x `GET /api/services` then answers 500 because the
-services.yaml validation imports their selectors. The frontend package is among them.
+installed, or they fail to set up. Besides, `GET /api/services` imports the base entity components
+(homeassistant.helpers.service._base_components) to validate services.yaml selectors, and answers
+500 when one of them cannot be imported (on 2026.2.3: `conversation`, through `ai_task`, needs
+hassil). The frontend package is among the requirements.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 from pathlib import Path
@@ -34,7 +37,21 @@ def always_loaded() -> set[str]:
     for name in ("CORE_INTEGRATIONS", "DEFAULT_INTEGRATIONS", "LOGGING_AND_HTTP_DEPS_INTEGRATIONS"):
         domains |= set(getattr(bootstrap, name, ()))
     # Error reporting to Nabu Casa is set up only when configured; its SDK is large.
-    return domains - {"sentry"}
+    return (domains | service_validation_components()) - {"sentry"}
+
+
+def service_validation_components() -> set[str]:
+    """The components that helpers/service.py's `_base_components()` imports."""
+    tree = ast.parse((HA_DIR / "helpers" / "service.py").read_text())
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef) and func.name == "_base_components":
+            return {
+                alias.name
+                for node in ast.walk(func)
+                if isinstance(node, ast.ImportFrom) and node.module == "homeassistant.components"
+                for alias in node.names
+            }
+    return set()
 
 
 def manifest(domain: str) -> dict:
