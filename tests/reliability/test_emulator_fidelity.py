@@ -109,3 +109,86 @@ def test_every_documented_code_was_answered() -> None:
     for path in ("/send", "/register"):
         documented = {int(code) for code in RAW["paths"][path]["post"]["responses"]}
         assert SEEN[path] == documented, (path, sorted(SEEN[path]), sorted(documented))
+
+
+# ------------------------------------------------------------------ phone numbers (OAS 3.0)
+
+NUMBERS_FILE = SPEC_FILE.with_name("kpn-vonage-phone-numbers-openapi.yml")
+NUMBERS_RAW = yaml.safe_load(NUMBERS_FILE.read_text(encoding="utf-8"))
+NUMBERS_BASE = "/communication/nexmo/phone-numbers"
+NUMBERS_SCHEMA = schemathesis.openapi.from_dict(NUMBERS_RAW)
+# KPN's generic return codes (facts §2.2): the phone-numbers spec documents only 200.
+GENERIC = {400, 401, 403, 404, 405, 412, 429, 500, 502, 503}
+NUMBER_SEEN: dict[str, set[int]] = defaultdict(set)
+
+
+@pytest.fixture(scope="module")
+def numbers_gateway() -> Iterator[tuple[Emulator, str]]:
+    """An emulator of its own: a wedged one must not take the SMS tests down with it."""
+    with Emulator() as emu:
+        answer = httpx.post(f"{emu.url}/oauth/client_credential/accesstoken",
+                            params={"grant_type": "client_credentials"},
+                            data={"client_id": EMU_CLIENT_ID,
+                                  "client_secret": EMU_CLIENT_SECRET}, trust_env=False)
+        yield emu, answer.json()["access_token"]
+
+
+@NUMBERS_SCHEMA.hook
+def flatmap_query(context: schemathesis.HookContext, query: Any) -> st.SearchStrategy[Any]:
+    """Half the searches ask for a real country, so listings come back too."""
+    if not isinstance(query, dict) or "country" not in query:
+        return st.just(query)
+    return st.sampled_from([query, {**query, "country": "NL"}])
+
+
+@pytest.mark.parametrize("profile", ["normal", "bad-bearer", "quota-exhausted"])
+@NUMBERS_SCHEMA.parametrize()
+@settings(max_examples=20)
+def test_phone_numbers_answers_match_the_spec(case: schemathesis.Case, profile: str,
+                                              numbers_gateway: tuple[Emulator, str]) -> None:
+    emulator, token = numbers_gateway
+    emulator.configure(**{**DEFAULT_KNOBS, **PROFILES[profile]})
+    bearer = "made-up-token" if profile == "bad-bearer" else token
+    response = case.call(base_url=f"{emulator.url}{NUMBERS_BASE}", timeout=5,
+                         headers={"Authorization": f"Bearer {bearer}"})
+    NUMBER_SEEN[f"{case.method.upper()} {case.operation.path}"].add(response.status_code)
+    if response.status_code == 200:
+        case.validate_response(response, checks=[response_schema_conformance,
+                                                 content_type_conformance])
+        return
+    body = response.json()
+    if response.status_code == 420:  # Vonage's Numbers API: "method failed" (a refusal)
+        assert set(body) == {"error-code", "error-code-label"} and body["error-code"] == "420"
+        return
+    assert response.status_code in GENERIC, (response.status_code, response.text[:200])
+    assert "fault" in body or set(body) == {"transactionId", "status", "name", "message",
+                                            "info"}, body
+
+
+def test_every_phone_numbers_operation_answered_200() -> None:
+    if not NUMBER_SEEN:
+        pytest.skip("run together with test_phone_numbers_answers_match_the_spec")
+    for path, ops in NUMBERS_RAW["paths"].items():
+        for method in ops:
+            assert 200 in NUMBER_SEEN[f"{method.upper()} {path}"], (method, path, NUMBER_SEEN)
+
+
+@pytest.mark.parametrize(("op", "msisdn"), [("buy", "3197012345678"), ("cancel", "31600000000")])
+def test_refused_number_change_answers_and_the_emulator_lives_on(op: str, msisdn: str) -> None:
+    """Found by the generated requests: buying a number the account already owns (or
+    cancelling one it does not) must be answered, and the emulator must go on answering."""
+    with Emulator() as emu, httpx.Client(base_url=emu.url or "", timeout=5,
+                                         trust_env=False) as http:
+        token = http.post("/oauth/client_credential/accesstoken",
+                          params={"grant_type": "client_credentials"},
+                          data={"client_id": EMU_CLIENT_ID,
+                                "client_secret": EMU_CLIENT_SECRET}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        try:
+            refused = http.post(f"{NUMBERS_BASE}/number/{op}", headers=auth,
+                                data={"country": "NL", "msisdn": msisdn})
+        except httpx.ReadTimeout:
+            pytest.fail(f"number/{op} of {msisdn} was never answered")
+        assert refused.status_code == 420 and refused.json()["error-code"] == "420"
+        after = http.get(f"{NUMBERS_BASE}/account/numbers", headers=auth)
+        assert after.status_code == 200
