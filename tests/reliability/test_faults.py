@@ -172,6 +172,8 @@ def test_cli(fault: Fault, emulator: Emulator, emulator_url: str, tmp_path: Path
     assert "Traceback" not in run.output
     if fault.whole is None:
         assert run.code == (1 if fault.failed else 0), run.output
+    else:  # the documented exit codes: 3 credentials refused, 4 gateway unreachable
+        assert run.code == (3 if "401" in fault.id else 4), run.output
     if fault.id == "sunset":
         assert "sunset: 2027-06-30" in run.output
     # Each CLI run is a new process: "keeps working afterwards" is the follow-up of the
