@@ -12,7 +12,6 @@ from typing import Any
 from .encoding import compose, fit
 from .errors import (
     KpnApiError,
-    KpnAuthError,
     KpnConnectionError,
     KpnSmsError,
     KpnValidationError,
@@ -167,7 +166,9 @@ class Attempts:
             reason = reason[len(prefix):]
         if self.retries:
             reason += f" (after {self.count} attempts)"
-        permanent = isinstance(error, KpnAuthError | KpnValidationError) or (
+        # Refused credentials are not the recipient's fault: once they are fixed, the same
+        # text goes through, so a host that can retry (serve, Alertmanager) should.
+        permanent = isinstance(error, KpnValidationError) or (
             isinstance(error, KpnApiError) and not retryable)
         return RecipientResult(self.recipient, False, status=status, reason=reason,
                                error=error, attempts=self.count, permanent=permanent)

@@ -142,11 +142,12 @@ async def number_buy(request: web.Request) -> web.Response:
     form, err = await _form_with(request, "country", "msisdn")
     if err is not None:
         return err
+    # Decide under the lock, answer outside it: the answer's quota headers take the lock too.
     with state.lock:
-        if form["msisdn"] in state.owned:
-            return _failed(state, "number already owned")
-        state.owned.append(form["msisdn"])
-    return _ok(state)
+        owned = form["msisdn"] in state.owned
+        if not owned:
+            state.owned.append(form["msisdn"])
+    return _failed(state, "number already owned") if owned else _ok(state)
 
 
 async def number_cancel(request: web.Request) -> web.Response:
@@ -158,11 +159,11 @@ async def number_cancel(request: web.Request) -> web.Response:
     if err is not None:
         return err
     with state.lock:
-        if form["msisdn"] not in state.owned:
-            return _failed(state, "number not owned by this account")
-        state.owned.remove(form["msisdn"])
-        state.number_urls.pop(form["msisdn"], None)
-    return _ok(state)
+        owned = form["msisdn"] in state.owned
+        if owned:
+            state.owned.remove(form["msisdn"])
+            state.number_urls.pop(form["msisdn"], None)
+    return _ok(state) if owned else _failed(state, "number not owned by this account")
 
 
 async def number_update(request: web.Request) -> web.Response:

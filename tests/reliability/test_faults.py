@@ -360,10 +360,6 @@ def test_apprise(fault: Fault, emulator: Emulator, emulator_url: str) -> None:
                  NUMBERS[0], before)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a renewal refused mid-batch (KpnAuthError) is marked permanent by "
-    "sending.Attempts.failure, so serve (alert_routes.deliver) answers 200 'failed' and the "
-    "sender never retries; the same refusal at the start of a batch is a 503 'retry'"))
 async def test_token_refused_mid_batch_serve(emulator: Emulator, emulator_url: str,
                                              tmp_path: Path) -> None:
     """The token dies mid-batch and the renewal is refused (401 invalid_client: the
