@@ -18,21 +18,20 @@ import httpx
 
 from . import protocol
 from .auth import SyncTokenManager, TokenStore
-from .client import _checked_url
+from .client_base import ClientBase, RequestBuilder, split_config
 from .errors import KpnSmsError
 from .models import RecipientResult, SendReport, Token
-from .numbers import mask_number, normalize_number
-from .protocol import ApiRequest, SendOutcome
+from .numbers import mask_number
+from .protocol import ApiRequest
 from .ratelimit import SyncRateLimiter
 from .sending import Attempts, SendPlan, prepare, token_failure
-from .session import Session
-from .settings import Settings
-from .transport import error_from_exception, outcome_from_exception, ssl_context
+from .transport import ssl_context
 
 _LOGGER = logging.getLogger(__name__)
+Answer = tuple[int, httpx.Headers, bytes]
 
 
-class KpnSmsSync:
+class KpnSmsSync(ClientBase):
     """Blocking client with the same methods as KpnSms."""
 
     def __init__(
@@ -44,9 +43,7 @@ class KpnSmsSync:
         token_store: TokenStore | None = None,
         **options: Any,
     ) -> None:
-        self.settings = Settings.from_config(
-            {"client_id": client_id, "client_secret": client_secret, **options})
-        self.session = Session(self.settings)
+        super().__init__(client_id, client_secret, options)
         self._http = http_client
         self._http_lock = threading.Lock()
         self._owns_http = http_client is None
@@ -57,13 +54,9 @@ class KpnSmsSync:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, http_client: httpx.Client | None = None,
                     token_store: TokenStore | None = None) -> KpnSmsSync:
-        options = {k: v for k, v in config.items() if k not in ("client_id", "client_secret")}
-        return cls(config["client_id"], config["client_secret"], http_client=http_client,
-                   token_store=token_store, **options)
-
-    def __repr__(self) -> str:
-        return (f"KpnSmsSync(client_id={self.settings.client_id!r}, "
-                f"base_url={self.settings.base_url!r})")
+        client_id, client_secret, options = split_config(config)
+        return cls(client_id, client_secret, http_client=http_client, token_store=token_store,
+                   **options)
 
     @property
     def token_requests(self) -> int:
@@ -78,29 +71,29 @@ class KpnSmsSync:
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)
         self._auth.get()
+
+        def one(number: str) -> RecipientResult:
+            result = self._attempt(plan, number)
+            if on_result is not None:
+                on_result(result)
+            return result
+
         workers = min(self.settings.max_concurrency, len(plan.numbers))
         if workers == 1:
-            results = [self._send_one(plan, plan.numbers[0], on_result)]
+            results = [one(plan.numbers[0])]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpn-sms") as pool:
-                results = list(pool.map(lambda n: self._send_one(plan, n, on_result),
-                                        plan.numbers))
+                results = list(pool.map(one, plan.numbers))
         report = SendReport(tuple(results), text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
 
     def register_webhook(self, to: str, callback_url: str) -> str:
-        number = normalize_number(to, self.settings.region, field="to")
-        url = _checked_url("callback_url", callback_url)
-        data = self._call(lambda t: protocol.register_request(
-            self.settings.base_url, t, to=number, callback_url=url))
+        data = self._call(self._register_builder(to, callback_url))
         return str(data.get("message") or "registered")
 
     def update_number(self, country: str, msisdn: str, mo_http_url: str) -> None:
-        number = normalize_number(msisdn, self.settings.region, field="msisdn")
-        url = _checked_url("moHttpUrl", mo_http_url) if mo_http_url else ""
-        self._call(lambda t: protocol.number_update_request(
-            self.settings.base_url, t, country=country, msisdn=number, mo_http_url=url))
+        self._call(self._number_update_builder(country, msisdn, mo_http_url))
 
     def close(self) -> None:
         if self._owns_http and self._http is not None:
@@ -114,13 +107,6 @@ class KpnSmsSync:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _send_one(self, plan: SendPlan, number: str,
-                  on_result: Callable[[RecipientResult], None] | None = None) -> RecipientResult:
-        result = self._attempt(plan, number)
-        if on_result is not None:
-            on_result(result)
-        return result
-
     def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
@@ -131,10 +117,9 @@ class KpnSmsSync:
             except KpnSmsError as err:  # a renewal failed mid-batch: nothing was sent
                 outcome = token_failure(err)
             else:
-                request = protocol.send_request(self.settings.base_url, token, to=number,
-                                                **plan.fields)
                 self._limiter.acquire()
-                outcome = self._post_send(request, number)
+                answer = self._try_exchange(self._send_request(token, plan, number))
+                outcome = self._read_send(answer, number)
             if outcome.ok:
                 return attempts.result(outcome, plan.truncated)
             if token is not None and attempts.should_renew_token(outcome):
@@ -149,39 +134,25 @@ class KpnSmsSync:
             _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
             time.sleep(delay)
 
-    def _post_send(self, request: ApiRequest, number: str) -> SendOutcome:
-        try:
-            status, headers, body = self._exchange(request)
-        except httpx.HTTPError as exc:
-            return outcome_from_exception(exc, mask_number(number))
-        outcome = protocol.parse_send(status, headers, body, recipient=number)
-        self.session.saw(outcome.headers)
-        return outcome
-
     def _fetch_token(self) -> Token:
-        request = protocol.token_request(self.settings.base_url, self.settings.client_id,
-                                         self.settings.client_secret)
-        try:
-            status, headers, body = self._exchange(request)
-        except httpx.HTTPError as exc:
-            raise error_from_exception(exc, "token request") from None
-        token = protocol.parse_token(status, headers, body)
-        self.session.saw(protocol.parse_headers(headers))
-        return token
+        return self._read_token(self._try_exchange(self._token_request()))
 
-    def _call(self, build: Callable[[Token], ApiRequest]) -> dict[str, Any]:
+    def _call(self, build: RequestBuilder) -> dict[str, Any]:
         token = self._auth.get()
-        for attempt in (1, 2):
-            try:
-                status, headers, body = self._exchange(build(token))
-            except httpx.HTTPError as exc:
-                raise error_from_exception(exc, "request") from None
-            if attempt == 1 and protocol.is_token_rejection(status, body):
-                token = self._auth.renew(token)
-                continue
-            self.session.saw(protocol.parse_headers(headers))
-            return protocol.parse_simple(status, headers, body)
-        raise AssertionError("unreachable")  # pragma: no cover
+        answer = self._try_exchange(build(token))
+        if not isinstance(answer, httpx.HTTPError) and protocol.is_token_rejection(
+                answer[0], answer[2]):
+            token = self._auth.renew(token)
+            answer = self._try_exchange(build(token))
+        if isinstance(answer, httpx.HTTPError):
+            raise self._transport_error(answer) from None
+        return self._read_simple(answer)
+
+    def _try_exchange(self, request: ApiRequest) -> Answer | httpx.HTTPError:
+        try:
+            return self._exchange(request)
+        except httpx.HTTPError as exc:
+            return exc
 
     def _client(self) -> httpx.Client:
         # Worker threads share one client (and its connection pool); made once, under a lock.
@@ -190,7 +161,7 @@ class KpnSmsSync:
                 self._http = httpx.Client(timeout=self.settings.timeout, verify=ssl_context())
             return self._http
 
-    def _exchange(self, request: ApiRequest) -> tuple[int, httpx.Headers, bytes]:
+    def _exchange(self, request: ApiRequest) -> Answer:
         http = self._http or self._client()
         self.session.log_request(request)
         response = http.request(

@@ -1,0 +1,99 @@
+"""What KpnSms and its sync twin KpnSmsSync share: settings, bookkeeping, the requests they
+build and how they read the answers. No I/O here; each client only adds the waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from . import protocol
+from .errors import KpnSmsError, KpnValidationError
+from .models import Token
+from .numbers import mask_number, normalize_number
+from .protocol import ApiRequest, SendOutcome
+from .sending import SendPlan
+from .session import Session
+from .settings import Settings
+from .transport import error_from_exception, outcome_from_exception
+
+RequestBuilder = Callable[[Token], ApiRequest]
+
+
+def split_config(config: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(client_id, client_secret, the other options) of a config mapping."""
+    options = {k: v for k, v in config.items() if k not in ("client_id", "client_secret")}
+    return config["client_id"], config["client_secret"], options
+
+
+class ClientBase:
+    def __init__(self, client_id: str, client_secret: str, options: Mapping[str, Any]) -> None:
+        self.settings = Settings.from_config(
+            {"client_id": client_id, "client_secret": client_secret, **options})
+        self.session = Session(self.settings)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(client_id={self.settings.client_id!r}, "
+                f"base_url={self.settings.base_url!r})")
+
+    # ------------------------------------------------------------ requests
+
+    def _token_request(self) -> ApiRequest:
+        return protocol.token_request(self.settings.base_url, self.settings.client_id,
+                                      self.settings.client_secret)
+
+    def _send_request(self, token: Token, plan: SendPlan, number: str) -> ApiRequest:
+        return protocol.send_request(self.settings.base_url, token, to=number, **plan.fields)
+
+    def _register_builder(self, to: str, callback_url: str) -> RequestBuilder:
+        number = normalize_number(to, self.settings.region, field="to")
+        url = checked_url("callback_url", callback_url)
+        return lambda token: protocol.register_request(
+            self.settings.base_url, token, to=number, callback_url=url)
+
+    def _number_update_builder(self, country: str, msisdn: str,
+                               mo_http_url: str) -> RequestBuilder:
+        number = normalize_number(msisdn, self.settings.region, field="msisdn")
+        url = checked_url("moHttpUrl", mo_http_url) if mo_http_url else ""  # "" clears it
+        return lambda token: protocol.number_update_request(
+            self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url)
+
+    # ------------------------------------------------------------ answers
+
+    def _read_send(self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError,
+                   number: str) -> SendOutcome:
+        if isinstance(answer, httpx.HTTPError):
+            return outcome_from_exception(answer, mask_number(number))
+        status, headers, body = answer
+        outcome = protocol.parse_send(status, headers, body, recipient=number)
+        self.session.saw(outcome.headers)
+        return outcome
+
+    def _read_token(self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError) -> Token:
+        if isinstance(answer, httpx.HTTPError):
+            raise error_from_exception(answer, "token request") from None
+        status, headers, body = answer
+        token = protocol.parse_token(status, headers, body)
+        self.session.saw(protocol.parse_headers(headers))
+        return token
+
+    def _read_simple(self, answer: tuple[int, httpx.Headers, bytes]) -> dict[str, Any]:
+        status, headers, body = answer
+        self.session.saw(protocol.parse_headers(headers))
+        return protocol.parse_simple(status, headers, body)
+
+    @staticmethod
+    def _transport_error(exc: httpx.HTTPError) -> KpnSmsError:
+        return error_from_exception(exc, "request")
+
+
+def checked_url(field: str, url: str) -> str:
+    """A webhook URL: https, or http on loopback (the emulator)."""
+    from .schema import url_validator
+
+    try:
+        return url_validator("callback")(url)
+    except Exception as err:
+        raise KpnValidationError(f"{field}: {err} (got {url!r})", field=field, value=url) from None
