@@ -9,12 +9,12 @@
 #                                trixie: fallback if sid moves and breaks (Python 3.13.5,
 #                                HA 2026.2.3, harness 0.13.316).
 #   HA_CHROOT_DIR=PATH           where the chroot lives (default /var/cache/kpn-sms-notify/ha-SUITE);
-#                                outside the git tree, 1.5-2 GB.
+#                                outside the git tree, 1.7 GB.
 #   HA_CHROOT_MIRROR=URL         Debian mirror (default http://deb.debian.org/debian).
 #   HA_CHROOT_HA / HA_CHROOT_PHCC  override the HA / pytest-homeassistant-custom-component pins.
 #   HA_CHROOT_REBUILD=1          throw the chroot away and build it again.
 #
-# The chroot is built when missing (about 2 min) and reused otherwise (a few seconds). Every
+# The chroot is built when missing (about 3.5 min) and reused otherwise (about 1 s). Every
 # mount is undone on exit, whatever pytest's outcome; pytest's exit code is passed through.
 # Needs root (debootstrap, chroot, mount).
 set -euo pipefail
@@ -134,12 +134,17 @@ for m in $(mounts_under_root | sort -r); do
 done
 [ -z "$(mounts_under_root)" ] || die "stale mounts under $ROOT could not be removed"
 
+STAMP=$ROOT/.kpn-sms-notify   # made before debootstrap runs: marks the directory as ours
+
 remove_root() {
   [ -z "$(mounts_under_root)" ] || die "mounts under $ROOT; not removing it"
+  # Only a chroot this script made (or an empty directory) is ever deleted.
+  if [ -d "$ROOT" ] && [ ! -d "$STAMP" ] && [ -n "$(ls -A "$ROOT")" ]; then
+    die "$ROOT is not a chroot made by this script; set HA_CHROOT_DIR to another directory"
+  fi
   rm -rf --one-file-system "$ROOT"
 }
 
-STAMP=$ROOT/.kpn-sms-notify
 BASE_OK=$STAMP/base-$SUITE-r$RECIPE_BASE
 VENV_OK=$STAMP/venv-$HA-$PHCC-r$RECIPE_VENV
 
@@ -169,18 +174,19 @@ build_base() {
   }
   log "debootstrap --variant=minbase $SUITE -> $ROOT"
   local tries=0
+  mkdir -p "$STAMP"
   until debootstrap --variant=minbase --include="$APT_PKGS" \
       "$SUITE" "$ROOT" "$MIRROR" > "$ROOT.debootstrap.log" 2>&1; do
     tries=$((tries + 1))
     tail -n 20 "$ROOT.debootstrap.log" >&2
     [ "$tries" -lt 2 ] || die "debootstrap failed twice (log: $ROOT.debootstrap.log)"
-    log "debootstrap failed; retrying once from scratch"; remove_root
+    log "debootstrap failed; retrying once from scratch"; remove_root; mkdir -p "$STAMP"
   done
   # sid's Release file is often past Valid-Until on the mirror; debootstrap does not check it.
   echo 'Acquire::Check-Valid-Until "false";' > "$ROOT/etc/apt/apt.conf.d/99no-check-valid-until"
   in_root apt-get clean
   sync_host_files
-  mkdir -p "$STAMP"; touch "$BASE_OK"
+  touch "$BASE_OK"
   log "base system ready in $((SECONDS - t0)) s ($(in_root python3 --version))"
 }
 
