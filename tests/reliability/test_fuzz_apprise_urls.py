@@ -5,9 +5,11 @@ of the privacy URL."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import apprise
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -66,9 +68,18 @@ def urls(draw: st.DrawFn) -> str:
     ]))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _quiet_apprise() -> Iterator[None]:
+    """Refusals are expected here; the level is put back for the tests that read warnings."""
+    logger = logging.getLogger("apprise")
+    before = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(before)
+
+
 @given(st.one_of(urls(), urls(), urls(), st.text(max_size=60).map(lambda t: "kpnsms://" + t)))
 def test_parse_and_instantiate_never_raise(url: str) -> None:
-    logging.getLogger("apprise").setLevel(logging.CRITICAL)  # refusals are expected here
     NotifyKpnSms.parse_url(url)  # must not raise
     plugin = apprise.Apprise.instantiate(url)
     event("refused" if plugin is None else "accepted")
