@@ -43,7 +43,7 @@ ensure_alertmanager() {
 }
 
 lane_core() {
-  ensure_venv test || return 1
+  ensure_venv test,bench || return 1  # bench: its smoke test runs in this lane
   ensure_alertmanager
   # -p no:homeassistant: harmless here, and keeps HA's harness (sockets blocked, thread checks)
   # away should it ever be installed in this venv.
