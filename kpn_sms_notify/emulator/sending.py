@@ -6,7 +6,6 @@ Failures are Vonage statuses inside an HTTP 200 (facts §2.2, §3.1).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 from . import segments
 from .state import EmulatorState
+from .webhooks import is_loopback_url
 
 ERROR_TEXTS = {
     "1": "Throughput Rate Exceeded - please wait [ 1000 ] and retry",
@@ -81,17 +81,6 @@ def throttle_text(wait_seconds: float) -> str:
     return f"Throughput Rate Exceeded - please wait [ {ms} ] and retry"
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_callback(url: str, allow_loopback_http: bool) -> bool:
     try:
         parts = urlsplit(url)
@@ -101,7 +90,7 @@ def check_callback(url: str, allow_loopback_http: bool) -> bool:
         return False
     if parts.scheme == "https":
         return True
-    return parts.scheme == "http" and allow_loopback_http and _is_loopback(parts.hostname)
+    return parts.scheme == "http" and allow_loopback_http and is_loopback_url(url)
 
 
 def _int_param(params: dict[str, str], name: str, status: str, lo: int, hi: int) -> int | None:
