@@ -134,14 +134,22 @@ async def _form_with(
     return form, None
 
 
-async def number_buy(request: web.Request) -> web.Response:
+async def _change_request(
+    request: web.Request,
+) -> tuple[EmulatorState, dict[str, str]] | web.Response:
+    """The bearer/quota guard and the form (country, msisdn) every number change needs."""
     problem = _guard(request)
     if problem is not None:
         return problem
-    state = state_of(request)
     form, err = await _form_with(request, "country", "msisdn")
-    if err is not None:
-        return err
+    return err if err is not None else (state_of(request), form)
+
+
+async def number_buy(request: web.Request) -> web.Response:
+    checked = await _change_request(request)
+    if isinstance(checked, web.Response):
+        return checked
+    state, form = checked
     # Decide under the lock, answer outside it: the answer's quota headers take the lock too.
     with state.lock:
         owned = form["msisdn"] in state.owned
@@ -151,13 +159,10 @@ async def number_buy(request: web.Request) -> web.Response:
 
 
 async def number_cancel(request: web.Request) -> web.Response:
-    problem = _guard(request)
-    if problem is not None:
-        return problem
-    state = state_of(request)
-    form, err = await _form_with(request, "country", "msisdn")
-    if err is not None:
-        return err
+    checked = await _change_request(request)
+    if isinstance(checked, web.Response):
+        return checked
+    state, form = checked
     with state.lock:
         owned = form["msisdn"] in state.owned
         if owned:
@@ -167,13 +172,10 @@ async def number_cancel(request: web.Request) -> web.Response:
 
 
 async def number_update(request: web.Request) -> web.Response:
-    problem = _guard(request)
-    if problem is not None:
-        return problem
-    state = state_of(request)
-    form, err = await _form_with(request, "country", "msisdn")
-    if err is not None:
-        return err
+    checked = await _change_request(request)
+    if isinstance(checked, web.Response):
+        return checked
+    state, form = checked
     msisdn = form["msisdn"]
     with state.lock:
         owned = msisdn in state.owned
