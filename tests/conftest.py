@@ -161,3 +161,13 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield hook
     finally:
         hook.stop()
+
+
+def prometheus_samples(text: str) -> dict[str, float]:
+    """A /metrics answer (Prometheus text format) as {sample name with labels: value}."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from conftest import prometheus_samples  # type: ignore[import-not-found]
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
@@ -252,7 +253,7 @@ def test_alertmanager_retry_delivers_exactly_one_text_per_recipient(
     assert emulator.counters["send_requests"] == 2 + 3  # two texts, three refused attempts
     serve_url, serve_proc = kpn_serve
     metrics = httpx.get(serve_url + "/metrics").text
-    answers = _samples(metrics)
+    answers = prometheus_samples(metrics)
     assert answers['kpn_sms_notifications_total{answer="retry",endpoint="alertmanager"}'] >= 1
     assert answers['kpn_sms_texts_failed_total{endpoint="alertmanager",kind="transient"}'] == 3
     log = serve_proc.log.read_text()
@@ -260,11 +261,3 @@ def test_alertmanager_retry_delivers_exactly_one_text_per_recipient(
     am_log = am_proc.log.read_text()
     assert "503" in am_log or "retry" in am_log.lower()  # Alertmanager saw the failure
 
-
-def _samples(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out

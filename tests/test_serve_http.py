@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from conftest import prometheus_samples  # type: ignore[import-not-found]
 from test_serve_support import (
     ALICE,
     ALICE_E164,
@@ -309,7 +310,7 @@ async def test_healthz_and_metrics(emulator: Emulator, emulator_url: str, tmp_pa
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = answer.text
-    values = _samples(text)
+    values = prometheus_samples(text)
     assert values['kpn_sms_texts_sent_total{endpoint="alertmanager"}'] == 1
     assert values['kpn_sms_texts_failed_total{endpoint="alertmanager",kind="permanent"}'] == 1
     assert values['kpn_sms_texts_deduplicated_total{endpoint="alertmanager"}'] == 2
@@ -363,11 +364,3 @@ async def test_no_secret_in_debug_logs(
     for secret in (EMU_CLIENT_SECRET, TOKEN, ALICE_E164):
         assert secret not in logged  # ... without secrets or the full number
 
-
-def _samples(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
