@@ -1,19 +1,18 @@
 """KPN's inbound SMS and delivery receipts arrive at a Home Assistant webhook and become
 events; the webhook URL is registered with KPN.
 
-Parsing, de-duplication and reassembly are the library's (`kpn_sms_notify.inbound`); this
-module only reads the request (GET query, form POST or JSON POST), answers KPN, and fires
-`kpn_sms_notify_inbound` / `kpn_sms_notify_delivery`.
+Reading the body, parsing, de-duplication and reassembly are the library's
+(`kpn_sms_notify.inbound`, the same code `kpn-sms serve` runs); this module only takes the
+request's bytes (GET query, form POST or JSON POST, with or without a Content-Type), answers
+KPN, and fires `kpn_sms_notify_inbound` / `kpn_sms_notify_delivery`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -25,7 +24,9 @@ from kpn_sms_notify.inbound import (
     InboundMessage,
     parse_delivery_receipt,
     parse_inbound,
+    query_params,
     verify_signature,
+    webhook_params,
 )
 from kpn_sms_notify.numbers import mask_number
 
@@ -47,37 +48,21 @@ from .const import (
 from .runtime import KpnRuntime
 
 
-class BadRequest(Exception):
-    """The request is not a KPN webhook call we can read; answered with HTTP 400."""
-
-
 async def read_params(request: web.Request) -> dict[str, Any]:
-    """The webhook parameters, whichever way KPN sends them."""
+    """The webhook parameters, whichever way KPN sends them (the library's one reader)."""
+    query = list(request.query.items())
     if request.method == "GET":
-        return dict(request.query)
+        return query_params(query)
     if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
-        raise BadRequest(f"body too large ({request.content_length} bytes)")
-    body = await request.content.read(MAX_WEBHOOK_BODY + 1)
-    if len(body) > MAX_WEBHOOK_BODY:
-        raise BadRequest("body too large")
-    params: dict[str, Any] = dict(request.query)  # some senders put fields in the query too
-    if not body.strip():
-        return params
-    if "json" in (request.content_type or "") or body.lstrip()[:1] in (b"{", b"["):
-        try:
-            data = json.loads(body)
-        except ValueError as err:
-            raise BadRequest(f"invalid JSON: {err}") from None
-        if not isinstance(data, dict):
-            raise BadRequest(f"expected a JSON object, got {type(data).__name__}")
-        params.update(data)
-        return params
-    try:
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True,
-                                strict_parsing=False))
-    except UnicodeDecodeError:
-        raise BadRequest("form body is not UTF-8") from None
-    return params
+        raise KpnValidationError(f"body: too large ({request.content_length} bytes)",
+                                 field="body")
+    body = bytearray()
+    while chunk := await request.content.read(MAX_WEBHOOK_BODY + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_WEBHOOK_BODY:
+            raise KpnValidationError("body: too large", field="body")
+    return webhook_params(query=query, body=bytes(body),
+                          content_type=request.headers.get(hdrs.CONTENT_TYPE))
 
 
 def _is_receipt(params: Mapping[str, Any]) -> bool:
@@ -92,7 +77,7 @@ async def async_handle_webhook(
     runtime: KpnRuntime = entry.runtime_data
     try:
         params = await read_params(request)
-    except BadRequest as err:
+    except KpnValidationError as err:
         LOGGER.warning("KPN webhook: rejected a request: %s", err)
         return web.Response(status=400, text=str(err))
     if not params:
@@ -137,7 +122,7 @@ def _fire_inbound(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
 def _handle_receipt(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
                     params: Mapping[str, Any]) -> None:
     receipt = parse_delivery_receipt(params)
-    if not runtime.first_receipt(receipt.message_id, receipt.status):
+    if not runtime.receipts_seen.first(receipt.key):
         LOGGER.debug("KPN delivery receipt %s/%s: duplicate", receipt.message_id, receipt.status)
         return
     runtime.delivery_events += 1

@@ -3,7 +3,6 @@ Home Assistant's shared httpx client without blocking the event loop."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +12,7 @@ from homeassistant.helpers.httpx_client import get_async_client
 
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.errors import KpnApiError, KpnConnectionError, KpnRateLimitError, KpnSmsError
-from kpn_sms_notify.inbound import InboundAssembler
+from kpn_sms_notify.inbound import InboundAssembler, SeenReceipts
 from kpn_sms_notify.numbers import preload as preload_numbers
 from kpn_sms_notify.schema import CONFIG_KEYS
 
@@ -32,19 +31,9 @@ class KpnRuntime:
     assembler: InboundAssembler = field(default_factory=InboundAssembler)
     inbound_events: int = 0
     delivery_events: int = 0
-    receipts_seen: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    receipts_seen: SeenReceipts = field(
+        default_factory=lambda: SeenReceipts(max_entries=_MAX_RECEIPTS_SEEN))
     legacy_service: Any = None  # the notify.<title> service loaded by discovery
-
-    def first_receipt(self, message_id: str, status: str) -> bool:
-        """False for a redelivered receipt (KPN delivers at least once); bounded memory."""
-        key = (message_id, status)
-        if key in self.receipts_seen:
-            self.receipts_seen.move_to_end(key)
-            return False
-        self.receipts_seen[key] = None
-        while len(self.receipts_seen) > _MAX_RECEIPTS_SEEN:
-            self.receipts_seen.popitem(last=False)
-        return True
 
 
 def client_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import KpnValidationError
+from .messages_api import MESSAGES_INBOUND_FIELDS, is_messages_api, messages_values, sms_timestamp
 from .wire import (
     _MAX_TIMESTAMP,
     INBOUND_FIELDS,
@@ -16,7 +17,7 @@ from .wire import (
     _bool,
     _collect,
     _int,
-    _required,
+    _message_id,
 )
 
 
@@ -56,16 +57,17 @@ class InboundPart:
 
 
 def parse_inbound(params: Mapping[str, Any]) -> InboundPart:
-    """Parse the parameters of an inbound-SMS webhook (query, form or JSON).
+    """Parse the parameters of an inbound-SMS webhook (query, form or JSON), in the SMS
+    API's shape or the Messages API's (see `messages_api`).
 
     Raises KpnValidationError naming the field for a missing or malformed value.
     """
+    if is_messages_api(params):
+        return _parse_messages_api(params)
     values = _collect(params, INBOUND_FIELDS)
     msisdn = _address(values, "msisdn", "msisdn")
     to = _address(values, "to", "to")
-    message_id = _required(values, "message_id", "messageId").strip()
-    if not message_id or len(message_id) > 64:
-        raise _bad("messageId", message_id, "expected 1..64 characters")
+    message_id = _message_id(values, "messageId")
     kind = values.get("type", "text").strip().lower()
     if kind not in INBOUND_TYPES:
         raise _bad("type", kind, "expected text, unicode or binary")
@@ -106,6 +108,22 @@ def parse_inbound(params: Mapping[str, Any]) -> InboundPart:
         data=values.get("data"),
         udh=values.get("udh"),
         api_key=values.get("api_key"),
+    )
+
+
+def _parse_messages_api(params: Mapping[str, Any]) -> InboundPart:
+    """A Messages API inbound text: always whole, its text already joined by Vonage."""
+    values = messages_values(params, MESSAGES_INBOUND_FIELDS)
+    kind = values.get("message_type", "text").strip().lower()
+    if kind != "text":
+        raise _bad("message_type", kind, "expected text; only SMS text is handled here")
+    return InboundPart(
+        msisdn=_address(values, "msisdn", "from"),
+        to=_address(values, "to", "to"),
+        message_id=_message_id(values, "message_uuid"),
+        text=values.get("text", ""),
+        keyword=values.get("keyword"),
+        message_timestamp=sms_timestamp(values.get("message_timestamp")),
     )
 
 

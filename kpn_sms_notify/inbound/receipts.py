@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from .wire import _MAX_TIMESTAMP, DLR_FIELDS, _address, _bad, _collect, _int, _required
+from .messages_api import (
+    MESSAGES_STATUS_FIELDS,
+    error_code,
+    is_messages_api,
+    messages_values,
+    sms_timestamp,
+)
+from .wire import (
+    _MAX_TIMESTAMP,
+    DLR_FIELDS,
+    _address,
+    _bad,
+    _collect,
+    _int,
+    _message_id,
+    _required,
+)
 
 
 class DeliveryOutcome(StrEnum):
@@ -29,6 +46,10 @@ DLR_STATUSES: dict[str, DeliveryOutcome] = {
     "accepted": DeliveryOutcome.PENDING,
     "buffered": DeliveryOutcome.PENDING,
     "unknown": DeliveryOutcome.UNKNOWN,
+    # The Messages API's words for the same (its status webhook, see `messages_api`).
+    "submitted": DeliveryOutcome.PENDING,
+    "read": DeliveryOutcome.DELIVERED,
+    "undeliverable": DeliveryOutcome.FAILED,
 }
 
 # DLR err-code -> meaning (kpn-api-facts §4.2). Non-zero: not delivered, nobody retries.
@@ -76,6 +97,7 @@ class DeliveryReceipt:
     api_key: str | None = None
     timestamp: int | None = None
     nonce: str | None = None
+    error_reason: str | None = None  # the gateway's own words, when it gives them
 
     @property
     def outcome(self) -> DeliveryOutcome:
@@ -85,6 +107,11 @@ class DeliveryReceipt:
     def final(self) -> bool:
         """True when no further receipt will change the outcome."""
         return self.outcome in (DeliveryOutcome.DELIVERED, DeliveryOutcome.FAILED)
+
+    @property
+    def key(self) -> str:
+        """This receipt's identity: a redelivery has the same (part id, status, err-code)."""
+        return f"{self.message_id}:{self.status}:{self.err_code}"
 
     @property
     def delivered(self) -> bool:
@@ -97,6 +124,8 @@ class DeliveryReceipt:
     @property
     def error_meaning(self) -> str | None:
         """What ``err_code`` means, or None when there is none."""
+        if self.error_reason:
+            return self.error_reason
         if self.err_code is None:
             return None
         return DLR_ERROR_CODES.get(self.err_code, f"Unlisted error code {self.err_code}")
@@ -120,18 +149,44 @@ class DeliveryReceipt:
         return data
 
 
+class SeenReceipts:
+    """Receipt keys already handed on (KPN delivers at least once): a redelivery is answered
+    without a second record or event. Bounded; the least recently seen are forgotten first."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def remember(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.max_entries:
+            self._keys.popitem(last=False)
+
+    def first(self, key: str) -> bool:
+        """True the first time a key is seen (and remember it), False for a redelivery."""
+        seen = key in self._keys
+        self.remember(key)
+        return not seen
+
+
 def parse_delivery_receipt(params: Mapping[str, Any]) -> DeliveryReceipt:
-    """Parse the parameters of a delivery-receipt webhook (query, form or JSON).
+    """Parse the parameters of a delivery-receipt webhook (query, form or JSON), in the SMS
+    API's shape or as a Messages API status (see `messages_api`).
 
     Unlisted status words are kept (outcome ``unknown``) so a new gateway word is not a 400.
     """
+    if is_messages_api(params):
+        return _parse_messages_status(params)
     values = _collect(params, DLR_FIELDS)
-    message_id = _required(values, "message_id", "messageId").strip()
-    if not message_id or len(message_id) > 64:
-        raise _bad("messageId", message_id, "expected 1..64 characters")
-    status = _required(values, "status", "status").strip().lower()
-    if not status or len(status) > 32 or not status.replace("_", "").isalnum():
-        raise _bad("status", status, "expected a status word such as delivered or failed")
+    message_id = _message_id(values, "messageId")
+    status = _status(values)
     msisdn = _address(values, "msisdn", "msisdn") if "msisdn" in values else None
     to = _address(values, "to", "to") if "to" in values else None
     return DeliveryReceipt(
@@ -148,4 +203,28 @@ def parse_delivery_receipt(params: Mapping[str, Any]) -> DeliveryReceipt:
         api_key=values.get("api_key"),
         timestamp=_int(values, "timestamp", "timestamp", 0, _MAX_TIMESTAMP),
         nonce=values.get("nonce"),
+    )
+
+
+def _status(values: dict[str, str]) -> str:
+    status = _required(values, "status", "status").strip().lower()
+    if not status or len(status) > 32 or not status.replace("_", "").isalnum():
+        raise _bad("status", status, "expected a status word such as delivered or failed")
+    return status
+
+
+def _parse_messages_status(params: Mapping[str, Any]) -> DeliveryReceipt:
+    """A Messages API status: `to` is the recipient there, `from` the sender ID used."""
+    values = messages_values(params, MESSAGES_STATUS_FIELDS)
+    return DeliveryReceipt(
+        message_id=_message_id(values, "message_uuid"),
+        status=_status(values),
+        msisdn=_address(values, "msisdn", "to") if "msisdn" in values else None,
+        to=_address(values, "to", "from") if "to" in values else None,
+        network_code=values.get("network_code"),
+        price=values.get("price"),
+        err_code=error_code(values),
+        client_ref=values.get("client_ref"),
+        message_timestamp=sms_timestamp(values.get("message_timestamp")),
+        error_reason=values.get("error_reason"),
     )

@@ -113,6 +113,14 @@ def _required(values: dict[str, str], attr: str, wire: str) -> str:
     return values[attr]
 
 
+def _message_id(values: dict[str, str], wire: str) -> str:
+    """The gateway's id of a message: 1..64 characters."""
+    message_id = _required(values, "message_id", wire).strip()
+    if not message_id or len(message_id) > 64:
+        raise _bad(wire, message_id, "expected 1..64 characters")
+    return message_id
+
+
 def _int(values: dict[str, str], attr: str, wire: str, low: int, high: int) -> int | None:
     raw = values.get(attr)
     if raw is None:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 import aiohttp
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ..client import KpnSms
 from ..errors import KpnValidationError
-from ..inbound import InboundAssembler
+from ..inbound import InboundAssembler, SeenReceipts, query_params, webhook_params
 from ..schema import recipient_numbers
 from .config import ServeConfig
 from .dedupe import SentLog
@@ -34,7 +32,7 @@ class ServerState:
     assembler: InboundAssembler
     sinks: SinkSet
     journal: Journal
-    receipts: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    receipts: SeenReceipts = field(default_factory=SeenReceipts)
     sms: KpnSms | None = None
     started: float = field(default_factory=time.time)
 
@@ -48,10 +46,7 @@ class ServerState:
         return self.sms
 
     def remember_receipt(self, key: str) -> None:
-        self.receipts[key] = None
-        self.receipts.move_to_end(key)
-        while len(self.receipts) > 50_000:
-            self.receipts.popitem(last=False)
+        self.receipts.remember(key)
 
 
 STATE: web.AppKey[ServerState] = web.AppKey("kpn_sms_state", ServerState)
@@ -82,23 +77,13 @@ async def read_json(request: web.Request) -> Any:
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
-    """Webhook parameters from the query, a form body or a JSON body (the body wins)."""
-    params: dict[str, Any] = {}
-    for key in request.query:
-        values = request.query.getall(key)
-        params[key] = values[0] if len(values) == 1 else values
+    """Webhook parameters from the query and the body, told apart by the body's content
+    (`kpn_sms_notify.inbound.body`); serve also reads a multipart form."""
+    query = list(request.query.items())
     if request.method != "POST" or not request.can_read_body:
-        return params
-    body = await request.read()
-    if not body.strip():
-        return params
-    ctype = request.content_type
-    if ctype == "application/json" or (ctype not in _FORM_TYPES and body.lstrip()[:1] == b"{"):
-        data = await read_json(request)
-        if not isinstance(data, dict):
-            raise KpnValidationError("body: expected a JSON object", field="body")
-        params.update(data)
-    elif ctype == "multipart/form-data":
+        return query_params(query)
+    if request.content_type == "multipart/form-data":
+        params = query_params(query)
         try:
             form = await request.post()
         except (ValueError, AssertionError, aiohttp.ClientError) as err:
@@ -108,20 +93,8 @@ async def read_params(request: web.Request) -> dict[str, Any]:
                 field="body",
             ) from None
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    elif ctype in _FORM_TYPES:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise KpnValidationError("body: not UTF-8 text", field="body") from None
-        for key, value in parse_qsl(text, keep_blank_values=True):
-            params[key] = value
-    else:
-        raise KpnValidationError(
-            f"body: unsupported content type {ctype!r}; send JSON or a form",
-            field="content-type",
-            value=ctype,
-        )
-    return params
-
-
-_FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain", "application/octet-stream")
+        return params
+    body = await request.read()
+    return webhook_params(
+        query=query, body=body, content_type=request.headers.get(hdrs.CONTENT_TYPE)
+    )
