@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import random
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -19,11 +20,14 @@ from kpn_sms_notify.inbound import (
     InboundAssembler,
     InboundMessage,
     InboundPart,
+    SeenReceipts,
     compute_signature,
     parse_delivery_receipt,
     parse_inbound,
     verify_signature,
+    webhook_params,
 )
+from kpn_sms_notify.server.journal import receipt_key
 
 BASE: dict[str, Any] = {
     "msisdn": "31612345678",
@@ -469,3 +473,184 @@ def test_any_parameters_parse_or_raise_a_validation_error(params: dict[str, Any]
     except KpnValidationError as err:
         assert err.field
     assert verify_signature(params, "secret") in (True, False)
+
+
+# ------------------------------------------------------------------ reading a webhook body
+
+SMS_JSON = json.dumps(BASE).encode()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "", "text/plain", "application/octet-stream", "application/json",
+     "application/json; charset=utf-8", "application/vnd.vonage+json",
+     "application/x-www-form-urlencoded"],
+)
+def test_a_json_object_is_json_whatever_its_label(content_type: str | None) -> None:
+    params = webhook_params(query=[], body=b"\n " + SMS_JSON + b"\n", content_type=content_type)
+    assert params == BASE
+    assert parse_inbound(params).text == "Hello there"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded",
+                                          "text/plain", "application/octet-stream"])
+def test_anything_else_is_a_form(content_type: str | None) -> None:
+    body = urlencode(BASE).encode()
+    assert webhook_params(query=[], body=body, content_type=content_type) == BASE
+
+
+def test_query_and_body_merge_the_body_winning() -> None:
+    params = webhook_params(query=[("text", "from the query"), ("nonce", "n1")],
+                            body=SMS_JSON, content_type=None)
+    assert params["text"] == "Hello there" and params["nonce"] == "n1"
+    assert webhook_params(query=[("a", "1"), ("a", "2")], body=b"", content_type=None) == {
+        "a": ["1", "2"]}
+    assert webhook_params(query=[], body=b"\xef\xbb\xbf" + SMS_JSON, content_type=None) == BASE
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"msisdn=1&to=2", "application/json", "body: not valid JSON (Expecting value at line 1"),
+        (b"{oops", None, "body: not valid JSON"),
+        (b"[1, 2]", "text/plain", "body: expected a JSON object, got array"),
+        (b'"text"', "application/json", "body: expected a JSON object, got string"),
+        (b"null", "application/json", "body: expected a JSON object, got null"),
+        (b"[" * 100_000, None, "body: not valid JSON (nested too deeply)"),
+        (b'{"text": "\xff"}', None, "body: not UTF-8 text"),
+        (b"msisdn=\xff", "application/x-www-form-urlencoded", "body: not UTF-8 text"),
+        (b"<sms/>", "text/xml", "body: unsupported content type 'text/xml'"),
+    ],
+)
+def test_an_unreadable_body_says_why_on_one_line(body: bytes, content_type: str | None,
+                                                 reason: str) -> None:
+    with pytest.raises(KpnValidationError) as caught:
+        webhook_params(query=[], body=body, content_type=content_type)
+    assert str(caught.value).startswith(reason)
+    assert "\n" not in str(caught.value) and caught.value.field
+
+
+# ------------------------------------------------------------------ the Messages API's shapes
+
+# An inbound text from an account set to the Messages API (vonage-node-sdk issue 876; the
+# fields as Vonage's Java SDK reads them: InboundMessage, SmsInboundMetadata).
+MESSAGES_INBOUND: dict[str, Any] = {
+    "to": "3197010000000",
+    "from": "31612345678",
+    "channel": "sms",
+    "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab",
+    "message_type": "text",
+    "text": "HELLO from the Messages API",
+    "timestamp": "2024-05-01T12:00:00.123Z",
+    "sms": {"num_messages": "2", "keyword": "HELLO"},
+    "usage": {"price": "0.0333", "currency": "EUR"},
+}
+MESSAGES_STATUS: dict[str, Any] = {
+    "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac",
+    "to": "31612345678",
+    "from": "KPNAlert",
+    "timestamp": "2024-05-01T12:00:05+02:00",
+    "status": "rejected",
+    "channel": "sms",
+    "client_ref": "ticket-7",
+    "usage": {"price": "0.0750", "currency": "EUR"},
+    "destination": {"network_code": "20408"},
+    "error": {"code": 1300, "reason": "Not part of the provider network"},
+}
+
+
+def test_messages_api_inbound_maps_to_the_same_record() -> None:
+    part = parse_inbound(MESSAGES_INBOUND)
+    assert (part.msisdn, part.to) == ("31612345678", "3197010000000")
+    assert part.message_id == MESSAGES_INBOUND["message_uuid"]
+    assert (part.text, part.type, part.keyword) == ("HELLO from the Messages API", "text", "HELLO")
+    assert part.message_timestamp == "2024-05-01 12:00:00"  # as the SMS API writes it
+    assert not part.is_part  # Vonage joined the parts already
+    message = InboundAssembler().feed(part)
+    assert message is not None and message.to_dict()["complete"] is True
+    # The same text through a form or a query (values as strings) reads the same.
+    flat = {k: v for k, v in MESSAGES_INBOUND.items() if not isinstance(v, dict)}
+    assert parse_inbound(flat).text == part.text and parse_inbound(flat).keyword is None
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"channel": "whatsapp"}, "channel: expected sms"),
+        ({"message_type": "image"}, "message_type: expected text"),
+        ({"message_uuid": None}, "message_uuid: required field missing"),
+        ({"from": None}, "from: required field missing"),
+        ({"from": {"type": "sms", "number": "31612345678"}}, "from: required field missing"),
+        ({"to": "has spaces in it"}, "to: expected a phone number"),
+        ({"sms": "2"}, None),  # not an object: ignored, the text still counts
+    ],
+)
+def test_messages_api_inbound_errors_name_its_own_fields(change: dict[str, Any],
+                                                         reason: str | None) -> None:
+    params = {k: v for k, v in {**MESSAGES_INBOUND, **change}.items() if v is not None}
+    if reason is None:
+        assert parse_inbound(params).text == MESSAGES_INBOUND["text"]
+        return
+    with pytest.raises(KpnValidationError) as caught:
+        parse_inbound(params)
+    assert str(caught.value).startswith(reason)
+
+
+def test_messages_api_timestamps_become_sms_api_time() -> None:
+    def stamp(raw: str) -> str | None:
+        return parse_inbound({**MESSAGES_INBOUND, "timestamp": raw}).message_timestamp
+
+    assert stamp("2024-05-01T14:00:00+02:00") == "2024-05-01 12:00:00"
+    assert stamp("2024-05-01T12:00:00") == "2024-05-01 12:00:00"  # no zone: UTC
+    assert stamp("yesterday") == "yesterday"  # kept as sent, not a reason to lose the text
+
+
+def test_messages_api_status_maps_to_a_receipt() -> None:
+    receipt = parse_delivery_receipt(MESSAGES_STATUS)
+    assert receipt.message_id == MESSAGES_STATUS["message_uuid"]
+    assert (receipt.msisdn, receipt.to) == ("31612345678", "KPNAlert")  # recipient, sender
+    assert receipt.status == "rejected" and receipt.failed and receipt.final
+    assert (receipt.err_code, receipt.error_meaning) == (1300, "Not part of the provider network")
+    assert (receipt.price, receipt.network_code, receipt.client_ref) == ("0.0750", "20408",
+                                                                        "ticket-7")
+    assert receipt.message_timestamp == "2024-05-01 10:00:05"
+    assert receipt.to_dict()["outcome"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [("submitted", "pending"), ("delivered", "delivered"), ("read", "delivered"),
+     ("rejected", "failed"), ("undeliverable", "failed"), ("brand_new_word", "unknown")],
+)
+def test_messages_api_status_words(status: str, outcome: str) -> None:
+    plain = {k: v for k, v in MESSAGES_STATUS.items() if k != "error"}
+    assert parse_delivery_receipt({**plain, "status": status}).outcome.value == outcome
+
+
+def test_messages_api_v1_error_object() -> None:
+    error = {"type": "https://developer.vonage.com/api-errors/messages#1000", "title": "1000",
+             "detail": "Throttled", "instance": "bf0ca0bf927b3b52e3cb03217e1a1ddf"}
+    receipt = parse_delivery_receipt({**MESSAGES_STATUS, "error": error})
+    assert (receipt.err_code, receipt.error_meaning) == (1000, "Throttled")
+    wordy = parse_delivery_receipt({**MESSAGES_STATUS, "error": {"title": "Throttled"}})
+    assert wordy.err_code is None and wordy.status == "rejected"  # still stored, not a 400
+    with pytest.raises(KpnValidationError, match="^message_uuid: required"):
+        parse_delivery_receipt({k: v for k, v in MESSAGES_STATUS.items() if k != "message_uuid"})
+
+
+def test_an_sms_api_payload_is_never_read_as_the_messages_api() -> None:
+    both = {**BASE, "channel": "sms", "message_uuid": "x"}
+    assert parse_inbound(both).message_id == BASE["messageId"]
+
+
+# ------------------------------------------------------------------ receipts already seen
+
+
+def test_seen_receipts_are_bounded_and_agree_with_serves_key() -> None:
+    seen = SeenReceipts(max_entries=2)
+    receipt = parse_delivery_receipt(DLR)
+    assert receipt.key == receipt_key(receipt.to_dict())  # serve keys its sink records so
+    assert seen.first(receipt.key) and not seen.first(receipt.key)
+    seen.remember("b")
+    assert seen.first("c") and len(seen) == 2
+    assert receipt.key not in seen and "b" in seen  # the least recently seen went first

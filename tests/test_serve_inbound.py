@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,25 @@ from kpn_sms_notify.emulator import DEFAULT_VIRTUAL_NUMBER, Emulator
 from kpn_sms_notify.inbound import compute_signature
 
 PHONE = "31687654321"
+FIXTURES = Path(__file__).parent / "fixtures" / "vonage"
+
+
+def server_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What the server logged (the test's own HTTP client logs the URLs it calls)."""
+    client = ("httpx", "httpcore")
+    return "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.records
+        if not r.name.startswith(client)
+    )
+
+
+def captured_request(name: str) -> tuple[dict[str, str], bytes]:
+    """A request Vonage sent, as captured: its headers and its body, byte for byte."""
+    head, _, body = (FIXTURES / name).read_bytes().partition(b"\n\n")
+    lines = head.decode("ascii").splitlines()[1:]  # after the request line
+    headers = dict(line.split(": ", 1) for line in lines)
+    return headers, body
 
 
 def inbound_config(emulator_url: str, tmp_path: Path, **serve: Any) -> dict[str, Any]:
@@ -371,3 +392,101 @@ async def test_restart_without_jsonl_sink_uses_the_journal(
             assert (await http.post(f"/delivery/{PATH_SECRET}", data=receipt)).status_code == 200
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert len(lines) == 2, lines  # one text, one receipt: not again after the restart
+
+
+async def test_vonages_captured_json_without_content_type_lands_in_the_sink(
+    emulator: Emulator, emulator_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Vonage's own capture (PHP SDK test/SMS/requests/json.txt): JSON, no Content-Type."""
+    headers, body = captured_request("php-sdk-inbound-json.http")
+    assert not any(name.lower() == "content-type" for name in headers)
+    sent = {k: v for k, v in headers.items() if k.lower() != "host"}  # we are 127.0.0.1
+    caplog.set_level(logging.DEBUG)
+    async with running(inbound_config(emulator_url, tmp_path)) as (_server, http):
+        answer = await http.post(f"/inbound/{PATH_SECRET}", content=body, headers=sent)
+        assert "content-type" not in answer.request.headers
+        assert answer.request.content == body
+        assert answer.status_code == 200, answer.text
+    (record,) = _inbound_records(tmp_path)
+    assert record["msisdn"].lstrip("+") == "14845552121"
+    assert record["to"].lstrip("+") == "16105553939"
+    assert record["message_id"] == "02000000DA7C52E7"
+    assert (record["text"], record["keyword"]) == ("Test this.", "TEST")
+    assert record["message_timestamp"] == "2016-05-24 11:12:01"
+    assert PATH_SECRET not in server_log(caplog)
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/octet-stream", "application/json"]
+)
+async def test_inbound_json_is_read_by_its_content(
+    emulator: Emulator, emulator_url: str, tmp_path: Path, content_type: str | None
+) -> None:
+    payload = {"msisdn": PHONE, "to": DEFAULT_VIRTUAL_NUMBER, "messageId": "0B00000000000001",
+               "text": "labelled or not", "type": "text"}
+    headers = {"Content-Type": content_type} if content_type else {}
+    async with running(inbound_config(emulator_url, tmp_path)) as (_server, http):
+        answer = await http.post(
+            f"/inbound/{PATH_SECRET}", content=json.dumps(payload).encode(), headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+    assert [r["text"] for r in _inbound_records(tmp_path)] == ["labelled or not"]
+
+
+async def test_messages_api_inbound_and_status_land_in_the_sink(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    """An account set to the Messages API: the same records as from the SMS API."""
+    inbound = {"to": DEFAULT_VIRTUAL_NUMBER, "from": PHONE, "channel": "sms",
+               "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab", "message_type": "text",
+               "text": "YES please", "timestamp": "2026-11-26T12:00:00Z",
+               "sms": {"num_messages": "1", "keyword": "YES"},
+               "usage": {"price": "0.0333", "currency": "EUR"}}
+    status = {"message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac", "to": PHONE,
+              "from": "KPNAlert", "timestamp": "2026-11-26T12:00:05Z", "status": "delivered",
+              "channel": "sms", "usage": {"price": "0.0750", "currency": "EUR"}}
+    async with running(inbound_config(emulator_url, tmp_path)) as (_server, http):
+        for _ in range(2):  # a redelivery is acknowledged, not stored twice
+            answer = await http.post(f"/inbound/{PATH_SECRET}", json=inbound)
+            assert answer.status_code == 200, answer.text
+            answer = await http.post(f"/delivery/{PATH_SECRET}", json=status)
+            assert answer.status_code == 200, answer.text
+        whatsapp = await http.post(f"/inbound/{PATH_SECRET}",
+                                   json={**inbound, "channel": "whatsapp"})
+        assert whatsapp.status_code == 400
+        assert whatsapp.json()["reason"].startswith("channel: expected sms")
+    records = read_jsonl(tmp_path / "inbound.jsonl")
+    (text,) = [r for r in records if r["kind"] == "inbound"]
+    assert (text["msisdn"].lstrip("+"), text["text"], text["keyword"]) == (PHONE, "YES please",
+                                                                           "YES")
+    assert text["message_id"] == inbound["message_uuid"]
+    assert text["message_timestamp"] == "2026-11-26 12:00:00" and text["complete"] is True
+    (receipt,) = [r for r in records if r["kind"] == "delivery"]
+    assert receipt["message_id"] == status["message_uuid"]
+    assert (receipt["msisdn"].lstrip("+"), receipt["to"]) == (PHONE, "KPNAlert")
+    assert (receipt["outcome"], receipt["final"], receipt["price"]) == ("delivered", True,
+                                                                        "0.0750")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"msisdn=316&to=319", "application/json", "body: not valid JSON"),
+        (b'{"msisdn": "31687654321", "text": "\xff"}', None, "body: not UTF-8 text"),
+        (b"[1, 2]", "text/plain", "body: expected a JSON object, got array"),
+    ],
+)
+async def test_unreadable_bodies_are_a_400_with_a_one_line_reason(
+    emulator: Emulator, emulator_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    body: bytes, content_type: str | None, reason: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = {"Content-Type": content_type} if content_type else {}
+    async with running(inbound_config(emulator_url, tmp_path)) as (_server, http):
+        for path in (f"/inbound/{PATH_SECRET}", f"/delivery/{PATH_SECRET}"):
+            answer = await http.post(path, content=body, headers=headers)
+            assert answer.status_code == 400
+            assert answer.json()["reason"].startswith(reason)
+            assert "\n" not in answer.json()["reason"]
+    assert "Traceback" not in server_log(caplog)
+    assert _inbound_records(tmp_path) == []
