@@ -482,9 +482,16 @@ SMS_JSON = json.dumps(BASE).encode()
 
 @pytest.mark.parametrize(
     "content_type",
-    [None, "", "text/plain", "application/octet-stream", "application/json",
-     "application/json; charset=utf-8", "application/vnd.vonage+json",
-     "application/x-www-form-urlencoded"],
+    [
+        None,
+        "",
+        "text/plain",
+        "application/octet-stream",
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/vnd.vonage+json",
+        "application/x-www-form-urlencoded",
+    ],
 )
 def test_a_json_object_is_json_whatever_its_label(content_type: str | None) -> None:
     params = webhook_params(query=[], body=b"\n " + SMS_JSON + b"\n", content_type=content_type)
@@ -492,19 +499,23 @@ def test_a_json_object_is_json_whatever_its_label(content_type: str | None) -> N
     assert parse_inbound(params).text == "Hello there"
 
 
-@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded",
-                                          "text/plain", "application/octet-stream"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/x-www-form-urlencoded", "text/plain", "application/octet-stream"],
+)
 def test_anything_else_is_a_form(content_type: str | None) -> None:
     body = urlencode(BASE).encode()
     assert webhook_params(query=[], body=body, content_type=content_type) == BASE
 
 
 def test_query_and_body_merge_the_body_winning() -> None:
-    params = webhook_params(query=[("text", "from the query"), ("nonce", "n1")],
-                            body=SMS_JSON, content_type=None)
+    params = webhook_params(
+        query=[("text", "from the query"), ("nonce", "n1")], body=SMS_JSON, content_type=None
+    )
     assert params["text"] == "Hello there" and params["nonce"] == "n1"
     assert webhook_params(query=[("a", "1"), ("a", "2")], body=b"", content_type=None) == {
-        "a": ["1", "2"]}
+        "a": ["1", "2"]
+    }
     assert webhook_params(query=[], body=b"\xef\xbb\xbf" + SMS_JSON, content_type=None) == BASE
 
 
@@ -522,8 +533,9 @@ def test_query_and_body_merge_the_body_winning() -> None:
         (b"<sms/>", "text/xml", "body: unsupported content type 'text/xml'"),
     ],
 )
-def test_an_unreadable_body_says_why_on_one_line(body: bytes, content_type: str | None,
-                                                 reason: str) -> None:
+def test_an_unreadable_body_says_why_on_one_line(
+    body: bytes, content_type: str | None, reason: str
+) -> None:
     with pytest.raises(KpnValidationError) as caught:
         webhook_params(query=[], body=body, content_type=content_type)
     assert str(caught.value).startswith(reason)
@@ -585,8 +597,9 @@ def test_messages_api_inbound_maps_to_the_same_record() -> None:
         ({"sms": "2"}, None),  # not an object: ignored, the text still counts
     ],
 )
-def test_messages_api_inbound_errors_name_its_own_fields(change: dict[str, Any],
-                                                         reason: str | None) -> None:
+def test_messages_api_inbound_errors_name_its_own_fields(
+    change: dict[str, Any], reason: str | None
+) -> None:
     params = {k: v for k, v in {**MESSAGES_INBOUND, **change}.items() if v is not None}
     if reason is None:
         assert parse_inbound(params).text == MESSAGES_INBOUND["text"]
@@ -611,16 +624,25 @@ def test_messages_api_status_maps_to_a_receipt() -> None:
     assert (receipt.msisdn, receipt.to) == ("31612345678", "KPNAlert")  # recipient, sender
     assert receipt.status == "rejected" and receipt.failed and receipt.final
     assert (receipt.err_code, receipt.error_meaning) == (1300, "Not part of the provider network")
-    assert (receipt.price, receipt.network_code, receipt.client_ref) == ("0.0750", "20408",
-                                                                        "ticket-7")
+    assert (receipt.price, receipt.network_code, receipt.client_ref) == (
+        "0.0750",
+        "20408",
+        "ticket-7",
+    )
     assert receipt.message_timestamp == "2024-05-01 10:00:05"
     assert receipt.to_dict()["outcome"] == "failed"
 
 
 @pytest.mark.parametrize(
     ("status", "outcome"),
-    [("submitted", "pending"), ("delivered", "delivered"), ("read", "delivered"),
-     ("rejected", "failed"), ("undeliverable", "failed"), ("brand_new_word", "unknown")],
+    [
+        ("submitted", "pending"),
+        ("delivered", "delivered"),
+        ("read", "delivered"),
+        ("rejected", "failed"),
+        ("undeliverable", "failed"),
+        ("brand_new_word", "unknown"),
+    ],
 )
 def test_messages_api_status_words(status: str, outcome: str) -> None:
     plain = {k: v for k, v in MESSAGES_STATUS.items() if k != "error"}
@@ -628,13 +650,17 @@ def test_messages_api_status_words(status: str, outcome: str) -> None:
 
 
 def test_messages_api_v1_error_object() -> None:
-    error = {"type": "https://developer.vonage.com/api-errors/messages#1000", "title": "1000",
-             "detail": "Throttled", "instance": "bf0ca0bf927b3b52e3cb03217e1a1ddf"}
+    error = {
+        "type": "https://developer.vonage.com/api-errors/messages#1000",
+        "title": "1000",
+        "detail": "Throttled",
+        "instance": "bf0ca0bf927b3b52e3cb03217e1a1ddf",
+    }
     receipt = parse_delivery_receipt({**MESSAGES_STATUS, "error": error})
     assert (receipt.err_code, receipt.error_meaning) == (1000, "Throttled")
     wordy = parse_delivery_receipt({**MESSAGES_STATUS, "error": {"title": "Throttled"}})
     assert wordy.err_code is None and wordy.status == "rejected"  # still stored, not a 400
-    with pytest.raises(KpnValidationError, match="^message_uuid: required"):
+    with pytest.raises(KpnValidationError, match=r"^message_uuid: required"):
         parse_delivery_receipt({k: v for k, v in MESSAGES_STATUS.items() if k != "message_uuid"})
 
 

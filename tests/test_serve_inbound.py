@@ -422,8 +422,13 @@ async def test_vonages_captured_json_without_content_type_lands_in_the_sink(
 async def test_inbound_json_is_read_by_its_content(
     emulator: Emulator, emulator_url: str, tmp_path: Path, content_type: str | None
 ) -> None:
-    payload = {"msisdn": PHONE, "to": DEFAULT_VIRTUAL_NUMBER, "messageId": "0B00000000000001",
-               "text": "labelled or not", "type": "text"}
+    payload = {
+        "msisdn": PHONE,
+        "to": DEFAULT_VIRTUAL_NUMBER,
+        "messageId": "0B00000000000001",
+        "text": "labelled or not",
+        "type": "text",
+    }
     headers = {"Content-Type": content_type} if content_type else {}
     async with running(inbound_config(emulator_url, tmp_path)) as (_server, http):
         answer = await http.post(
@@ -437,35 +442,50 @@ async def test_messages_api_inbound_and_status_land_in_the_sink(
     emulator: Emulator, emulator_url: str, tmp_path: Path
 ) -> None:
     """An account set to the Messages API: the same records as from the SMS API."""
-    inbound = {"to": DEFAULT_VIRTUAL_NUMBER, "from": PHONE, "channel": "sms",
-               "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab", "message_type": "text",
-               "text": "YES please", "timestamp": "2026-11-26T12:00:00Z",
-               "sms": {"num_messages": "1", "keyword": "YES"},
-               "usage": {"price": "0.0333", "currency": "EUR"}}
-    status = {"message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac", "to": PHONE,
-              "from": "KPNAlert", "timestamp": "2026-11-26T12:00:05Z", "status": "delivered",
-              "channel": "sms", "usage": {"price": "0.0750", "currency": "EUR"}}
+    inbound = {
+        "to": DEFAULT_VIRTUAL_NUMBER,
+        "from": PHONE,
+        "channel": "sms",
+        "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab",
+        "message_type": "text",
+        "text": "YES please",
+        "timestamp": "2026-11-26T12:00:00Z",
+        "sms": {"num_messages": "1", "keyword": "YES"},
+        "usage": {"price": "0.0333", "currency": "EUR"},
+    }
+    status = {
+        "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac",
+        "to": PHONE,
+        "from": "KPNAlert",
+        "timestamp": "2026-11-26T12:00:05Z",
+        "status": "delivered",
+        "channel": "sms",
+        "usage": {"price": "0.0750", "currency": "EUR"},
+    }
     async with running(inbound_config(emulator_url, tmp_path)) as (_server, http):
         for _ in range(2):  # a redelivery is acknowledged, not stored twice
             answer = await http.post(f"/inbound/{PATH_SECRET}", json=inbound)
             assert answer.status_code == 200, answer.text
             answer = await http.post(f"/delivery/{PATH_SECRET}", json=status)
             assert answer.status_code == 200, answer.text
-        whatsapp = await http.post(f"/inbound/{PATH_SECRET}",
-                                   json={**inbound, "channel": "whatsapp"})
+        whatsapp = await http.post(
+            f"/inbound/{PATH_SECRET}", json={**inbound, "channel": "whatsapp"}
+        )
         assert whatsapp.status_code == 400
         assert whatsapp.json()["reason"].startswith("channel: expected sms")
     records = read_jsonl(tmp_path / "inbound.jsonl")
     (text,) = [r for r in records if r["kind"] == "inbound"]
-    assert (text["msisdn"].lstrip("+"), text["text"], text["keyword"]) == (PHONE, "YES please",
-                                                                           "YES")
+    assert (text["msisdn"].lstrip("+"), text["text"], text["keyword"]) == (
+        PHONE,
+        "YES please",
+        "YES",
+    )
     assert text["message_id"] == inbound["message_uuid"]
     assert text["message_timestamp"] == "2026-11-26 12:00:00" and text["complete"] is True
     (receipt,) = [r for r in records if r["kind"] == "delivery"]
     assert receipt["message_id"] == status["message_uuid"]
     assert (receipt["msisdn"].lstrip("+"), receipt["to"]) == (PHONE, "KPNAlert")
-    assert (receipt["outcome"], receipt["final"], receipt["price"]) == ("delivered", True,
-                                                                        "0.0750")
+    assert (receipt["outcome"], receipt["final"], receipt["price"]) == ("delivered", True, "0.0750")
 
 
 @pytest.mark.parametrize(
@@ -477,8 +497,13 @@ async def test_messages_api_inbound_and_status_land_in_the_sink(
     ],
 )
 async def test_unreadable_bodies_are_a_400_with_a_one_line_reason(
-    emulator: Emulator, emulator_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-    body: bytes, content_type: str | None, reason: str
+    emulator: Emulator,
+    emulator_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    content_type: str | None,
+    reason: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     headers = {"Content-Type": content_type} if content_type else {}

@@ -32,7 +32,8 @@ class KpnRuntime:
     inbound_events: int = 0
     delivery_events: int = 0
     receipts_seen: SeenReceipts = field(
-        default_factory=lambda: SeenReceipts(max_entries=_MAX_RECEIPTS_SEEN))
+        default_factory=lambda: SeenReceipts(max_entries=_MAX_RECEIPTS_SEEN)
+    )
     legacy_service: Any = None  # the notify.<title> service loaded by discovery
 
 
