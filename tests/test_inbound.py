@@ -595,6 +595,7 @@ def test_messages_api_inbound_maps_to_the_same_record() -> None:
         ({"from": {"type": "sms", "number": "31612345678"}}, "from: required field missing"),
         ({"to": "has spaces in it"}, "to: expected a phone number"),
         ({"sms": "2"}, None),  # not an object: ignored, the text still counts
+        ({"status": "delivered"}, "status: a Messages API status, not an inbound text"),
     ],
 )
 def test_messages_api_inbound_errors_name_its_own_fields(

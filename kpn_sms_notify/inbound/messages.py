@@ -113,6 +113,12 @@ def parse_inbound(params: Mapping[str, Any]) -> InboundPart:
 
 def _parse_messages_api(params: Mapping[str, Any]) -> InboundPart:
     """A Messages API inbound text: always whole, its text already joined by Vonage."""
+    if "status" in params:  # what a status URL gets: never an (empty) inbound text
+        raise KpnValidationError(
+            "status: a Messages API status, not an inbound text; send it to the receipt URL",
+            field="status",
+            value=None,
+        )
     values = messages_values(params, MESSAGES_INBOUND_FIELDS)
     kind = values.get("message_type", "text").strip().lower()
     if kind != "text":

@@ -4,6 +4,7 @@ reassembly, events, and registering the webhook URL with KPN (through the emulat
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +27,17 @@ SMS = {"msisdn": BOB, "to": ALICE, "messageId": "0A0000000123ABCD1", "text": "AC
 DLR = {"msisdn": BOB, "to": "HomeAlert", "network-code": "20408",
        "messageId": "13000000AAAA0001", "price": "0.07500000", "status": "delivered",
        "scts": "2611261200", "err-code": "0", "message-timestamp": "2026-11-26 12:00:01"}
+
+# An account set to the Messages API sends its own shapes to the same webhook.
+MESSAGES_SMS = {"to": ALICE, "from": BOB, "channel": "sms", "message_type": "text",
+                "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab", "text": "ACK 43",
+                "timestamp": "2026-11-26T12:00:00Z", "sms": {"num_messages": "1",
+                                                             "keyword": "ACK"},
+                "usage": {"price": "0.0333", "currency": "EUR"}}
+MESSAGES_STATUS = {"message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac", "to": BOB,
+                   "from": "HomeAlert", "timestamp": "2026-11-26T12:00:05Z",
+                   "status": "rejected", "channel": "sms",
+                   "error": {"code": 1300, "reason": "Not part of the provider network"}}
 
 ClientFactory = Callable[[], Awaitable[TestClient]]
 
@@ -66,6 +78,47 @@ async def test_inbound_sms_fires_an_event_whichever_way_it_arrives(
     assert event.data["message_id"] == SMS["messageId"]
     assert event.data["complete"] is True
     assert event.data["config_entry_id"] == hass.config_entries.async_entries(DOMAIN)[0].entry_id
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/octet-stream"])
+async def test_json_without_a_json_content_type_fires_the_event(
+    hass: HomeAssistant, web: TestClient, content_type: str | None
+) -> None:
+    """Vonage's JSON POSTs may carry no Content-Type: the body says what it is."""
+    events = async_capture_events(hass, INBOUND)
+    body = json.dumps(SMS).encode()
+    headers = {"Content-Type": content_type} if content_type else {}
+    # skip_auto_headers: aiohttp's client would otherwise label raw bytes itself.
+    answer = await web.post(PATH, data=body, headers=headers,
+                            skip_auto_headers=["Content-Type"])
+    assert answer.status == 200, await answer.text()
+    await hass.async_block_till_done()
+    [event] = events
+    assert (event.data["text"], event.data["keyword"]) == ("ACK 42", "ACK")
+    assert event.data["message_id"] == SMS["messageId"]
+
+
+async def test_messages_api_shapes_fire_the_usual_events(hass: HomeAssistant, web: TestClient
+                                                         ) -> None:
+    inbound = async_capture_events(hass, INBOUND)
+    delivery = async_capture_events(hass, DELIVERY)
+    for _ in range(2):  # a redelivery is answered 200 and fires nothing new
+        assert (await web.post(PATH, json=MESSAGES_SMS)).status == 200
+        assert (await web.post(PATH, json=MESSAGES_STATUS)).status == 200
+    await hass.async_block_till_done()
+    [text] = inbound
+    assert text.data["msisdn"].lstrip("+") == BOB.lstrip("+")
+    assert (text.data["text"], text.data["keyword"]) == ("ACK 43", "ACK")
+    assert text.data["message_id"] == MESSAGES_SMS["message_uuid"]
+    assert text.data["message_timestamp"] == "2026-11-26 12:00:00"
+    assert text.data["complete"] is True
+    [receipt] = delivery
+    assert receipt.data["message_id"] == MESSAGES_STATUS["message_uuid"]
+    assert (receipt.data["status"], receipt.data["outcome"]) == ("rejected", "failed")
+    assert receipt.data["err_code"] == 1300
+    assert receipt.data["error_meaning"] == "Not part of the provider network"
+    other = await web.post(PATH, json={**MESSAGES_SMS, "channel": "whatsapp"})
+    assert other.status == 400 and "channel" in await other.text()
 
 
 async def test_redelivered_sms_fires_once(hass: HomeAssistant, web: TestClient) -> None:
