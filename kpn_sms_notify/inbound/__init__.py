@@ -23,7 +23,6 @@ from __future__ import annotations
 from .assembler import InboundAssembler
 from .body import query_params, webhook_params
 from .messages import InboundMessage, InboundPart, parse_inbound
-from .messages_api import is_messages_api
 from .receipts import (
     DLR_ERROR_CODES,
     DLR_STATUSES,
@@ -49,7 +48,6 @@ __all__ = [
     "InboundPart",
     "SeenReceipts",
     "compute_signature",
-    "is_messages_api",
     "parse_delivery_receipt",
     "parse_inbound",
     "query_params",
