@@ -10,6 +10,7 @@ The wire texts are Vonage's own, from its PHP SDK's test fixtures (`ratelimit.js
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -17,11 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
+from apprise import Apprise, NotifyBase
 from conftest import WebhookReceiver  # type: ignore[import-not-found]
 from test_cli import kpn_env, run
-from test_serve_support import PATH_SECRET, eventually, full_config, read_jsonl, running
+from test_serve_support import AUTH, PATH_SECRET, eventually, full_config, read_jsonl, running
 
 from kpn_sms_notify import KpnApiError, KpnAuthError, KpnRateLimitError, KpnSms, protocol
+from kpn_sms_notify.apprise_plugin import register
+from kpn_sms_notify.apprise_support import PROCESS_TOKENS
 from kpn_sms_notify.emulator import (
     DEFAULT_VIRTUAL_NUMBER,
     EMU_API_KEY,
@@ -225,6 +229,46 @@ def test_cli_reports_a_partly_sent_text(emulator: Emulator, emulator_url: str) -
     human = run("send", "--to", "0612345678", LONG, env=kpn_env(emulator_url))
     assert human.returncode == 1 and "FAILED " in human.stdout and "partly sent" in human.stdout
     assert emulator.counters["send_requests"] == 2  # one per run, never a retry
+
+
+async def test_serve_answers_a_partly_sent_text_as_final(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    """serve answers 200 (the sender must not retry: that would repeat part 1) and a retry
+    of the same notification texts nobody again."""
+    emulator.configure(partial_status={A: "1"})
+    async with running(full_config(emulator_url)) as (_server, http):
+        first = await http.post("/notify", json={"message": LONG}, headers=AUTH)
+        again = await http.post("/notify", json={"message": LONG}, headers=AUTH)
+    assert first.status_code == again.status_code == 200
+    (failed,) = first.json()["results"]
+    assert failed["outcome"] == "failed" and failed["reason"].startswith("partly sent: 1 of 2")
+    assert again.json()["results"][0]["outcome"] == "already_sent"
+    assert emulator.counters["send_requests"] == 1 and emulator.counters["partial"] == 1
+
+
+def test_apprise_reports_a_partly_sent_text_and_never_resends_it(
+    emulator: Emulator, emulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    register()
+    PROCESS_TOKENS.clear()
+    emulator.configure(partial_status={B: "1"})
+    retry = "&retry=2&wait=0" if hasattr(NotifyBase, "is_delivered") else ""
+    url = (
+        f"kpnsms://{EMU_CLIENT_ID}:{EMU_CLIENT_SECRET}@KPNAlert/0612345678/+31687654321"
+        f"?base_url={emulator_url}{retry}"
+    )
+    notifier = Apprise()
+    assert notifier.add(url)
+    with caplog.at_level(logging.WARNING):
+        assert not notifier.notify(body=LONG)
+    PROCESS_TOKENS.clear()
+    assert [m["to"] for m in emulator.messages].count(B) == 1
+    assert emulator.counters["send_requests"] == 2  # A once, B once: no resend of part 1
+    errors = {r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR}
+    assert errors == {
+        "KPN SMS notification failed for 1 of 2 recipient(s): 316******21 partly sent (status 1)"
+    }
 
 
 # -- the three throttle texts ------------------------------------------------------------------
