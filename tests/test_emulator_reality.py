@@ -34,6 +34,7 @@ from kpn_sms_notify.emulator import (
     Emulator,
 )
 from kpn_sms_notify.inbound import parse_delivery_receipt, parse_inbound
+from kpn_sms_notify.sync_client import KpnSmsSync
 
 A, B, C = "31612345678", "31687654321", "31655512345"
 LONG = "x" * 200  # two GSM-7 parts
@@ -202,6 +203,24 @@ async def test_partly_accepted_text_is_reported_partly_sent_and_never_sent_again
     assert A not in line and sent["message_ids"][0] in line and "partly sent" in line
     c = emulator.counters
     assert (c["send_requests"], c["partial"], c["parts"]) == (2, 1, 3)
+
+
+def test_sync_client_reports_a_partly_sent_text_the_same_way(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    emulator.configure(partial_status={A: "5"})
+    with KpnSmsSync(
+        EMU_CLIENT_ID,
+        EMU_CLIENT_SECRET,
+        base_url=emulator_url,
+        sender="KPNAlert",
+        retries=3,
+        retry_ambiguous=True,
+    ) as sms:
+        (result,) = sms.send(LONG, [A]).results
+    assert result.partly_sent and result.permanent and result.attempts == 1
+    assert list(result.message_ids) == emulator.messages[0]["message_ids"]
+    assert emulator.counters["send_requests"] == 1
 
 
 def test_partial_answer_on_the_wire(
