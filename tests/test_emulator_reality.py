@@ -42,6 +42,7 @@ HEX_ID = re.compile(r"[0-9A-F]{16}")
 UUID_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 TOKEN_URL = "/oauth/client_credential/accesstoken?grant_type=client_credentials"
 JSON = {"Content-Type": "application/json"}
+HTTP = httpx.Client(timeout=30, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
 
 # Vonage's three status-1 texts, verbatim from its SDK's fixtures.
 WAIT_702 = "Throughput Rate Exceeded - please wait [ 702 ] and retry"
@@ -66,15 +67,14 @@ def client(url: str, **options: Any) -> KpnSms:
 
 def configure(url: str, **knobs: Any) -> httpx.Response:
     """Set knobs the way a test in another process does: the control API."""
-    return httpx.post(f"{url}/_emulator/configure", json=knobs, timeout=10)
+    return HTTP.post(f"{url}/_emulator/configure", json=knobs)
 
 
 def _send_form(url: str, token: str, **fields: str) -> dict[str, Any]:
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{url}/communication/nexmo/sms/send",
         data={"from": "KPNAlert", "to": A, "text": "hello", **fields},
         headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
     )
     assert answer.status_code == 200
     body: dict[str, Any] = answer.json()
@@ -87,7 +87,7 @@ def _send_form(url: str, token: str, **fields: str) -> dict[str, Any]:
 def test_new_knobs_default_to_todays_behaviour_and_are_set_over_http(
     emulator: Emulator, emulator_url: str
 ) -> None:
-    shown = httpx.get(f"{emulator_url}/_emulator/state", timeout=10).json()["knobs"]
+    shown = HTTP.get(f"{emulator_url}/_emulator/state").json()["knobs"]
     assert {k: shown[k] for k in DEFAULTS} == DEFAULTS
     wanted = {
         "message_id_format": "uuid",
@@ -314,7 +314,7 @@ def test_throttle_text_knob_shapes_every_status_1(
     (forced,) = _send_form(emulator_url, emulator_token)["messages"]
     configure(emulator_url, forced_status={}, script=[{"status": "1"}])
     (scripted,) = _send_form(emulator_url, emulator_token)["messages"]
-    configure(emulator_url, script=[], rate_limit=1, rate_limit_mode="status1")
+    configure(emulator_url, script=[], rate_limit=0.1, rate_limit_mode="status1")
     _send_form(emulator_url, emulator_token)
     (limited,) = _send_form(emulator_url, emulator_token)["messages"]
     for entry in (forced, scripted, limited):
@@ -401,7 +401,7 @@ def test_unsigned_inbound_carries_timestamp_when_asked(
     fmt: str,
 ) -> None:
     def register(path: str) -> None:
-        answer = httpx.post(
+        answer = HTTP.post(
             emulator_url + "/communication/nexmo/sms/register",
             headers=emulator_auth,
             data={"to": DEFAULT_VIRTUAL_NUMBER, "callback_url": receiver.url + path},
@@ -499,20 +499,20 @@ async def test_refused_credentials_in_either_form_are_an_auth_error(
 
 def test_apigee_token_errors_on_the_wire(emulator: Emulator, emulator_url: str) -> None:
     configure(emulator_url, token_error_code="invalid_request")
-    bad = httpx.post(emulator_url + TOKEN_URL, data={"client_id": "nope", "client_secret": "x"})
+    bad = HTTP.post(emulator_url + TOKEN_URL, data={"client_id": "nope", "client_secret": "x"})
     assert bad.status_code == 401
     assert bad.json() == {
         "ErrorCode": "invalid_request",
         "Error": "Invalid client id : nope. ClientId is Invalid",
     }
-    missing = httpx.post(emulator_url + TOKEN_URL, data={"client_secret": "x"})
+    missing = HTTP.post(emulator_url + TOKEN_URL, data={"client_secret": "x"})
     assert missing.status_code == 400
     assert missing.json() == {
         "ErrorCode": "invalid_request",
         "Error": "The request is missing a required parameter : client_id",
     }
     configure(emulator_url, token_endpoint_status=401)  # a forced refusal stays a 401
-    forced = httpx.post(emulator_url + TOKEN_URL, data={"client_secret": "x"})
+    forced = HTTP.post(emulator_url + TOKEN_URL, data={"client_secret": "x"})
     assert forced.status_code == 401 and forced.json()["ErrorCode"] == "invalid_request"
 
 
