@@ -1,7 +1,8 @@
 """The emulator matches reality: knobs for what Vonage and Apigee really send (UUID message
 ids, partly accepted long texts, the three throttle texts, `api-key` in DLRs, `timestamp`
 on unsigned inbound, Apigee's `invalid_request`), each set over the control API, and the
-client, the CLI and `kpn-sms serve` handling each. Everything talks over 127.0.0.1.
+client (async and sync), the CLI, `kpn-sms serve` and Apprise handling each. Everything
+talks over 127.0.0.1.
 
 The wire texts are Vonage's own, from its PHP SDK's test fixtures (`ratelimit.json`,
 `ratelimit-notime.json`, `mt-limit.json`, `dlr-post.txt`) and Apigee's OAuth error reference.
@@ -59,6 +60,17 @@ EMULATED = {
 }
 
 
+# The reality knobs and their defaults: the emulator's answers before they existed.
+DEFAULTS = {
+    "message_id_format": "hex",
+    "partial_status": {},
+    "throttle_text": "wait",
+    "dlr_api_key": False,
+    "inbound_timestamp": False,
+    "token_error_code": "invalid_client",
+}
+
+
 def client(url: str, **options: Any) -> KpnSms:
     options.setdefault("sender", "KPNAlert")
     options.setdefault("rate_limit", 200)
@@ -100,16 +112,6 @@ def test_new_knobs_default_to_todays_behaviour_and_are_set_over_http(
     answer = configure(emulator_url, **wanted)
     assert answer.status_code == 200
     assert {k: answer.json()["knobs"][k] for k in wanted} == wanted
-
-
-DEFAULTS = {
-    "message_id_format": "hex",
-    "partial_status": {},
-    "throttle_text": "wait",
-    "dlr_api_key": False,
-    "inbound_timestamp": False,
-    "token_error_code": "invalid_client",
-}
 
 
 @pytest.mark.parametrize(
