@@ -358,6 +358,8 @@ def _kind(err: KpnSmsError) -> str:
 
 
 def _short_reason(result: RecipientResult) -> str:
+    if result.partly_sent:
+        return f"partly sent (status {result.status})"
     if result.status:
         return f"status {result.status}"
     return _kind(result.error) if result.error is not None else "failed"

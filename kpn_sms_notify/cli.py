@@ -186,7 +186,8 @@ def _report_json(report: Any, token_requests: int) -> dict[str, Any]:
              "remaining_balance": str(r.remaining_balance)
              if r.remaining_balance is not None else None,
              "network": r.network, "status": r.status, "reason": r.reason,
-             "attempts": r.attempts, "permanent": r.permanent}
+             "attempts": r.attempts, "permanent": r.permanent,
+             "partly_sent": r.partly_sent}
             for r in report.results
         ],
     }

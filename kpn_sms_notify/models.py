@@ -87,7 +87,11 @@ class MessagePart:
 
 @dataclass(frozen=True, slots=True)
 class RecipientResult:
-    """The outcome for one recipient: accepted with its parts, or failed with the reason."""
+    """The outcome for one recipient: accepted with its parts, or failed with the reason.
+
+    A failure may still hold parts: a long text partly accepted (`partly_sent`). Those parts
+    went out; the text is not sent again, as that would repeat them.
+    """
 
     recipient: str
     ok: bool
@@ -102,6 +106,11 @@ class RecipientResult:
     @property
     def masked(self) -> str:
         return mask_number(self.recipient)
+
+    @property
+    def partly_sent(self) -> bool:
+        """Not accepted as a whole, but some parts went out (their ids are in `parts`)."""
+        return not self.ok and bool(self.parts)
 
     @property
     def message_ids(self) -> tuple[str, ...]:
@@ -126,6 +135,9 @@ class RecipientResult:
         if self.ok:
             ids = ",".join(self.message_ids)
             return f"{self.masked}: accepted, {len(self.parts)} part(s), id {ids}"
+        if self.partly_sent:
+            ids = ",".join(self.message_ids)
+            return f"{self.masked}: failed: {self.reason} (sent part id {ids})"
         return f"{self.masked}: failed: {self.reason}"
 
 

@@ -57,7 +57,8 @@ class ApiRequest:
 class SendOutcome:
     """What one /send answer means for the recipient.
 
-    Exactly one of `parts` (accepted) or `error` (failed) is set. `retry` says whether sending
+    `parts` (accepted) or `error` (failed) is set; both when a long text was partly accepted,
+    which is never retried (it would repeat the accepted parts). `retry` says whether sending
     again is safe and may help; `wait` is the server's hint in seconds; `token_rejected` asks the
     client to fetch a new token and try once more.
     """
@@ -74,6 +75,11 @@ class SendOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def partly_sent(self) -> bool:
+        """Some parts of a long text were accepted and the rest refused."""
+        return self.error is not None and bool(self.parts)
 
 
 # ---------------------------------------------------------------- request builders
@@ -278,9 +284,18 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
     status = str(failure.get("status", "")).strip()
     info = status_info(status)
     text = _one_line(str(failure.get("error-text") or info.meaning))
+    if parts:
+        # Some parts went out: sending again would repeat them, so this is never retried,
+        # and it is not a throttle either (waiting would not make a retry safe).
+        total = sum(isinstance(e, dict) for e in messages)
+        message = (f"{masked}: partly sent: {len(parts)} of {total} parts accepted, the rest "
+                   f"refused with status {status} {info.name}: {text}; not sent again, as "
+                   "that would repeat the accepted parts")
+        partial = KpnApiError(message, http_status=200, status=status, detail=text,
+                              recipient=masked)
+        return SendOutcome(parts=tuple(parts), error=partial, status=status, headers=headers)
     message = f"{masked}: status {status} {info.name}: {text}"
-    # If some parts went out, sending again would repeat them: never retry that.
-    retry = info.retry and not parts
+    retry = info.retry
     wait = None
     if status == "1":
         match = _THROTTLE_WAIT.search(text)

@@ -16,7 +16,7 @@ from .errors import (
     KpnSmsError,
     KpnValidationError,
 )
-from .models import RecipientResult
+from .models import MessagePart, RecipientResult
 from .numbers import normalize_number, validate_sender
 from .protocol import SendOutcome
 from .settings import Settings
@@ -156,10 +156,11 @@ class Attempts:
             return RecipientResult(self.recipient, True, parts=outcome.parts, status="0",
                                    attempts=self.count, truncated=truncated)
         return self.failure(outcome.error, status=outcome.status,  # type: ignore[arg-type]
-                            retryable=outcome.retry or outcome.ambiguous)
+                            retryable=outcome.retry or outcome.ambiguous, parts=outcome.parts)
 
     def failure(self, error: KpnSmsError, *, status: str | None = None,
-                retryable: bool = False) -> RecipientResult:
+                retryable: bool = False,
+                parts: tuple[MessagePart, ...] = ()) -> RecipientResult:
         reason = str(error)
         prefix = f"{RecipientResult(self.recipient, False).masked}: "
         if reason.startswith(prefix):
@@ -167,8 +168,9 @@ class Attempts:
         if self.retries:
             reason += f" (after {self.count} attempts)"
         # Refused credentials are not the recipient's fault: once they are fixed, the same
-        # text goes through, so a host that can retry (serve, Alertmanager) should.
-        permanent = isinstance(error, KpnValidationError) or (
+        # text goes through, so a host that can retry (serve, Alertmanager) should. A partly
+        # sent text is final too: sending it again would repeat the accepted parts.
+        permanent = isinstance(error, KpnValidationError) or bool(parts) or (
             isinstance(error, KpnApiError) and not retryable)
-        return RecipientResult(self.recipient, False, status=status, reason=reason,
+        return RecipientResult(self.recipient, False, parts=parts, status=status, reason=reason,
                                error=error, attempts=self.count, permanent=permanent)

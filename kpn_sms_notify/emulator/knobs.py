@@ -21,6 +21,9 @@ ERROR_BODIES = ("kpn", "apigee", "html", "empty", "malformed")
 BAD_BODIES = ("malformed", "html", "empty")
 SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 NON_GSM_POLICIES = ("replace", "unicode", "reject")
+MESSAGE_ID_FORMATS = ("hex", "uuid")
+THROTTLE_TEXTS = ("wait", "no_wait", "mt_limit")
+TOKEN_ERROR_CODES = ("invalid_client", "invalid_request")
 
 DEFAULTS: dict[str, Any] = {
     # credentials
@@ -35,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "token_level": "demo",
     "auth_fault_status": 401,  # HTTP status of the Apigee fault for a bad bearer
     "auth_error_body": "apigee",  # "apigee" fault envelope or "kpn" ErrorResponse
+    # bad credentials: KPN's observed "invalid_client", or "invalid_request" as Apigee documents
+    "token_error_code": "invalid_client",
     # response headers
     "sunset": "n/a",
     "api_version": "v1.1.1",
@@ -45,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "balance": "10000.00000000",  # enough for 133,333 parts at the default price
     "price_per_part": "0.07500000",
     "network": "20408",
+    "message_id_format": "hex",  # "hex" (16 hex digits) or "uuid", as Vonage now also issues
     "message_count_int": False,  # True: "message-count" as an integer, as K-SPEC's schema types it
     "max_messages": None,  # int: keep only the newest N message records (bulk runs)
     "whitelist": None,  # list of numbers: demo accounts may text only these (else status 29)
@@ -69,14 +75,18 @@ DEFAULTS: dict[str, Any] = {
     "forced_status": {},  # number -> Vonage status code (str)
     "forced_http": {},  # path -> HTTP status (any API path, token endpoint included)
     "script": [],  # one-shot scripted answers, see faults.py
+    "partial_status": {},  # number -> status for the parts after the first of a long text
+    "throttle_text": "wait",  # status 1 error-text: "wait" [ ms ], "no_wait" or "mt_limit"
     "seed": None,  # seed of the fault dice, for reproducible runs
     # delivery receipts and inbound
     "dlr_delay": 0.05,  # seconds between acceptance and the first DLR attempt
     "dlr_status": {},  # number -> DLR status (delivered, expired, failed, rejected, ...)
     "dlr_err_code": {},  # number -> DLR err-code
     "dlr_format": "form",  # form (POST), json (POST), get
+    "dlr_api_key": False,  # True: DLRs carry "api-key" (the api_key knob), as Vonage's do
     "default_callback": None,  # account-level DLR URL, used when the send has no callback
     "inbound_format": "json",
+    "inbound_timestamp": False,  # True: unsigned inbound carries "timestamp" too, as Vonage's may
     "webhook_retry_interval": 60.0,  # Vonage retries a failed webhook every 60 s
     "inbound_retry_window": 86400.0,  # ... for 24 h (inbound)
     "dlr_retry_window": 259200.0,  # ... for 72 h (DLRs)
@@ -99,6 +109,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "token_level": (str,),
     "auth_fault_status": (int,),
     "auth_error_body": (str,),
+    "token_error_code": (str,),
     "sunset": (str,),
     "api_version": (str,),
     "quota_limit": (int,),
@@ -107,6 +118,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "balance": (str, int, float),
     "price_per_part": (str, int, float),
     "network": (str,),
+    "message_id_format": (str,),
     "message_count_int": (bool,),
     "max_messages": (int, type(None)),
     "whitelist": (list, tuple, set, type(None)),
@@ -130,13 +142,17 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "forced_status": (dict,),
     "forced_http": (dict,),
     "script": (list, tuple),
+    "partial_status": (dict,),
+    "throttle_text": (str,),
     "seed": (int, type(None)),
     "dlr_delay": (int, float),
     "dlr_status": (dict,),
     "dlr_err_code": (dict,),
     "dlr_format": (str,),
+    "dlr_api_key": (bool,),
     "default_callback": (str, type(None)),
     "inbound_format": (str,),
+    "inbound_timestamp": (bool,),
     "webhook_retry_interval": (int, float),
     "inbound_retry_window": (int, float),
     "dlr_retry_window": (int, float),
@@ -158,6 +174,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "signature_method": SIGNATURE_METHODS,
     "non_gsm_text": NON_GSM_POLICIES,
     "quota_time_unit": ("minute", "hour", "day", "week", "month"),
+    "message_id_format": MESSAGE_ID_FORMATS,
+    "throttle_text": THROTTLE_TEXTS,
+    "token_error_code": TOKEN_ERROR_CODES,
 }
 
 _RATES = ("error_rate", "drop_rate", "slow_rate", "bad_body_rate")
@@ -198,6 +217,8 @@ def check(knobs: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"emulator knob {name!r}: {value!r} must not be negative")
         if name in ("forced_status", "dlr_status", "dlr_err_code"):
             value = {str(k): str(v) for k, v in value.items()}
+        elif name == "partial_status":
+            value = _partial_statuses(value)
         elif name == "forced_http":
             value = {str(k): _http_code(name, v) for k, v in value.items()}
         elif name == "error_status":
@@ -212,6 +233,17 @@ def check(knobs: dict[str, Any]) -> dict[str, Any]:
         elif name in ("balance", "price_per_part"):
             value = f"{float(value):.8f}"
         out[name] = value
+    return out
+
+
+def _partial_statuses(value: dict[Any, Any]) -> dict[str, str]:
+    """number -> the non-zero Vonage status its long texts' later parts get."""
+    out = {str(k): str(v).strip() for k, v in value.items()}
+    for number, status in out.items():
+        if not status.isdigit() or status == "0":
+            raise ValueError(
+                f"emulator knob 'partial_status': {number!r}: {status!r} is not a failure status"
+            )
     return out
 
 

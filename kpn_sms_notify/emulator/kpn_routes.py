@@ -47,6 +47,28 @@ def _token_error(state: EmulatorState, status: int, code: str, text: str) -> web
     return responses.kpn_json(state, {"ErrorCode": code, "Error": text}, status=status)
 
 
+def _bad_client(
+    state: EmulatorState, client_id: str | None, *, forced: bool = False
+) -> web.Response:
+    """Refused credentials, in the token_error_code knob's form: KPN's observed
+    `invalid_client`, or Apigee's documented `invalid_request` (400 when client_id is missing,
+    else 401 naming the client id). A forced refusal is always the 401."""
+    if state.knob("token_error_code") == "invalid_client":
+        return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
+    if not client_id and not forced:
+        return _token_error(
+            state, 400, "invalid_request", "The request is missing a required parameter : client_id"
+        )
+    return _token_error(
+        state, 401, "invalid_request", f"Invalid client id : {client_id or ''}. ClientId is Invalid"
+    )
+
+
+async def _client_id(request: web.Request) -> str | None:
+    form = await read_form(request)
+    return form.get("client_id") if form else None
+
+
 async def token(request: web.Request) -> web.Response:
     state = state_of(request)
     state.count("token_requests")
@@ -56,7 +78,7 @@ async def token(request: web.Request) -> web.Response:
     entry = state.next_script(faults.TOKEN_PATH)
     if entry is not None and "http" in entry:
         if entry["http"] == 401:
-            return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
+            return _bad_client(state, await _client_id(request), forced=True)
         state.count("token_failures")
         return faults.scripted_http(state, entry["http"], entry.get("body", "kpn"))
     if entry is not None and "drop" in entry:
@@ -66,7 +88,7 @@ async def token(request: web.Request) -> web.Response:
         code = 503 if down and not forced else int(forced)
         state.count("token_failures")
         if code == 401:
-            return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
+            return _bad_client(state, await _client_id(request), forced=True)
         return responses.kpn_error(state, code, "The token service is not available")
     if request.method != "POST":
         return responses.kpn_error(state, 405, f"Method {request.method} not allowed")
@@ -87,7 +109,7 @@ async def token(request: web.Request) -> web.Response:
         )
         level = state.knobs["token_level"]
     if not good:
-        return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
+        return _bad_client(state, form.get("client_id"))
     access, ttl = state.issue_token()
     body = {
         "refresh_token_expires_in": "0",
@@ -183,7 +205,8 @@ async def handle_send(
             )
         state.count("status_1")
         state.count("rejected")
-        refused = sending.Refused("1", sending.throttle_text(wait), params.get("to") or None)
+        text = sending.throttle_text(wait, state.knob("throttle_text"))
+        refused = sending.Refused("1", text, params.get("to") or None)
         return responses.kpn_json(
             state, sending.refused_answer(refused, state.knob("message_count_int"))
         )
@@ -207,6 +230,8 @@ def answer_refused(state: EmulatorState, refused: sending.Refused) -> web.Respon
     state.count("rejected")
     if refused.status == "1":
         state.count("status_1")
+        if refused.default_text:  # forced or scripted: in the throttle_text knob's form
+            refused.text = sending.throttle_text(1.0, state.knob("throttle_text"))
     return responses.kpn_json(
         state, sending.refused_answer(refused, state.knob("message_count_int"))
     )

@@ -7,6 +7,7 @@ Failures are Vonage statuses inside an HTTP 200 (facts §2.2, §3.1).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -60,6 +61,7 @@ class Refused(Exception):
         self.status = status
         self.text = text or ERROR_TEXTS.get(status, "Error")
         self.to = to
+        self.default_text = text is None  # the answer may restyle it (throttle_text knob)
 
 
 @dataclass
@@ -76,8 +78,19 @@ class SendRequest:
     message_class: int | None
 
 
-def throttle_text(wait_seconds: float) -> str:
+def throttle_text(wait_seconds: float, style: str = "wait") -> str:
+    """The error-text of status 1, in one of the three forms Vonage sends (the
+    `throttle_text` knob): with the wait in milliseconds, without it, or the MT limit."""
     ms = max(1, round(wait_seconds * 1000))
+    if style == "no_wait":
+        return "Throughput Rate Exceeded - please wait and retry"
+    if style == "mt_limit":
+        now_ms = int(time.time() * 1000)
+        since = max(0, 1000 - min(ms, 1000))
+        return (
+            f"Exceeded maximum MT throughput[ MAX [ 30 ] INTERVAL [ 1000 ] COUNT [ 30 ] "
+            f"LAST INT-START [ {now_ms - since} ] TIME_SINCE_LAST_INTERVAL_START [ {since} ]  ] "
+        )
     return f"Throughput Rate Exceeded - please wait [ {ms} ] and retry"
 
 
@@ -207,11 +220,15 @@ def accept(
     state: EmulatorState, req: SendRequest, api: str, extra: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Bill and record an accepted message: (answer body, message record)."""
-    n = len(req.split.parts)
+    total = len(req.split.parts)
     with state.lock:
         price_s = state.knobs["price_per_part"]
         network = state.knobs["network"]
         count_int = state.knobs["message_count_int"]
+        partial = state.knobs["partial_status"].get(req.to) if total > 1 else None
+        style = state.knobs["throttle_text"]
+    # partial_status: part 1 goes out, the later parts are refused (one entry each).
+    n = 1 if partial is not None else total
     price = Decimal(price_s)
     charged = state.charge(n)
     if charged is None:
@@ -234,6 +251,9 @@ def accept(
         if req.client_ref is not None:
             entry["client-ref"] = req.client_ref
         entries.append(entry)
+    if partial is not None:
+        text = throttle_text(1.0, style) if partial == "1" else ERROR_TEXTS.get(partial, "Error")
+        entries += [{"to": req.to, "status": partial, "error-text": text} for _ in range(n, total)]
     record = {
         "api": api,
         "to": req.to,
@@ -243,8 +263,9 @@ def accept(
         "encoding": req.split.encoding,
         "units": req.split.units,
         "parts": n,
-        "part_texts": list(req.split.parts),
+        "part_texts": list(req.split.parts[:n]),
         "message_ids": ids,
+        "refused_parts": total - n,  # partial_status: parts refused after the first
         "client_ref": req.client_ref,
         "status_report_req": req.status_report_req,
         "callback": req.callback,
@@ -262,4 +283,8 @@ def accept(
             del state.messages[: len(state.messages) - cap]
         state.counters["accepted"] += 1
         state.counters["parts"] += n
-    return {"message-count": n if count_int else str(n), "messages": entries}, record
+        if partial is not None:
+            state.counters["partial"] += 1
+            state.counters["status_1"] += partial == "1"
+    count = len(entries)
+    return {"message-count": count if count_int else str(count), "messages": entries}, record

@@ -12,6 +12,7 @@ import secrets
 import string
 import threading
 import time
+import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ COUNTER_NAMES = (
     "accepted",  # messages accepted (status 0)
     "parts",  # SMS parts billed
     "rejected",  # send answers with a non-zero status
+    "partial",  # send answers with some parts accepted and the rest refused (partial_status)
     "in_flight",  # send calls being answered now
     "peak_in_flight",
     "http_429",
@@ -130,6 +132,8 @@ class EmulatorState:
     # ids and money -------------------------------------------------------------
     def new_message_id(self) -> str:
         with self.lock:
+            if self.knobs["message_id_format"] == "uuid":
+                return str(uuid.uuid4())  # as Vonage now also issues: 36 characters
             self._seq += 1
             # 16 hex characters, like Vonage's "13000000..." ids, unique per emulator.
             return f"1{self._run_id:04X}{self._seq:011X}"

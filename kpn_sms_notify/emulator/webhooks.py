@@ -120,6 +120,8 @@ class Deliverer:
                 "scts": scts,
                 "err-code": err,
             }
+            if knobs["dlr_api_key"]:  # Vonage's DLRs name the sending account's key
+                payload["api-key"] = knobs["api_key"]
             if message["client_ref"] is not None:
                 payload["client-ref"] = message["client_ref"]
             record: dict[str, Any] = {
@@ -163,6 +165,8 @@ class Deliverer:
             self.state.count(f"{kind}_attempts")
             payload = dict(record["payload"])
             payload["message-timestamp"] = _now_stamp()
+            if kind == "inbound" and knobs["inbound_timestamp"]:
+                payload["timestamp"] = str(int(time.time()))
             if knobs["signature_secret"]:
                 payload["timestamp"] = str(int(time.time()))
                 payload["nonce"] = str(uuid.uuid4())

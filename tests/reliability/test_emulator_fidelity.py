@@ -55,6 +55,9 @@ CHECKS = [status_code_conformance, content_type_conformance, response_schema_con
 # name -> knobs; each profile is one way the gateway answers (faults included).
 PROFILES: dict[str, dict[str, Any]] = {
     "normal": {},
+    # What Vonage sends today: UUID ids, a long text partly accepted, the MT-limit throttle.
+    "vonage-today": {"message_id_format": "uuid", "partial_status": {"31612345678": "1"},
+                     "throttle_text": "mt_limit"},
     "bad-bearer": {},  # the request carries a made-up token
     "quota-exhausted": {"quota_limit": 0},
     "forbidden": {"forced_http": {f"{BASE}/send": 403, f"{BASE}/register": 403}},
@@ -67,6 +70,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 DEFAULT_KNOBS: dict[str, Any] = {"quota_limit": 100000, "forced_http": {}, "error_rate": 0.0,
                                  "rate_limit": None, "rate_limit_mode": "http429", "seed": None}
+DEFAULT_KNOBS.update(message_id_format="hex", partial_status={}, throttle_text="wait")
 SEEN: dict[str, set[int]] = defaultdict(set)  # operation path -> status codes answered
 
 
