@@ -20,6 +20,12 @@ from aiohttp import web
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
+try:  # the hypothesis profile, loaded before any test module is imported
+    import hypothesis_profiles  # noqa: F401
+except ModuleNotFoundError as err:  # Home Assistant's venvs: no hypothesis, no property tests
+    if err.name != "hypothesis":
+        raise
+
 __all__ = ["EMU_CLIENT_ID", "EMU_CLIENT_SECRET"]
 
 

@@ -16,8 +16,13 @@ OTHER = "http://other.example/debian"
 
 
 def apt_mirror(apt_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", '. "$0" && apt_mirror "$1"', str(LIB), str(apt_dir)],
-                          capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(
+        ["bash", "-c", '. "$0" && apt_mirror "$1"', str(LIB), str(apt_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def write(apt_dir: Path, name: str, text: str) -> None:
@@ -39,7 +44,10 @@ def found(apt_dir: Path) -> str:
 
 
 def test_deb822_main_archive_not_security(apt_dir: Path) -> None:
-    write(apt_dir, "sources.list.d/debian.sources", f"""\
+    write(
+        apt_dir,
+        "sources.list.d/debian.sources",
+        f"""\
 Types: deb
 # {OTHER}/archive/debian/20250520T000000Z
 URIs: http://mirror.example/debian-security
@@ -51,12 +59,16 @@ Types: deb deb-src
 URIs: {MAIN}/
 Suites: bookworm bookworm-updates
 Components: main contrib
-""")
+""",
+    )
     assert found(apt_dir) == MAIN
 
 
 def test_deb822_skips_disabled_source_only_and_continued_fields(apt_dir: Path) -> None:
-    write(apt_dir, "sources.list.d/debian.sources", f"""\
+    write(
+        apt_dir,
+        "sources.list.d/debian.sources",
+        f"""\
 Types: deb
 URIs: {OTHER}
 Suites: sid
@@ -75,42 +87,57 @@ uris:
 suites: trixie
 components:
  main
-""")
+""",
+    )
     assert found(apt_dir) == MAIN
 
 
 def test_one_line_format_with_options_and_comments(apt_dir: Path) -> None:
-    write(apt_dir, "sources.list", f"""\
+    write(
+        apt_dir,
+        "sources.list",
+        f"""\
 # deb {OTHER} bookworm main
 deb-src {OTHER} bookworm main
 deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {MAIN} bookworm main
-""")
+""",
+    )
     assert found(apt_dir) == MAIN
 
 
 def test_sources_list_comes_before_sources_list_d(apt_dir: Path) -> None:
-    write(apt_dir, "sources.list.d/a.sources",
-          f"Types: deb\nURIs: {OTHER}\nSuites: sid\nComponents: main\n")
+    write(
+        apt_dir,
+        "sources.list.d/a.sources",
+        f"Types: deb\nURIs: {OTHER}\nSuites: sid\nComponents: main\n",
+    )
     write(apt_dir, "sources.list", f"deb {MAIN} sid main\n")
     assert found(apt_dir) == MAIN
 
 
 def test_files_in_name_order_and_other_suffixes_ignored(apt_dir: Path) -> None:
     write(apt_dir, "sources.list.d/10-main.list", f"deb {MAIN} trixie main\n")
-    write(apt_dir, "sources.list.d/20-other.sources",
-          f"Types: deb\nURIs: {OTHER}\nSuites: trixie\nComponents: main\n")
+    write(
+        apt_dir,
+        "sources.list.d/20-other.sources",
+        f"Types: deb\nURIs: {OTHER}\nSuites: trixie\nComponents: main\n",
+    )
     write(apt_dir, "sources.list.d/05-old.list.disabled", f"deb {OTHER} trixie main\n")
     assert found(apt_dir) == MAIN
 
 
 def test_third_party_and_security_repositories_are_skipped(apt_dir: Path) -> None:
-    write(apt_dir, "sources.list", """\
+    write(
+        apt_dir,
+        "sources.list",
+        """\
 deb http://security.example/debian-security bookworm-security main
 deb http://security.example/debian buster/updates main
 deb [signed-by=/etc/apt/keyrings/docker.gpg] https://docker.example/linux/debian bookworm stable
 deb https://node.example/node_20.x nodistro main
 deb http://ubuntu.example/ubuntu noble main
-""")
+""",
+    )
     write(apt_dir, "sources.list.d/debian.list", f"deb {MAIN} bookworm main\n")
     assert found(apt_dir) == MAIN
 
@@ -123,14 +150,20 @@ def test_unknown_suite_name_accepted_under_a_debian_path(apt_dir: Path) -> None:
 def test_mirror_file_uri_gives_its_first_url(apt_dir: Path) -> None:
     mirrors = apt_dir / "mirrors" / "debian.list"
     write(apt_dir, "mirrors/debian.list", f"{MAIN}/\n{OTHER}\n")
-    write(apt_dir, "sources.list.d/debian.sources",
-          f"Types: deb\nURIs: mirror+file://{mirrors}\nSuites: bookworm\nComponents: main\n")
+    write(
+        apt_dir,
+        "sources.list.d/debian.sources",
+        f"Types: deb\nURIs: mirror+file://{mirrors}\nSuites: bookworm\nComponents: main\n",
+    )
     assert found(apt_dir) == MAIN
 
 
 def test_nothing_usable_fails_without_output(apt_dir: Path) -> None:
-    write(apt_dir, "sources.list.d/security.sources",
-          f"Types: deb\nURIs: {OTHER}-security\nSuites: bookworm-security\nComponents: main\n")
+    write(
+        apt_dir,
+        "sources.list.d/security.sources",
+        f"Types: deb\nURIs: {OTHER}-security\nSuites: bookworm-security\nComponents: main\n",
+    )
     write(apt_dir, "sources.list", "deb cdrom:[Debian 12]/ bookworm main\n")
     proc = apt_mirror(apt_dir)
     assert (proc.returncode, proc.stdout) == (1, "")
