@@ -44,8 +44,9 @@ class FileTokenStore:
     """A `TokenStore` (see auth.py) on one cache file; never raises to its caller's harm:
     the token manager logs and ignores a failing store."""
 
-    def __init__(self, *, base_url: str, client_id: str, client_secret: str,
-                 directory: Path | None = None) -> None:
+    def __init__(
+        self, *, base_url: str, client_id: str, client_secret: str, directory: Path | None = None
+    ) -> None:
         self._base_url = base_url
         self._client_id = client_id
         key = json.dumps([base_url, client_id, client_secret]).encode("utf-8")
@@ -76,8 +77,9 @@ class FileTokenStore:
         if token.expires_in() <= 1:
             return
         self._ensure_dir()
-        body = json.dumps({"client_id": self._client_id, "base_url": self._base_url,
-                           **token.to_dict()}).encode("utf-8")
+        body = json.dumps(
+            {"client_id": self._client_id, "base_url": self._base_url, **token.to_dict()}
+        ).encode("utf-8")
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".token-", suffix=".tmp")  # 0600
         try:
             with os.fdopen(fd, "wb") as file:
@@ -119,15 +121,22 @@ class FileTokenStore:
         except FileNotFoundError:
             return None
         except OSError as err:  # ELOOP: a symlink
-            _LOGGER.debug("token cache: cannot open %s (%s); ignored", self.path,
-                          err.strerror or type(err).__name__)
+            _LOGGER.debug(
+                "token cache: cannot open %s (%s); ignored",
+                self.path,
+                err.strerror or type(err).__name__,
+            )
             return None
         with os.fdopen(fd, "rb") as file:
             info = os.fstat(file.fileno())
-            if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
-                    or stat.S_IMODE(info.st_mode) & 0o077):
-                _LOGGER.debug("token cache: %s is not a private file of this user; ignored",
-                              self.path)
+            if (
+                not stat.S_ISREG(info.st_mode)
+                or info.st_uid != os.geteuid()
+                or stat.S_IMODE(info.st_mode) & 0o077
+            ):
+                _LOGGER.debug(
+                    "token cache: %s is not a private file of this user; ignored", self.path
+                )
                 return None
             raw = file.read(MAX_FILE_BYTES + 1)
         try:
@@ -140,18 +149,27 @@ class FileTokenStore:
         return data
 
 
-def for_cli(config: Mapping[str, Any], *, disabled: bool = False,
-            environ: Mapping[str, str] | None = None) -> FileTokenStore | None:
+def for_cli(
+    config: Mapping[str, Any], *, disabled: bool = False, environ: Mapping[str, str] | None = None
+) -> FileTokenStore | None:
     """The CLI's store for this config, or None when turned off (`--no-token-cache`, or
     KPN_SMS_NO_TOKEN_CACHE set to anything but "", "0", "false" or "no")."""
     env = os.environ if environ is None else environ
     if disabled or env.get("KPN_SMS_NO_TOKEN_CACHE", "").strip().lower() not in (
-            "", "0", "false", "no"):
+        "",
+        "0",
+        "false",
+        "no",
+    ):
         return None
     try:
         directory = cache_dir(env)
     except RuntimeError:  # no home directory to put it in
         _LOGGER.debug("token cache: no home directory; not caching the token")
         return None
-    return FileTokenStore(base_url=str(config["base_url"]), client_id=str(config["client_id"]),
-                          client_secret=str(config["client_secret"]), directory=directory)
+    return FileTokenStore(
+        base_url=str(config["base_url"]),
+        client_id=str(config["client_id"]),
+        client_secret=str(config["client_secret"]),
+        directory=directory,
+    )

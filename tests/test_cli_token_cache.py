@@ -23,11 +23,23 @@ A = "31612345678"
 
 def kpn_sms(*args: str, cache: Path, url: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
-    env = {**base, "XDG_CACHE_HOME": str(cache), "KPN_SMS_CLIENT_ID": EMU_CLIENT_ID,
-           "KPN_SMS_CLIENT_SECRET": EMU_CLIENT_SECRET, "KPN_SMS_SENDER": "KPNAlert",
-           "KPN_SMS_BASE_URL": url, **env}
-    return subprocess.run([sys.executable, "-m", "kpn_sms_notify", *args], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    env = {
+        **base,
+        "XDG_CACHE_HOME": str(cache),
+        "KPN_SMS_CLIENT_ID": EMU_CLIENT_ID,
+        "KPN_SMS_CLIENT_SECRET": EMU_CLIENT_SECRET,
+        "KPN_SMS_SENDER": "KPNAlert",
+        "KPN_SMS_BASE_URL": url,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "kpn_sms_notify", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def send(cache: Path, url: str, *flags: str, **env: str) -> dict[str, object]:
@@ -38,12 +50,17 @@ def send(cache: Path, url: str, *flags: str, **env: str) -> dict[str, object]:
 
 
 def store(cache: Path, url: str) -> FileTokenStore:
-    return FileTokenStore(base_url=url, client_id=EMU_CLIENT_ID, client_secret=EMU_CLIENT_SECRET,
-                          directory=cache / "kpn-sms-notify")
+    return FileTokenStore(
+        base_url=url,
+        client_id=EMU_CLIENT_ID,
+        client_secret=EMU_CLIENT_SECRET,
+        directory=cache / "kpn-sms-notify",
+    )
 
 
-def test_eight_runs_one_token_request(emulator: Emulator, emulator_url: str,
-                                      tmp_path: Path) -> None:
+def test_eight_runs_one_token_request(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     for _ in range(8):
         send(tmp_path, emulator_url)
     assert emulator.counters["token_requests"] == 1
@@ -57,8 +74,9 @@ def test_eight_runs_one_token_request(emulator: Emulator, emulator_url: str,
     assert json.loads(content)["client_id"] == EMU_CLIENT_ID
 
 
-def test_refused_token_is_renewed_once_and_replaced(emulator: Emulator, emulator_url: str,
-                                                   tmp_path: Path) -> None:
+def test_refused_token_is_renewed_once_and_replaced(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     send(tmp_path, emulator_url)
     first = store(tmp_path, emulator_url).load()
     assert first is not None
@@ -73,8 +91,7 @@ def test_refused_token_is_renewed_once_and_replaced(emulator: Emulator, emulator
     assert emulator.counters["token_requests"] == 2
 
 
-def test_no_token_cache_flag_and_env(emulator: Emulator, emulator_url: str,
-                                     tmp_path: Path) -> None:
+def test_no_token_cache_flag_and_env(emulator: Emulator, emulator_url: str, tmp_path: Path) -> None:
     send(tmp_path, emulator_url, "--no-token-cache")
     send(tmp_path, emulator_url, "--no-token-cache")
     send(tmp_path, emulator_url, KPN_SMS_NO_TOKEN_CACHE="1")
@@ -82,16 +99,18 @@ def test_no_token_cache_flag_and_env(emulator: Emulator, emulator_url: str,
     assert not (tmp_path / "kpn-sms-notify").exists()
 
 
-def test_token_command_always_asks_the_gateway(emulator: Emulator, emulator_url: str,
-                                               tmp_path: Path) -> None:
+def test_token_command_always_asks_the_gateway(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     send(tmp_path, emulator_url)
     proc = kpn_sms("token", cache=tmp_path, url=emulator_url)
     assert proc.returncode == 0, proc.stderr
     assert emulator.counters["token_requests"] == 2
 
 
-def test_corrupt_cache_file_is_ignored_and_replaced(emulator: Emulator, emulator_url: str,
-                                                    tmp_path: Path) -> None:
+def test_corrupt_cache_file_is_ignored_and_replaced(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     path = store(tmp_path, emulator_url).path
     path.parent.mkdir(mode=0o700)
     path.write_bytes(b"\x00not json{")
@@ -105,9 +124,14 @@ def test_corrupt_cache_file_is_ignored_and_replaced(emulator: Emulator, emulator
 
 
 def test_demo_leaves_the_cache_alone(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "kpn_sms_notify", "demo"],
-                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)},
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kpn_sms_notify", "demo"],
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -123,8 +147,9 @@ def token(value: str = "tok-1", ttl: float = 3600) -> Token:
 
 @pytest.fixture
 def file_store(tmp_path: Path) -> FileTokenStore:
-    return FileTokenStore(base_url=URL, client_id="id", client_secret="s3cret",
-                          directory=tmp_path / "kpn-sms-notify")
+    return FileTokenStore(
+        base_url=URL, client_id="id", client_secret="s3cret", directory=tmp_path / "kpn-sms-notify"
+    )
 
 
 def test_store_round_trip_and_keys(file_store: FileTokenStore, tmp_path: Path) -> None:
@@ -132,15 +157,19 @@ def test_store_round_trip_and_keys(file_store: FileTokenStore, tmp_path: Path) -
     file_store.save(token())
     loaded = file_store.load()
     assert loaded is not None and loaded.access_token == "tok-1"
-    for other in ({"base_url": "http://127.0.0.1:10"}, {"client_id": "id2"},
-                  {"client_secret": "other"}):
+    for other in (
+        {"base_url": "http://127.0.0.1:10"},
+        {"client_id": "id2"},
+        {"client_secret": "other"},
+    ):
         keys = {"base_url": URL, "client_id": "id", "client_secret": "s3cret", **other}
         assert FileTokenStore(**keys, directory=tmp_path / "kpn-sms-notify").load() is None
     assert "s3cret" not in file_store.path.read_text() and "s3cret" not in repr(file_store)
 
 
-def test_store_ignores_expired_foreign_and_loose_files(file_store: FileTokenStore,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_store_ignores_expired_foreign_and_loose_files(
+    file_store: FileTokenStore, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="kpn_sms_notify.token_cache")
     file_store.save(token(ttl=2))
     data = json.loads(file_store.path.read_text())
