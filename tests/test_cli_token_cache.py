@@ -91,6 +91,21 @@ def test_refused_token_is_renewed_once_and_replaced(
     assert emulator.counters["token_requests"] == 2
 
 
+def test_refused_token_leaves_the_cache_even_when_renewal_fails(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    send(tmp_path, emulator_url)
+    emulator.expire_tokens()
+    emulator.configure(token_endpoint_down=True)
+    config = tmp_path / "kpn-sms.yaml"
+    config.write_text("retries: 0\n")  # no retrying the token service within the budget
+    proc = kpn_sms(
+        "--config", str(config), "send", "--to", A, "alert", cache=tmp_path, url=emulator_url
+    )
+    assert proc.returncode != 0
+    assert not store(tmp_path, emulator_url).path.exists()  # the next run will not try it again
+
+
 def test_no_token_cache_flag_and_env(emulator: Emulator, emulator_url: str, tmp_path: Path) -> None:
     send(tmp_path, emulator_url, "--no-token-cache")
     send(tmp_path, emulator_url, "--no-token-cache")
