@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis_profiles import examples  # type: ignore[import-not-found]
 
@@ -70,6 +70,10 @@ def test_random_forms_never_500(
 
 
 @settings(max_examples=examples(60))
+# Found by this test (once a 500): bodies that are not UTF-8, raw or percent-encoded.
+@example(raw=b"\xff", ctype="application/x-www-form-urlencoded")
+@example(raw=b"to=%ff", ctype="application/x-www-form-urlencoded")
+@example(raw=b"\xff", ctype="application/json")
 @given(
     raw=st.binary(max_size=300),
     ctype=st.sampled_from(
