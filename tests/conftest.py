@@ -30,8 +30,9 @@ __all__ = ["EMU_CLIENT_ID", "EMU_CLIENT_SECRET"]
 
 
 @pytest.fixture(autouse=True)
-def _private_cache_home(tmp_path_factory: pytest.TempPathFactory,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CLI caches its token under XDG_CACHE_HOME: every test (and every `kpn-sms` it
     starts) gets its own, never the user's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
