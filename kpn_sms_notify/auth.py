@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .models import Token
 
@@ -24,6 +24,14 @@ class TokenStore(Protocol):
     def load(self) -> Token | None: ...
 
     def save(self, token: Token) -> None: ...
+
+
+@runtime_checkable
+class ForgettingTokenStore(TokenStore, Protocol):
+    """A store that can also drop a token the API refused, so the next run does not load it
+    again (the CLI's cache file)."""
+
+    def forget(self, token: Token) -> None: ...
 
 
 def _margin_for(token: Token, margin: float, lifetime: float) -> float:
@@ -76,6 +84,11 @@ class _TokenCache:
     def drop(self, rejected: Token) -> None:
         if self.token is not None and self.token.access_token == rejected.access_token:
             self.token = None
+            if isinstance(self.store, ForgettingTokenStore):
+                try:
+                    self.store.forget(rejected)
+                except Exception as err:
+                    _LOGGER.debug("token store: forget failed (%s)", type(err).__name__)
 
 
 class AsyncTokenManager:

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log every request and answer (secrets masked) to stderr")
     parser.add_argument("--base-url", help="gateway URL (default https://api-prd.kpn.com)")
     parser.add_argument("--client-id", help="KPN API Store client_id")
+    parser.add_argument("--no-token-cache", action="store_true",
+                        help="fetch a new token instead of reusing the one cached between runs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     send = sub.add_parser("send", help="text the recipients")
@@ -125,9 +127,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from . import token_cache
     from .client import KpnSms
 
-    async with KpnSms.from_config(config) as sms:
+    # `token` checks the credentials: always a fresh token, never one from the cache.
+    store = None if args.command == "token" else token_cache.for_cli(
+        config, disabled=args.no_token_cache)
+    async with KpnSms.from_config(config, token_store=store) as sms:
         if args.command == "token":
             token = await sms.authenticate()
             tier = f", account level {token.level}" if token.level else ""

@@ -10,7 +10,9 @@
 #                                HA 2026.2.3, harness 0.13.316).
 #   HA_CHROOT_DIR=PATH           where the chroot lives (default /var/cache/kpn-sms-notify/ha-SUITE);
 #                                outside the git tree, 1.7 GB.
-#   HA_CHROOT_MIRROR=URL         Debian mirror (default http://deb.debian.org/debian).
+#   HA_CHROOT_MIRROR=URL         Debian mirror for debootstrap (default: the main Debian archive
+#                                this machine's apt uses, from /etc/apt's sources; see
+#                                scripts/lib/apt_mirror.sh).
 #   HA_CHROOT_HA / HA_CHROOT_PHCC  override the HA / pytest-homeassistant-custom-component pins.
 #   HA_CHROOT_REBUILD=1          throw the chroot away and build it again.
 #
@@ -29,7 +31,7 @@ HA=${HA_CHROOT_HA:-$DEF_HA}
 PHCC=${HA_CHROOT_PHCC:-$DEF_PHCC}
 ROOT=${HA_CHROOT_DIR:-/var/cache/kpn-sms-notify/ha-$SUITE}
 ROOT=$(realpath -m "$ROOT")   # canonical: compared with /proc/PID/root and findmnt's output
-MIRROR=${HA_CHROOT_MIRROR:-http://deb.debian.org/debian}
+MIRROR=${HA_CHROOT_MIRROR:-}   # resolved when the base system is built (build_base)
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The tree bind-mounted at /src (HA_CHROOT_PROJECT: another test project, for developing this).
 PROJECT=$(cd "${HA_CHROOT_PROJECT:-$SCRIPTS/..}" && pwd)
@@ -45,6 +47,9 @@ APT_PKGS="python3,python3-venv,python3-dev,build-essential,ca-certificates"
 EXTRA_PKGS=${HA_CHROOT_EXTRA_PKGS:-pytest-timeout}
 # setuptools in the venv: the project's editable install then needs no isolated build env.
 BUILD_PKGS="setuptools>=68"
+
+# shellcheck source=scripts/lib/apt_mirror.sh
+. "$SCRIPTS/lib/apt_mirror.sh"
 
 log() { printf 'ha-chroot: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -172,7 +177,13 @@ build_base() {
     DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
   }
-  log "debootstrap --variant=minbase $SUITE -> $ROOT"
+  local from=HA_CHROOT_MIRROR
+  if [ -z "$MIRROR" ]; then
+    from="this machine's apt sources"
+    MIRROR=$(apt_mirror) || die "no Debian archive found in this machine's apt sources \
+(/etc/apt/sources.list, /etc/apt/sources.list.d/*.list|*.sources): set HA_CHROOT_MIRROR=URL"
+  fi
+  log "debootstrap --variant=minbase $SUITE -> $ROOT (mirror: $from)"
   local tries=0
   mkdir -p "$STAMP"
   until debootstrap --variant=minbase --include="$APT_PKGS" \

@@ -20,7 +20,22 @@ from aiohttp import web
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
+try:  # the hypothesis profile, loaded before any test module is imported
+    import hypothesis_profiles  # noqa: F401
+except ModuleNotFoundError as err:  # Home Assistant's venvs: no hypothesis, no property tests
+    if err.name != "hypothesis":
+        raise
+
 __all__ = ["EMU_CLIENT_ID", "EMU_CLIENT_SECRET"]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI caches its token under XDG_CACHE_HOME: every test (and every `kpn-sms` it
+    starts) gets its own, never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

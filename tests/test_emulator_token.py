@@ -110,15 +110,17 @@ def test_missing_and_unknown_bearer_get_the_apigee_fault(
 
 
 def test_token_expires_after_token_ttl() -> None:
-    with Emulator(token_ttl=0.3) as emu:
+    # 2 s: time enough for the first send on a loaded machine; then wait out the rest.
+    with Emulator(token_ttl=2) as emu:
         assert emu.url
         body = fetch(emu.url, data=CREDS).json()
-        assert body["expires_in"] == "0"
+        fetched = time.monotonic()  # the token was issued before this
+        assert body["expires_in"] == "2"
         auth = {"Authorization": f"Bearer {body['access_token']}"}
         assert (
             HTTP.post(emu.url + SEND, data=SMS, headers=auth).json()["messages"][0]["status"] == "0"
         )
-        time.sleep(0.4)
+        time.sleep(max(0.0, fetched + 2.1 - time.monotonic()))
         late = HTTP.post(emu.url + SEND, data=SMS, headers=auth)
         assert late.status_code == 401
         assert late.json()["fault"]["faultstring"] == "Access Token expired"

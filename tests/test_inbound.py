@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples  # type: ignore[import-not-found]
 
 from kpn_sms_notify.errors import KpnValidationError
 from kpn_sms_notify.inbound import (
@@ -276,7 +277,7 @@ def test_bad_assembler_limits_rejected() -> None:
         InboundAssembler(max_pending=0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(
     texts=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=8),
     seed=st.integers(0, 2**16),
@@ -460,7 +461,7 @@ _KEYS = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(params=st.dictionaries(_KEYS, _WIRE, max_size=10))
 def test_any_parameters_parse_or_raise_a_validation_error(params: dict[str, Any]) -> None:
     asm = InboundAssembler()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples  # type: ignore[import-not-found]
 from test_serve_support import (
     ALICE_E164,
     BOB_E164,
@@ -333,7 +334,7 @@ _ALERTISH = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(payload=_JSON | _ALERTISH)
 def test_any_json_is_parsed_or_refused_with_a_validation_error(payload: Any) -> None:
     for source in ("alertmanager", "grafana"):

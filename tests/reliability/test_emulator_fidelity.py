@@ -23,6 +23,7 @@ import schemathesis
 import yaml
 from hypothesis import settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples  # type: ignore[import-not-found]
 from schemathesis.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -86,7 +87,7 @@ def gateway() -> Iterator[tuple[Emulator, str]]:
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 @SCHEMA.parametrize()
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 def test_answers_match_the_spec(case: schemathesis.Case, profile: str,
                                 gateway: tuple[Emulator, str]) -> None:
     emulator, token = gateway
@@ -163,7 +164,7 @@ def _own_again(emulator: Emulator, msisdn: str) -> None:
 
 @pytest.mark.parametrize("profile", ["normal", "bad-bearer", "quota-exhausted"])
 @NUMBERS_SCHEMA.parametrize()
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 def test_phone_numbers_answers_match_the_spec(case: schemathesis.Case, profile: str,
                                               numbers_gateway: tuple[Emulator, str]) -> None:
     emulator, token = numbers_gateway

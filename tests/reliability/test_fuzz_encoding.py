@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples  # type: ignore[import-not-found]
 
 from kpn_sms_notify import KpnSmsSync
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator, segments
@@ -118,7 +119,7 @@ def shared_emulator() -> Iterator[Emulator]:
     emu.stop()
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(texts(900).filter(lambda t: t.strip() != ""))
 def test_parts_reported_by_the_client_are_the_parts_billed(shared_emulator: Emulator,
                                                            text: str) -> None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples  # type: ignore[import-not-found]
 
 from kpn_sms_notify.emulator import Emulator
 from kpn_sms_notify.errors import KpnValidationError
@@ -274,7 +275,7 @@ def check_answer(answer: httpx.Response, caplog: pytest.LogCaptureFixture) -> No
 AUTH = {"Authorization": f"Bearer {SERVE_TOKEN}"}
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(st.sampled_from(["/alertmanager", "/grafana", "/notify"]),
        st.one_of(alertmanager_like(), json_value,
                  st.fixed_dictionaries({"message": st.text(max_size=30)},
@@ -289,7 +290,7 @@ def test_alert_endpoints_never_fail(serve_url: str, http: httpx.Client,
     check_answer(answer, caplog)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(st.sampled_from(["/alertmanager", "/grafana", "/notify", f"/inbound/{PATH_SECRET}",
                         f"/delivery/{PATH_SECRET}"]),
        st.binary(max_size=300),
@@ -305,7 +306,7 @@ def test_raw_bodies_never_fail(serve_url: str, http: httpx.Client,
     check_answer(http.post(serve_url + path, headers=headers, content=body), caplog)
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(st.sampled_from(["inbound", "delivery"]),
        st.sampled_from(["get", "form", "json", "unlabelled json"]),
        st.one_of(inbound_like(), messages_api_like(), params(INBOUND_FIELDS),
