@@ -20,6 +20,7 @@ import aiohttp
 
 from .appendlog import GroupAppender
 from .config import ForwardSinkConfig, ServeConfig
+from .files import ensure_parent, open_private, read_private
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class JsonlSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_parent(path)
         _repair_tail(path)
         self._log = GroupAppender(path)
 
@@ -160,9 +161,10 @@ class SinkSet:
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
+    fd = read_private(path)  # a symlink is refused (OSError), not read through
+    if fd is None:
         return
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             try:
                 record = json.loads(line)
@@ -176,7 +178,7 @@ def _repair_tail(path: Path) -> None:
     """After a crash mid-write the file may end without a newline; end it, so the next
     record starts on a line of its own (the torn line is skipped when read back)."""
     try:
-        with path.open("rb+") as handle:
+        with os.fdopen(open_private(path, os.O_RDWR), "rb+") as handle:
             handle.seek(0, os.SEEK_END)
             if handle.tell() == 0:
                 return
