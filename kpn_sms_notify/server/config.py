@@ -23,7 +23,7 @@ import yaml
 from ..errors import KpnValidationError
 from ..inbound import SIGNATURE_METHODS
 from ..numbers import mask_number, normalize_number
-from ..schema import is_loopback_host, validate_config
+from ..schema import is_loopback_host, looks_secret, shown_url, validate_config
 
 _LOGGER = logging.getLogger("kpn_sms_notify.server")
 _SECRET_KEYS = frozenset({"token", "password", "path_secret", "signature_secret", "headers"})
@@ -265,6 +265,28 @@ SERVE_SCHEMA = vol.Schema(
 # --------------------------------------------------------------------------- loading
 
 
+# Keys of the serve section whose values are not secrets (shown in errors as given).
+_KNOWN_KEYS = frozenset(
+    str(k) for k in SERVE_SCHEMA.schema if str(k) not in _SECRET_KEYS
+) | frozenset(
+    {
+        "username",
+        "url",
+        "timeout",
+        "match",
+        "match_re",
+        "template",
+        "recipients",
+        "enabled",
+        "allow",
+        "max_recipients",
+        "jsonl",
+        "stdout",
+        "forward",
+    }
+)
+
+
 def load_file(path: str | Path) -> dict[str, Any]:
     """Read the YAML file; a missing or unreadable file is a one-line KpnValidationError."""
     try:
@@ -471,9 +493,11 @@ def _humanize(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationError:
         except (KeyError, IndexError, TypeError):
             value = None
             break
-    if value is not None and (set(path) & _SECRET_KEYS):
+    if value is not None and any(p in _SECRET_KEYS or looks_secret(p, _KNOWN_KEYS) for p in path):
         value = "***"
     elif value is not None and "recipients" in path:
         value = mask_number(value)
+    elif isinstance(value, str) and "://" in value:
+        value = shown_url(value)  # userinfo and webhook paths may be secrets
     got = f" (got {value!r})" if value is not None and not isinstance(value, Mapping) else ""
     return KpnValidationError(f"config: {key}: {msg}{got}", field=key, value=value)

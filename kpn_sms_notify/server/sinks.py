@@ -82,6 +82,9 @@ class StdoutSink:
         return None
 
 
+MAX_FORWARD_ANSWER = 64 * 1024  # bytes of the forward URL's answer read at most
+
+
 class ForwardSink:
     """POST each record as JSON to a URL (e.g. a Home Assistant webhook); 2xx is success."""
 
@@ -98,10 +101,19 @@ class ForwardSink:
             )
         where = _safe_url(self.config.url)
         try:
+            # No redirects: a 3xx must not carry the record (and the headers) elsewhere.
             async with self._session.post(
-                self.config.url, json=dict(record), headers=dict(self.config.headers)
+                self.config.url,
+                json=dict(record),
+                headers=dict(self.config.headers),
+                allow_redirects=False,
             ) as response:
-                await response.read()
+                await response.content.read(MAX_FORWARD_ANSWER)  # the rest is not read
+                if 300 <= response.status < 400:
+                    raise SinkError(
+                        f"forward sink {where}: HTTP {response.status} (redirects are not "
+                        "followed; set the final URL)"
+                    )
                 if not 200 <= response.status < 300:
                     raise SinkError(f"forward sink {where}: HTTP {response.status}")
         except (aiohttp.ClientError, TimeoutError) as err:
