@@ -22,7 +22,10 @@ ACCESS_LOGGER = logging.getLogger("kpn_sms_notify.server.access")
 def route_of(request: web.BaseRequest) -> str:
     """The matched route's pattern (`/inbound/{secret}`), or `(no route)` when none matched.
     A path that matched nothing may be a mistyped secret: it is not shown either."""
-    match_info = getattr(request, "match_info", None)
+    try:
+        match_info = getattr(request, "match_info", None)
+    except AssertionError:  # a request aiohttp refused before routing it
+        return "(no route)"
     route = getattr(match_info, "route", None)
     resource = getattr(route, "resource", None)
     if resource is None:
