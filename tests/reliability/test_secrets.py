@@ -294,6 +294,7 @@ async def test_serve_rejected_inbound_never_logs_the_path_secret(
     from kpn_sms_notify.server import inbound_routes, split_config, start
 
     caplog.set_level(logging.DEBUG)
+    json_type = {"Content-Type": "application/json"}
     client, serve = split_config({
         "client_id": CLIENT_ID, "client_secret": SECRET, "base_url": emu.url,
         "serve": {"listen": "127.0.0.1:0", "token": SERVE_TOKEN, "path_secret": PATH_SECRET,
@@ -307,11 +308,11 @@ async def test_serve_rejected_inbound_never_logs_the_path_secret(
                 for request in (
                     http.post(base, json={"msisdn": A}),
                     http.post(base, json=["not", "an", "object"]),
-                    http.post(base, content=b'{"a": ', headers={"Content-Type": "application/json"}),
+                    http.post(base, content=b'{"a": ', headers=json_type),
                     http.post(base, content=b"\xff\xfe=1"),
                     http.post(base, content=b"x", headers={"Content-Type": "image/png"}),
                     http.post(base, content=b'{"a":' * 5000 + b"1" + b"}" * 5000,
-                              headers={"Content-Type": "application/json"}),
+                              headers=json_type),
                     http.get(base, params={"msisdn": A, "type": "text"}),
                     http.get(base + "x"),  # a near miss holds the whole secret
                     http.get(base + "/"),

@@ -37,8 +37,13 @@ ALICE, BOB = "31612345678", "31687654321"
 
 def config(url: str, serve: dict[str, Any] | None = None, **client: Any) -> dict[str, Any]:
     return {
-        "client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET, "sender": "KPNAlert",
-        "recipients": ["0612345678"], "base_url": url, "retries": 0, **client,
+        "client_id": EMU_CLIENT_ID,
+        "client_secret": EMU_CLIENT_SECRET,
+        "sender": "KPNAlert",
+        "recipients": ["0612345678"],
+        "base_url": url,
+        "retries": 0,
+        **client,
         "serve": {"listen": "127.0.0.1:0", "token": TOKEN, **(serve or {})},
     }
 
@@ -82,8 +87,11 @@ async def test_idle_and_trickling_connections_are_closed(emulator_url: str) -> N
         idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
         trickle_r, trickle_w = await asyncio.open_connection("127.0.0.1", port)
         body_r, body_w = await asyncio.open_connection("127.0.0.1", port)
-        body_w.write(b"POST /notify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
-                     + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        body_w.write(
+            b"POST /notify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + TOKEN.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
         started = time.monotonic()
 
         async def trickle() -> None:
@@ -129,8 +137,13 @@ async def test_requests_in_flight_are_capped(emulator: Emulator, emulator_url: s
     emulator.configure(latency=1.0)
     async with running(cfg) as (_server, http):
         sends = [
-            asyncio.create_task(http.post("/notify", json={"message": f"m{i}"},
-                                          headers={**AUTH, "Idempotency-Key": f"k{i}"}))
+            asyncio.create_task(
+                http.post(
+                    "/notify",
+                    json={"message": f"m{i}"},
+                    headers={**AUTH, "Idempotency-Key": f"k{i}"},
+                )
+            )
             for i in range(5)
         ]
         answers = await asyncio.gather(*sends)
@@ -153,8 +166,10 @@ async def test_bad_bytes_in_bearer_is_401_and_malformed_http_is_quiet(
     caplog.set_level(logging.DEBUG)
     async with running(config(emulator_url)) as (server, http):
         reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
-        writer.write(b"POST /notify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\x80\r\n"
-                     b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        writer.write(
+            b"POST /notify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\x80\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )
         answer = await closed_within(reader, 5)
         writer.close()
         assert answer.startswith(b"HTTP/1.1 401"), answer
@@ -183,14 +198,29 @@ async def test_deeply_nested_json_is_400(emulator_url: str) -> None:
 
 
 def inbound_config(url: str, tmp: Path, **serve: Any) -> dict[str, Any]:
-    return config(url, {"path_secret": PATH_SECRET, "state_dir": str(tmp / "state"),
-                        "sinks": {"jsonl": str(tmp / "out" / "in.jsonl")}, **serve})
+    return config(
+        url,
+        {
+            "path_secret": PATH_SECRET,
+            "state_dir": str(tmp / "state"),
+            "sinks": {"jsonl": str(tmp / "out" / "in.jsonl")},
+            **serve,
+        },
+    )
 
 
 def part(ref: str, n: int, text: str) -> dict[str, str]:
-    return {"msisdn": ALICE, "to": "3197010000000", "messageId": f"id-{ref}-{n}", "text": text,
-            "type": "text", "concat": "true", "concat-ref": ref, "concat-total": "2",
-            "concat-part": str(n)}
+    return {
+        "msisdn": ALICE,
+        "to": "3197010000000",
+        "messageId": f"id-{ref}-{n}",
+        "text": text,
+        "type": "text",
+        "concat": "true",
+        "concat-ref": ref,
+        "concat-total": "2",
+        "concat-part": str(n),
+    }
 
 
 async def test_state_files_are_private(emulator_url: str, tmp_path: Path) -> None:
@@ -201,8 +231,9 @@ async def test_state_files_are_private(emulator_url: str, tmp_path: Path) -> Non
     async with running(cfg) as (_server, http):
         waiting = await http.post(f"/inbound/{PATH_SECRET}", json=part("r1", 1, "half"))
         assert waiting.status_code == 200
-        whole = await http.post(f"/inbound/{PATH_SECRET}",
-                                json={**part("r0", 1, "whole"), "concat": "false"})
+        whole = await http.post(
+            f"/inbound/{PATH_SECRET}", json={**part("r0", 1, "whole"), "concat": "false"}
+        )
         assert whole.status_code == 200
         sent = await http.post("/notify", json={"message": "x"}, headers=AUTH)
         assert sent.status_code == 200
@@ -238,8 +269,9 @@ async def test_symlinks_are_not_followed(emulator_url: str, tmp_path: Path) -> N
     (state / "sent.jsonl.tmp").symlink_to(victim)  # the dedupe rewrite's tmp path
     cfg = inbound_config(emulator_url, tmp_path)
     async with running(cfg) as (_server, http):
-        answer = await http.post(f"/inbound/{PATH_SECRET}",
-                                 json={**part("r2", 1, "x"), "concat": "false"})
+        answer = await http.post(
+            f"/inbound/{PATH_SECRET}", json={**part("r2", 1, "x"), "concat": "false"}
+        )
         assert answer.status_code == 200
     assert victim.read_text() == "precious\n"
     assert not (state / "sent.jsonl").is_symlink()
@@ -261,8 +293,9 @@ async def test_symlinks_are_not_followed(emulator_url: str, tmp_path: Path) -> N
         sink = tmp_path / "out" / "in.jsonl"
         sink.unlink()
         sink.symlink_to(victim)
-        answer = await http.post(f"/inbound/{PATH_SECRET}",
-                                 json={**part("r3", 1, "y"), "concat": "false"})
+        answer = await http.post(
+            f"/inbound/{PATH_SECRET}", json={**part("r3", 1, "y"), "concat": "false"}
+        )
     assert answer.status_code == 503
     assert victim.read_text() == "precious\n"
 
@@ -301,7 +334,7 @@ async def test_forward_sink_refuses_redirects_and_caps_the_answer() -> None:
     port = runner.addresses[0][1]
     try:
         sink = ForwardSink(ForwardSinkConfig(f"http://127.0.0.1:{port}/hook", 5.0, {"X-K": "v"}))
-        with pytest.raises(SinkError, match="HTTP 307 .redirects are not followed"):
+        with pytest.raises(SinkError, match=r"HTTP 307 \(redirects are not followed"):
             await sink.write({"kind": "inbound", "text": "hi"})
         await sink.close()
         big = ForwardSink(ForwardSinkConfig(f"http://127.0.0.1:{port}/huge", 5.0, {}))
@@ -313,8 +346,10 @@ async def test_forward_sink_refuses_redirects_and_caps_the_answer() -> None:
 
 
 def test_forward_sink_needs_https_beyond_loopback() -> None:
-    cfg = config("https://api.example", {"path_secret": PATH_SECRET,
-                                          "sinks": {"forward": "http://ha.example/api/hook-x"}})
+    cfg = config(
+        "https://api.example",
+        {"path_secret": PATH_SECRET, "sinks": {"forward": "http://ha.example/api/hook-x"}},
+    )
     with pytest.raises(KpnValidationError) as info:
         split_config(cfg)
     assert "https" in str(info.value) and "hook-x" not in str(info.value)
@@ -323,15 +358,25 @@ def test_forward_sink_needs_https_beyond_loopback() -> None:
 # ------------------------------------------------------------------ 10, 11: config
 
 
-@pytest.mark.parametrize(("change", "secret"), [
-    ({"client_sercet": "TYPO-SECRET-LEAK"}, "TYPO-SECRET-LEAK"),
-    ({"serve": {"tokn": "TYPO-SECRET-LEAK"}}, "TYPO-SECRET-LEAK"),
-    ({"serve": {"api_key": "TYPO-SECRET-LEAK"}}, "TYPO-SECRET-LEAK"),
-    ({"base_url": "http://admin:PW-LEAK@kpn.example"}, "PW-LEAK"),
-    ({"callback": "http://ha.example/api/webhook/HOOK-LEAK"}, "HOOK-LEAK"),
-    ({"serve": {"path_secret": PATH_SECRET,
-                "sinks": {"forward": "ftp://ha.example/api/webhook/HOOK-LEAK"}}}, "HOOK-LEAK"),
-])
+@pytest.mark.parametrize(
+    ("change", "secret"),
+    [
+        ({"client_sercet": "TYPO-SECRET-LEAK"}, "TYPO-SECRET-LEAK"),
+        ({"serve": {"tokn": "TYPO-SECRET-LEAK"}}, "TYPO-SECRET-LEAK"),
+        ({"serve": {"api_key": "TYPO-SECRET-LEAK"}}, "TYPO-SECRET-LEAK"),
+        ({"base_url": "http://admin:PW-LEAK@kpn.example"}, "PW-LEAK"),
+        ({"callback": "http://ha.example/api/webhook/HOOK-LEAK"}, "HOOK-LEAK"),
+        (
+            {
+                "serve": {
+                    "path_secret": PATH_SECRET,
+                    "sinks": {"forward": "ftp://ha.example/api/webhook/HOOK-LEAK"},
+                }
+            },
+            "HOOK-LEAK",
+        ),
+    ],
+)
 def test_config_errors_mask_secrets(change: dict[str, Any], secret: str) -> None:
     cfg = config("https://api.example")
     serve = change.pop("serve", {})
@@ -344,12 +389,18 @@ def test_config_errors_mask_secrets(change: dict[str, Any], secret: str) -> None
     assert text.startswith("config: ") and "\n" not in text
 
 
-@pytest.mark.parametrize("template", [
-    "{summary[0]}", "{labels[x][0]}", "{summary:{labels[w]}}", "{count:{summary}}",
-    "{summary:>50000000}",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{summary[0]}",
+        "{labels[x][0]}",
+        "{summary:{labels[w]}}",
+        "{count:{summary}}",
+        "{summary:>50000000}",
+    ],
+)
 def test_fragile_templates_are_refused_at_load(template: str) -> None:
-    with pytest.raises(KpnValidationError, match="serve.template: bad template"):
+    with pytest.raises(KpnValidationError, match=r"serve\.template: bad template"):
         split_config(config("https://api.example", {"template": template}))
 
 
@@ -359,10 +410,12 @@ def test_fragile_templates_are_refused_at_load(template: str) -> None:
 async def test_notify_allow_list_cap_and_switch(emulator: Emulator, emulator_url: str) -> None:
     labelled = {"alice": "0612345678", "bob": "0687654321"}
     async with running(config(emulator_url, recipients=labelled)) as (_server, http):
-        by_label = await http.post("/notify", json={"message": "a", "recipients": ["bob"]},
-                                   headers=AUTH)
-        outsider = await http.post("/notify", headers=AUTH,
-                                   json={"message": "b", "recipients": ["bob", "0611111111"]})
+        by_label = await http.post(
+            "/notify", json={"message": "a", "recipients": ["bob"]}, headers=AUTH
+        )
+        outsider = await http.post(
+            "/notify", headers=AUTH, json={"message": "b", "recipients": ["bob", "0611111111"]}
+        )
     assert by_label.status_code == 200, by_label.text
     assert outsider.status_code == 403
     assert outsider.json()["reason"] == "recipients[1]: 316******11 is not in serve.notify.allow"
@@ -370,10 +423,16 @@ async def test_notify_allow_list_cap_and_switch(emulator: Emulator, emulator_url
     capped = config(emulator_url, {"notify": {"allow": "any", "max_recipients": 2}})
     off = config(emulator_url, {"notify": {"enabled": False}})
     async with running(capped) as (_server, http):
-        many = await http.post("/notify", headers=AUTH, json={
-            "message": "c", "recipients": ["0611111111", "0611111112", "0611111113"]})
-        two = await http.post("/notify", headers=AUTH, json={
-            "message": "d", "recipients": ["0611111111", "0611111112"]})
+        many = await http.post(
+            "/notify",
+            headers=AUTH,
+            json={"message": "c", "recipients": ["0611111111", "0611111112", "0611111113"]},
+        )
+        two = await http.post(
+            "/notify",
+            headers=AUTH,
+            json={"message": "d", "recipients": ["0611111111", "0611111112"]},
+        )
     async with running(off) as (_server, http):
         refused = await http.post("/notify", json={"message": "e"}, headers=AUTH)
         anonymous = await http.post("/notify", json={"message": "e"})
