@@ -146,6 +146,7 @@ def build_app(client_config: dict[str, Any], config: ServeConfig) -> web.Applica
             body_timeout=config.body_timeout,
             max_connections=config.max_connections,
             max_in_flight=config.max_in_flight,
+            busy_wait=config.busy_wait,
         )
     )
     app.router.add_get("/healthz", healthz)

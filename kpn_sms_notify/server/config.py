@@ -95,6 +95,7 @@ class ServeConfig:
     body_timeout: float = 30.0
     max_connections: int = 256
     max_in_flight: int = 64
+    busy_wait: float = 5.0
 
     @property
     def inbound_enabled(self) -> bool:
@@ -237,6 +238,7 @@ SERVE_SCHEMA = vol.Schema(
         vol.Optional("max_in_flight", default=64): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=10_000)
         ),
+        vol.Optional("busy_wait", default=5): vol.All(vol.Coerce(float), vol.Range(min=0, max=60)),
         vol.Optional("notify", default=dict): {
             vol.Optional("enabled", default=True): vol.Boolean(),
             vol.Optional("allow"): vol.Any(vol.All(str, vol.In(["any"])), _numbers_list),
@@ -382,6 +384,7 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
         body_timeout=checked["body_timeout"],
         max_connections=checked.get("max_connections") or default_max_connections(),
         max_in_flight=checked["max_in_flight"],
+        busy_wait=checked["busy_wait"],
     )
 
 

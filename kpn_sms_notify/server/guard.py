@@ -12,8 +12,9 @@ of aiohttp's own:
 - at most `max_connections` are open: at the cap, the connection idle the longest (no
   request in progress) is closed to make room; when none is idle, the newcomer gets a
   bare 503 and is closed;
-- `guard_middleware` caps requests in flight at `max_in_flight` (503 with Retry-After
-  beyond it); /healthz and /metrics are exempt so the service stays observable.
+- `guard_middleware` caps requests in flight at `max_in_flight`; a request beyond it
+  waits up to `busy_wait` seconds for a slot, then gets 503 with Retry-After; /healthz
+  and /metrics are exempt so the service stays observable.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Limits:
     body_timeout: float = 30.0
     max_connections: int = 256
     max_in_flight: int = 64
+    busy_wait: float = 5.0
 
 
 class ConnectionGuard:
@@ -62,6 +64,7 @@ class ConnectionGuard:
         self.idle: dict[GuardedConnection, None] = {}  # oldest idle first
         self.busy: set[GuardedConnection] = set()
         self.in_flight = 0
+        self.slots = asyncio.Semaphore(limits.max_in_flight)
         self.refused = 0  # connections answered 503 at the cap
         self.evicted = 0  # idle connections closed to make room
         self.timed_out = 0  # connections closed by a read timeout
@@ -212,7 +215,9 @@ GUARD: web.AppKey[ConnectionGuard] = web.AppKey("kpn_sms_guard", ConnectionGuard
 
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Track the request's phase on its connection; refuse beyond `max_in_flight`."""
+    """Track the request's phase on its connection; beyond `max_in_flight`, wait up to
+    `busy_wait` for a slot (the body is not read yet, so a waiting request holds little),
+    then answer 503 with Retry-After."""
     guard = request.app[GUARD]
     conn = connection_of(request)
     if conn is not None:
@@ -220,7 +225,10 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         if request.path in EXEMPT_PATHS:
             return await handler(request)
-        if guard.in_flight >= guard.limits.max_in_flight:
+        try:
+            async with asyncio.timeout(guard.limits.busy_wait):
+                await guard.slots.acquire()
+        except TimeoutError:
             # Counted, not logged per request: a flood must not become a log flood.
             request.app[STATE].metrics.inc("kpn_sms_webhook_rejected_total", reason="busy")
             return busy_answer()
@@ -229,6 +237,7 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
             return await handler(request)
         finally:
             guard.in_flight -= 1
+            guard.slots.release()
     finally:
         if conn is not None:
             conn.request_finished()

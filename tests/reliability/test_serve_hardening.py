@@ -133,7 +133,7 @@ async def test_healthz_reachable_while_idle_sockets_fill_the_cap(emulator_url: s
 
 
 async def test_requests_in_flight_are_capped(emulator: Emulator, emulator_url: str) -> None:
-    cfg = config(emulator_url, {"max_in_flight": 2, "notify": {"allow": "any"}})
+    cfg = config(emulator_url, {"max_in_flight": 2, "busy_wait": 0.3, "notify": {"allow": "any"}})
     emulator.configure(latency=1.0)
     async with running(cfg) as (_server, http):
         sends = [
