@@ -230,8 +230,9 @@ ALERT = {"version": "4", "status": "firing", "receiver": "oncall", "groupKey": "
 
 
 def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
-    server = ServeProcess(serve_config(tmp_path / "serve.yaml", emu.url or "", tmp_path),
-                          tmp_path / "serve.log")
+    config = serve_config(tmp_path / "serve.yaml", emu.url or "", tmp_path)
+    config.chmod(0o644)  # readable by every user: serve warns, naming file and mode only
+    server = ServeProcess(config, tmp_path / "serve.log")
     answers: list[httpx.Response] = []
     bearer = {"Authorization": f"Bearer {SERVE_TOKEN}"}
     try:
@@ -279,6 +280,7 @@ def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
         log = server.stop()
     seen = "\n".join(f"{a.status_code} {dict(a.headers)} {a.text}" for a in answers)
     assert "DEBUG" in log and "accesstoken" in log  # the debug log did run
+    assert f"config {config} is readable by every user (mode 0644)" in log
     assert "POST /inbound/{secret}: 400" in log  # the route pattern, never the path
     assert "POST /delivery/{secret} 400" in log  # the access log, same
     assert_no_leak(log + "\n" + seen, emu)
