@@ -211,7 +211,7 @@ def serve_config(path: Path, url: str, tmp: Path, *, basic: bool = False) -> Pat
         "listen": "127.0.0.1:0", "path_secret": PATH_SECRET,
         "signature_secret": SIGNATURE_SECRET, "signature_method": "sha256",
         "state_dir": str(tmp / "state"), "sinks": {"jsonl": str(tmp / "in.jsonl")},
-        "metrics_auth": False}
+        "metrics_auth": False, "notify": {"allow": [A, B, C]}}
     if basic:
         serve["basic_auth"] = {"username": "am", "password": SERVE_PASSWORD}
     else:
