@@ -27,6 +27,7 @@ from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 from kpn_sms_notify.errors import KpnValidationError
 from kpn_sms_notify.server import RunningServer, split_config, start
 from kpn_sms_notify.server.config import ForwardSinkConfig, warn_if_readable
+from kpn_sms_notify.server.guard import GUARD
 from kpn_sms_notify.server.sinks import ForwardSink, SinkError
 
 TOKEN = "hardening-token-0123"
@@ -130,6 +131,44 @@ async def test_healthz_reachable_while_idle_sockets_fill_the_cap(emulator_url: s
         assert await closed_within(idle[0][0], 5) == b""
         for _reader, writer in idle:
             writer.close()
+
+
+async def test_connection_cap_with_every_connection_busy_answers_503(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    cfg = config(emulator_url, {"max_connections": 2, "notify": {"allow": "any"}})
+    emulator.configure(latency=1.0)
+    async with (
+        running(cfg) as (server, _http),
+        httpx.AsyncClient(
+            base_url=server.url,
+            timeout=30,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=2),
+        ) as busy,
+    ):
+        sends = [
+            asyncio.create_task(
+                busy.post(
+                    "/notify",
+                    json={"message": f"m{i}"},
+                    headers={**AUTH, "Idempotency-Key": f"c{i}"},
+                )
+            )
+            for i in range(2)
+        ]
+        deadline = time.monotonic() + 10
+        guard = server.runner.app[GUARD]
+        while len(guard.busy) < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)  # poll until both requests are being handled
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        refused = await closed_within(reader, 5)
+        writer.close()
+        answers = await asyncio.gather(*sends)
+    assert refused.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in refused, refused
+    assert [a.status_code for a in answers] == [200, 200]
 
 
 async def test_requests_in_flight_are_capped(emulator: Emulator, emulator_url: str) -> None:
