@@ -7,10 +7,8 @@ Errors come out as one line naming the key (`config: serve.token: ...`), secrets
 from __future__ import annotations
 
 import logging
-import os
 import re
 import resource
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from ..errors import KpnValidationError
 from ..inbound import SIGNATURE_METHODS
 from ..numbers import mask_number, normalize_number
 from ..schema import is_loopback_host, looks_secret, shown_url, validate_config
+from .files import readable_by_all
 
 _LOGGER = logging.getLogger("kpn_sms_notify.server")
 _SECRET_KEYS = frozenset({"token", "password", "path_secret", "signature_secret", "headers"})
@@ -465,11 +464,8 @@ def warn_if_readable(path: str | Path) -> bool:
     """Log one warning when the config file (it holds client_secret and the serve
     credentials) may be read by other users; True when it warned. Names the file and its
     mode, nothing of its content."""
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return False
-    if not mode & 0o004:
+    mode = readable_by_all(path)
+    if mode is None:
         return False
     _LOGGER.warning(
         "config %s is readable by every user (mode %04o) and holds secrets: chmod 600 it",

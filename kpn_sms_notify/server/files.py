@@ -35,6 +35,15 @@ def read_private(path: Path) -> int | None:
         return None
 
 
+def readable_by_all(path: str | os.PathLike[str]) -> int | None:
+    """The file's mode when every user may read it, else None (also when it is missing)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+    return mode if mode & 0o004 else None
+
+
 def ensure_private_dir(path: Path) -> None:
     """Create the directory 0700 (parents as needed); tighten an existing one we own to
     0700. The directory itself may be a symlink an administrator set up; the files in it

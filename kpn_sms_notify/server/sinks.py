@@ -20,7 +20,7 @@ import aiohttp
 
 from .appendlog import GroupAppender
 from .config import ForwardSinkConfig, ServeConfig
-from .files import ensure_parent, open_private, read_private
+from .files import ensure_parent, open_private, read_private, readable_by_all
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +49,14 @@ class JsonlSink:
     def __init__(self, path: Path) -> None:
         self.path = path
         ensure_parent(path)
+        mode = readable_by_all(path)
+        if mode is not None:  # made so by someone else: new files are created 0600
+            _LOGGER.warning(
+                "jsonl sink %s is readable by every user (mode %04o) and holds phone numbers "
+                "and texts: chmod 600 it",
+                path,
+                mode,
+            )
         _repair_tail(path)
         self._log = GroupAppender(path)
 

@@ -286,6 +286,22 @@ async def test_state_files_are_private(emulator_url: str, tmp_path: Path) -> Non
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o700
 
 
+async def test_a_sink_file_readable_by_all_is_a_warning(
+    emulator_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = tmp_path / "out" / "in.jsonl"
+    sink.parent.mkdir()
+    sink.write_text("")
+    sink.chmod(0o644)  # made by someone else; serve does not change a file it did not create
+    async with running(inbound_config(emulator_url, tmp_path)):
+        pass
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        f"jsonl sink {sink} is readable by every user (mode 0644) and holds phone numbers "
+        "and texts: chmod 600 it"
+    ]
+
+
 def test_world_readable_config_warns_once_without_secrets(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
