@@ -8,6 +8,7 @@ their own voluptuous schema (Home Assistant's PLATFORM_SCHEMA) use `SCHEMA_FIELD
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -203,12 +204,40 @@ def humanize_error(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationErr
                               value=None if value is _MISSING else shown)
 
 
+_SECRET_WORDS = ("secret", "token", "passw", "passwd", "pwd", "key", "auth", "sig", "cred")
+
+
+def looks_secret(key: str, known: frozenset[str] = CONFIG_KEYS) -> bool:
+    """A key whose value must not be shown: a secret key, or one that looks like it (a
+    misspelt `client_sercet`, `tokn`, an unknown `api_key`). Known non-secret keys are not."""
+    low = key.lower()
+    if low in SECRET_KEYS:
+        return True
+    if low in known:
+        return False
+    if any(word in low for word in _SECRET_WORDS):
+        return True
+    return bool(difflib.get_close_matches(low, SECRET_KEYS, n=1, cutoff=0.7))
+
+
+def shown_url(url: str) -> str:
+    """A URL for an error line: userinfo dropped, a path or query starred (a webhook path
+    is often a secret); `ftp://x` stays `ftp://x`."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    hidden = parts.path not in ("", "/") or parts.query or parts.fragment
+    return f"{parts.scheme}://{netloc}{'/***' if hidden else parts.path}"
+
+
 def mask_value(key: str, value: Any) -> Any:
-    """A value as it may be shown: secrets starred, phone numbers masked."""
+    """A value as it may be shown: secrets starred (under keys that look secret too), URLs
+    cut to scheme and host (userinfo and paths may hold secrets), phone numbers masked."""
     if value is _MISSING or value is None:
         return value
-    if key in SECRET_KEYS:
+    if looks_secret(key):
         return "***"
+    if isinstance(value, str) and "://" in value:
+        return shown_url(value)
     if key in NUMBER_KEYS:
         if isinstance(value, Mapping):
             return {k: mask_number(v) for k, v in value.items()}

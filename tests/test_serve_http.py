@@ -268,7 +268,9 @@ async def test_long_group_is_cut_to_max_parts(emulator: Emulator, emulator_url: 
 
 
 async def test_notify_endpoint(emulator: Emulator, emulator_url: str) -> None:
-    async with running(full_config(emulator_url)) as (_server, http):
+    # /notify texts only allowed numbers (default: the configured ones); Bob is added here.
+    config = full_config(emulator_url, serve={"notify": {"allow": [ALICE, BOB]}})
+    async with running(config) as (_server, http):
         plain = await http.post(
             "/notify", json={"message": "Backup done", "title": "nas"}, headers=AUTH
         )

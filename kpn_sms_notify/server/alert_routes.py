@@ -138,15 +138,17 @@ async def notify(request: web.Request) -> web.Response:
     if not check_credentials(request, state.config):
         state.metrics.inc("kpn_sms_webhook_rejected_total", reason="unauthorized")
         return unauthorized(state.config)
+    rules = state.config.notify
+    if not rules.enabled:
+        return web.json_response(
+            {"error": "forbidden", "reason": "/notify is turned off (serve.notify.enabled)"},
+            status=403,
+        )
     notice = parse_notify_payload(await read_json(request), request.headers.get("Idempotency-Key"))
-    region = state.client_config["region"]
     if notice.recipients is None:
         recipients = state.fallback
     else:
-        recipients = [
-            normalize_number(r, region, field=f"recipients[{i}]")
-            for i, r in enumerate(notice.recipients)
-        ]
+        recipients = _allowed_recipients(state, notice.recipients)
     recipients = list(dict.fromkeys(recipients))
     outcome = Outcome()
     if not recipients:
@@ -163,6 +165,38 @@ async def notify(request: web.Request) -> web.Response:
             overflow=state.client_config["overflow"],
         )
     return outcome.response("notify", state)
+
+
+def _allowed_recipients(state: ServerState, given: list[str] | tuple[str, ...]) -> list[str]:
+    """The caller's recipients (numbers, or labels of the configured `recipients:`), each
+    checked against `serve.notify.allow`; over the cap or one refused: nothing is sent."""
+    rules = state.config.notify
+    if len(given) > rules.max_recipients:
+        raise KpnValidationError(
+            f"recipients: {len(given)} given, at most {rules.max_recipients} per request "
+            "(serve.notify.max_recipients)",
+            field="recipients",
+        )
+    configured = state.client_config.get("recipients")
+    labels: dict[str, str] = configured if isinstance(configured, dict) else {}
+    region = state.client_config["region"]
+    out = []
+    for i, entry in enumerate(given):
+        if isinstance(entry, str) and entry in labels:
+            number = labels[entry]
+        else:
+            number = normalize_number(entry, region, field=f"recipients[{i}]")
+        if rules.allow is not None and number not in rules.allow:
+            raise NotAllowed(f"recipients[{i}]: {mask_number(number)} is not in serve.notify.allow")
+        out.append(number)
+    return out
+
+
+class NotAllowed(KpnValidationError):
+    """A /notify recipient outside the allow-list: answered 403."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="recipients")
 
 
 def add_routes(app: web.Application) -> None:

@@ -19,11 +19,14 @@ from ..errors import KpnValidationError
 from ..inbound import InboundAssembler
 from ..schema import is_loopback_host
 from . import alert_routes, inbound_routes
+from .alert_routes import NotAllowed
 from .auth import check_credentials, unauthorized
-from .config import ServeConfig, load_config
+from .config import ServeConfig, load_config, warn_if_readable
 from .dedupe import SentLog
+from .guard import GUARD, BodyTimeout, ConnectionGuard, Limits, guard_middleware
 from .journal import Journal, Recovered, recover_from_sink
 from .metrics import CONTENT_TYPE, Metrics
+from .requestlog import ACCESS_LOGGER, SafeAccessLogger, install_log_filter, route_of
 from .sinks import SinkSet, build_sinks
 from .state import STATE, ServerState, bad_request, state_of
 
@@ -35,26 +38,40 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bad input is a 400 with the reason; an unexpected failure is a retryable 503, never
-    a 500 page, and never with a stack trace in the answer."""
+    a 500 page, and never with a stack trace in the answer. Lines name the route pattern
+    (`/inbound/{secret}`), never the path: it may hold the path secret."""
+    route = route_of(request)
     try:
         return await handler(request)
     except KpnValidationError as err:
-        _LOGGER.info("%s %s: 400 %s", request.method, request.path_qs.split("?")[0], err)
-        if request.path.startswith(("/alertmanager", "/grafana", "/notify")):
+        status = 403 if isinstance(err, NotAllowed) else 400
+        _LOGGER.info("%s %s: %d %s", request.method, route, status, err)
+        if route in ("/alertmanager", "/grafana", "/notify"):
             request.app[STATE].metrics.inc(
-                "kpn_sms_notifications_total", endpoint=request.path.strip("/"), answer="rejected"
+                "kpn_sms_notifications_total", endpoint=route.strip("/"), answer="rejected"
             )
-        return bad_request(str(err))
+        return bad_request(str(err), status=status)
     except web.HTTPRequestEntityTooLarge:
         return bad_request(
             f"body: larger than the {request.app[STATE].config.max_body} byte limit", status=413
         )
+    except BodyTimeout as err:
+        _LOGGER.info("%s %s: 408 %s", request.method, route, err)
+        answer = bad_request(str(err), status=408)
+        answer.force_close()
+        return answer
+    except (web.RequestPayloadError, ConnectionResetError) as err:
+        # A torn chunked body or a caller gone mid-body: theirs, not ours; one line.
+        _LOGGER.info("%s %s: 400 body unreadable (%s)", request.method, route, type(err).__name__)
+        answer = bad_request("body: unreadable or cut short")
+        answer.force_close()
+        return answer
     except web.HTTPException:
         raise
     except asyncio.CancelledError:
         raise
     except Exception:
-        _LOGGER.exception("unexpected error on %s %s", request.method, request.path)
+        _LOGGER.exception("unexpected error on %s %s", request.method, route)
         return web.json_response(
             {"error": "internal error", "reason": "unexpected failure; try again"}, status=503
         )
@@ -119,8 +136,19 @@ def build_app(client_config: dict[str, Any], config: ServeConfig) -> web.Applica
             len(recovered.pending_parts),
         )
 
-    app = web.Application(client_max_size=config.max_body, middlewares=[error_middleware])
+    app = web.Application(
+        client_max_size=config.max_body, middlewares=[guard_middleware, error_middleware]
+    )
     app[STATE] = state
+    app[GUARD] = ConnectionGuard(
+        Limits(
+            header_timeout=config.header_timeout,
+            body_timeout=config.body_timeout,
+            max_connections=config.max_connections,
+            max_in_flight=config.max_in_flight,
+            busy_wait=config.busy_wait,
+        )
+    )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     alert_routes.add_routes(app)
@@ -165,12 +193,45 @@ class RunningServer:
         await self.runner.cleanup()
 
 
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections go through the app's ConnectionGuard (read timeouts
+    and the connection cap, see guard.py)."""
+
+    __slots__ = ("_guard", "_host", "_port")
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, guard: ConnectionGuard):
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        self._guard = guard
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard.factory(server), self._host, self._port, backlog=self._backlog
+        )
+
+
 async def start(client_config: dict[str, Any], config: ServeConfig) -> RunningServer:
     """Start listening (port 0 picks a free port); returns the base URL."""
     app = build_app(client_config, config)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+    install_log_filter()
+    runner = web.AppRunner(
+        app,
+        access_log=ACCESS_LOGGER,
+        access_log_class=SafeAccessLogger,
+        handle_signals=False,
+        shutdown_timeout=5.0,
+    )
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = GuardedSite(runner, config.host, config.port, app[GUARD])
     await site.start()
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
@@ -210,13 +271,15 @@ def serve(config_file: str, *, debug: bool = False) -> int:
     except KpnValidationError as err:
         print(f"kpn-sms serve: {err}", file=sys.stderr)
         return 2
+    warn_if_readable(config_file)
     try:
         asyncio.run(_run(client_config, config))
     except OSError as err:
-        print(
-            f"kpn-sms serve: cannot listen on {config.host}:{config.port}: {err.strerror}",
-            file=sys.stderr,
-        )
+        if err.filename:  # a state or sink file (a symlink in its place, no permission)
+            where = f"cannot use {err.filename}"
+        else:
+            where = f"cannot listen on {config.host}:{config.port}"
+        print(f"kpn-sms serve: {where}: {err.strerror}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

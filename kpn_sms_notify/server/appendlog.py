@@ -11,10 +11,13 @@ import asyncio
 import os
 from pathlib import Path
 
+from .files import open_private
+
 
 def append_sync(path: Path, data: bytes) -> None:
-    """Append and fsync (blocking); the file is created 0600 (it holds phone numbers)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    """Append and fsync (blocking); the file is created 0600 (it holds phone numbers) and
+    a symlink in its place is refused, not followed."""
+    fd = open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         while data:
             data = data[os.write(fd, data) :]

@@ -19,7 +19,9 @@ from .config import ServeConfig
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    # A header with bytes that are not UTF-8 reaches us with surrogate escapes: encode
+    # them as they are (never equal to a printable secret) rather than raise on them.
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
 def check_credentials(request: web.Request, config: ServeConfig) -> bool:

@@ -6,7 +6,9 @@ Errors come out as one line naming the key (`config: serve.token: ...`), secrets
 
 from __future__ import annotations
 
+import logging
 import re
+import resource
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +21,13 @@ import yaml
 from ..errors import KpnValidationError
 from ..inbound import SIGNATURE_METHODS
 from ..numbers import mask_number, normalize_number
-from ..schema import is_loopback_host, validate_config
+from ..schema import is_loopback_host, looks_secret, shown_url, validate_config
+from .files import readable_by_all
 
+_LOGGER = logging.getLogger("kpn_sms_notify.server")
 _SECRET_KEYS = frozenset({"token", "password", "path_secret", "signature_secret", "headers"})
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FD_HEADROOM = 64  # descriptors kept for state files, the gateway and the emulator
 _MIN_PATH_SECRET = 16  # characters; "unguessable" means at least ~80 bits of randomness
 
 DEFAULT_LISTEN = "127.0.0.1:9478"
@@ -52,6 +57,15 @@ class ForwardSinkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """`serve.notify`: who `POST /notify` may text (it names its own recipients)."""
+
+    enabled: bool = True
+    allow: frozenset[str] | None = None  # E.164 numbers; None: any number
+    max_recipients: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class ServeConfig:
     """Everything `kpn-sms serve` needs besides the client config."""
 
@@ -75,6 +89,12 @@ class ServeConfig:
     jsonl: Path | None = None
     stdout: bool = False
     forward: ForwardSinkConfig | None = None
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 256
+    max_in_flight: int = 64
+    busy_wait: float = 5.0
 
     @property
     def inbound_enabled(self) -> bool:
@@ -207,6 +227,24 @@ SERVE_SCHEMA = vol.Schema(
         vol.Optional("concat_ttl", default=3600): vol.All(
             vol.Coerce(float), vol.Range(min=1, max=86400)
         ),
+        vol.Optional("header_timeout", default=10): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1, max=300)
+        ),
+        vol.Optional("body_timeout", default=30): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1, max=600)
+        ),
+        vol.Optional("max_connections"): vol.All(vol.Coerce(int), vol.Range(min=1, max=100_000)),
+        vol.Optional("max_in_flight", default=64): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=10_000)
+        ),
+        vol.Optional("busy_wait", default=5): vol.All(vol.Coerce(float), vol.Range(min=0, max=60)),
+        vol.Optional("notify", default=dict): {
+            vol.Optional("enabled", default=True): vol.Boolean(),
+            vol.Optional("allow"): vol.Any(vol.All(str, vol.In(["any"])), _numbers_list),
+            vol.Optional("max_recipients", default=10): vol.All(
+                vol.Coerce(int), vol.Range(min=1, max=1000)
+            ),
+        },
         vol.Optional("sinks", default=dict): {
             vol.Optional("jsonl"): vol.All(str, vol.Length(min=1)),
             vol.Optional("stdout", default=False): vol.Boolean(),
@@ -226,6 +264,28 @@ SERVE_SCHEMA = vol.Schema(
 
 
 # --------------------------------------------------------------------------- loading
+
+
+# Keys of the serve section whose values are not secrets (shown in errors as given).
+_KNOWN_KEYS = frozenset(
+    str(k) for k in SERVE_SCHEMA.schema if str(k) not in _SECRET_KEYS
+) | frozenset(
+    {
+        "username",
+        "url",
+        "timeout",
+        "match",
+        "match_re",
+        "template",
+        "recipients",
+        "enabled",
+        "allow",
+        "max_recipients",
+        "jsonl",
+        "stdout",
+        "forward",
+    }
+)
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
@@ -294,6 +354,7 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
     forward = sinks.get("forward")
     if isinstance(forward, str):
         forward = {"url": forward, "timeout": 10.0, "headers": {}}
+    routes = tuple(_route(name, spec, client) for name, spec in checked["receivers"].items())
     return ServeConfig(
         host=host,
         port=port,
@@ -305,7 +366,7 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
         template=checked["template"],
         dedupe_window=checked["dedupe_window"],
         dedupe_max_entries=checked["dedupe_max_entries"],
-        routes=tuple(_route(name, spec, client) for name, spec in checked["receivers"].items()),
+        routes=routes,
         state_dir=Path(checked["state_dir"]) if checked.get("state_dir") else None,
         path_secret=checked.get("path_secret"),
         signature_secret=checked.get("signature_secret"),
@@ -317,6 +378,56 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
         forward=ForwardSinkConfig(forward["url"], forward["timeout"], forward["headers"])
         if forward
         else None,
+        notify=_notify(checked["notify"], client, routes),
+        header_timeout=checked["header_timeout"],
+        body_timeout=checked["body_timeout"],
+        max_connections=checked.get("max_connections") or default_max_connections(),
+        max_in_flight=checked["max_in_flight"],
+        busy_wait=checked["busy_wait"],
+    )
+
+
+def default_max_connections() -> int:
+    """The file-descriptor limit less room for files and the gateway's connections
+    (at least 16, at most 1024): the server refuses a connection before accept() fails."""
+    try:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return 256
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(16, min(1024, soft - _FD_HEADROOM))
+
+
+def _notify(
+    spec: Mapping[str, Any], client: Mapping[str, Any], routes: tuple[Route, ...]
+) -> NotifyConfig:
+    """The allow-list: given numbers or labels, or by default every configured number."""
+    configured = client.get("recipients")
+    labels: dict[str, str] = configured if isinstance(configured, dict) else {}
+    allow = spec.get("allow")
+    allowed: frozenset[str] | None
+    if allow == "any":
+        allowed = None
+    elif allow is None:
+        numbers = list(labels.values()) if labels else list(configured or [])
+        allowed = frozenset(numbers + [n for r in routes for n in r.recipients])
+    else:
+        out = []
+        for i, entry in enumerate(allow):
+            if entry in labels:
+                out.append(labels[entry])
+                continue
+            key = f"serve.notify.allow[{i}]"
+            try:
+                out.append(normalize_number(entry, client["region"], field=key))
+            except KpnValidationError as err:
+                raise KpnValidationError(
+                    f"config: {err}", field=err.field, value=err.value
+                ) from None
+        allowed = frozenset(out)
+    return NotifyConfig(
+        enabled=spec["enabled"], allow=allowed, max_recipients=spec["max_recipients"]
     )
 
 
@@ -349,6 +460,21 @@ def load_config(path: str | Path) -> tuple[dict[str, Any], ServeConfig]:
     return split_config(load_file(path))
 
 
+def warn_if_readable(path: str | Path) -> bool:
+    """Log one warning when the config file (it holds client_secret and the serve
+    credentials) may be read by other users; True when it warned. Names the file and its
+    mode, nothing of its content."""
+    mode = readable_by_all(path)
+    if mode is None:
+        return False
+    _LOGGER.warning(
+        "config %s is readable by every user (mode %04o) and holds secrets: chmod 600 it",
+        path,
+        mode,
+    )
+    return True
+
+
 def _humanize(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationError:
     first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
     # Keys come from the user's file: keep the line clean of control characters.
@@ -366,9 +492,11 @@ def _humanize(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationError:
         except (KeyError, IndexError, TypeError):
             value = None
             break
-    if value is not None and (set(path) & _SECRET_KEYS):
+    if value is not None and any(p in _SECRET_KEYS or looks_secret(p, _KNOWN_KEYS) for p in path):
         value = "***"
     elif value is not None and "recipients" in path:
         value = mask_number(value)
+    elif isinstance(value, str) and "://" in value:
+        value = shown_url(value)  # userinfo and webhook paths may be secrets
     got = f" (got {value!r})" if value is not None and not isinstance(value, Mapping) else ""
     return KpnValidationError(f"config: {key}: {msg}{got}", field=key, value=value)

@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from .files import ensure_private_dir, open_private, read_private, replace_private
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -118,15 +120,17 @@ class SentLog:
             _rewrite(self.path, snapshot)
             return
         lines = "".join(json.dumps({"k": k, "t": round(now, 3)}) + "\n" for k in keys)
-        with self.path.open("a", encoding="utf-8") as handle:
+        fd = open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
 
     def _load(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            with path.open(encoding="utf-8") as handle:
+        ensure_private_dir(path.parent)
+        fd = read_private(path)
+        if fd is not None:
+            with os.fdopen(fd, encoding="utf-8") as handle:
                 for line in handle:
                     try:
                         record = json.loads(line)
@@ -148,10 +152,5 @@ class SentLog:
 
 def _rewrite(path: Path, items: list[tuple[str, float]]) -> None:
     """Replace the file atomically with these entries."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for key, when in items:
-            handle.write(json.dumps({"k": key, "t": round(when, 3)}) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    text = "".join(json.dumps({"k": key, "t": round(when, 3)}) + "\n" for key, when in items)
+    replace_private(path, text.encode("utf-8"))

@@ -12,7 +12,6 @@ The journal is rewritten at start with only what is still needed, so it stays sm
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from ..inbound import InboundPart
 from .appendlog import GroupAppender
+from .files import ensure_private_dir, replace_private
 from .sinks import read_jsonl
 
 JOURNAL_NAME = "inbound-journal.jsonl"
@@ -54,7 +54,7 @@ class Journal:
         self.keep_ids = keep_ids
         self._log: GroupAppender | None = None
         if state_dir is not None:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(state_dir)
             self.path = state_dir / JOURNAL_NAME
             self._log = GroupAppender(self.path)
 
@@ -87,13 +87,8 @@ class Journal:
         lines: list[dict[str, Any]] = [{"part": p.to_dict()} for p in pending]
         lines += [{"done": kept_done}] if kept_done else []
         lines += [{"receipt": k} for k in kept_receipts]
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            for line in lines:
-                handle.write(json.dumps(line, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
+        replace_private(self.path, text.encode("utf-8"))
 
     async def part(self, part: InboundPart) -> None:
         await self._append({"part": part.to_dict()})

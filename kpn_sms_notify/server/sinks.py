@@ -20,6 +20,7 @@ import aiohttp
 
 from .appendlog import GroupAppender
 from .config import ForwardSinkConfig, ServeConfig
+from .files import ensure_parent, open_private, read_private, readable_by_all
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +48,15 @@ class JsonlSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_parent(path)
+        mode = readable_by_all(path)
+        if mode is not None:  # made so by someone else: new files are created 0600
+            _LOGGER.warning(
+                "jsonl sink %s is readable by every user (mode %04o) and holds phone numbers "
+                "and texts: chmod 600 it",
+                path,
+                mode,
+            )
         _repair_tail(path)
         self._log = GroupAppender(path)
 
@@ -81,6 +90,9 @@ class StdoutSink:
         return None
 
 
+MAX_FORWARD_ANSWER = 64 * 1024  # bytes of the forward URL's answer read at most
+
+
 class ForwardSink:
     """POST each record as JSON to a URL (e.g. a Home Assistant webhook); 2xx is success."""
 
@@ -97,10 +109,19 @@ class ForwardSink:
             )
         where = _safe_url(self.config.url)
         try:
+            # No redirects: a 3xx must not carry the record (and the headers) elsewhere.
             async with self._session.post(
-                self.config.url, json=dict(record), headers=dict(self.config.headers)
+                self.config.url,
+                json=dict(record),
+                headers=dict(self.config.headers),
+                allow_redirects=False,
             ) as response:
-                await response.read()
+                await response.content.read(MAX_FORWARD_ANSWER)  # the rest is not read
+                if 300 <= response.status < 400:
+                    raise SinkError(
+                        f"forward sink {where}: HTTP {response.status} (redirects are not "
+                        "followed; set the final URL)"
+                    )
                 if not 200 <= response.status < 300:
                     raise SinkError(f"forward sink {where}: HTTP {response.status}")
         except (aiohttp.ClientError, TimeoutError) as err:
@@ -160,9 +181,10 @@ class SinkSet:
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
+    fd = read_private(path)  # a symlink is refused (OSError), not read through
+    if fd is None:
         return
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             try:
                 record = json.loads(line)
@@ -176,7 +198,7 @@ def _repair_tail(path: Path) -> None:
     """After a crash mid-write the file may end without a newline; end it, so the next
     record starts on a line of its own (the torn line is skipped when read back)."""
     try:
-        with path.open("rb+") as handle:
+        with os.fdopen(open_private(path, os.O_RDWR), "rb+") as handle:
             handle.seek(0, os.SEEK_END)
             if handle.tell() == 0:
                 return

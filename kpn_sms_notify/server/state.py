@@ -65,7 +65,11 @@ async def read_json(request: web.Request) -> Any:
     if not body.strip():
         raise KpnValidationError("body: empty; expected a JSON object", field="body")
     try:
-        return json.loads(body)
+        data = json.loads(body)
+    except RecursionError:
+        raise KpnValidationError(
+            f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body"
+        ) from None
     except UnicodeDecodeError:
         raise KpnValidationError("body: not UTF-8 text", field="body") from None
     except ValueError as err:
@@ -74,6 +78,33 @@ async def read_json(request: web.Request) -> Any:
             f"{getattr(err, 'lineno', '?')} column {getattr(err, 'colno', '?')})",
             field="body",
         ) from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise KpnValidationError(
+            f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body"
+        )
+    return data
+
+
+MAX_JSON_DEPTH = 32  # an alert is 4 levels deep; more is a mistake or an attack
+
+
+def _depth(data: Any) -> int:
+    """How deeply lists and objects nest (iterative: no recursion to exhaust)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:

@@ -11,12 +11,16 @@ receiver, source, group_key, external_url, generator_url, labels[NAME], annotati
 
 from __future__ import annotations
 
+import logging
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .alerts import Alert, Notification
 from .config import DEFAULT_TEMPLATE
+
+_LOGGER = logging.getLogger("kpn_sms_notify.server")
 
 
 class _Missing(dict[str, str]):
@@ -68,10 +72,34 @@ _SAMPLE = {
 }
 
 
+# The same fields as an alert with nothing in it: a template must render for that too
+# (`{summary[0]}` fails on an empty summary, so it is refused at load, not at 3 a.m.).
+_EMPTY = {
+    **{key: "" for key in _SAMPLE},
+    "count": 0,
+    "firing": 0,
+    "resolved": 0,
+    "labels": _Missing(),
+    "annotations": _Missing(),
+}
+MAX_WIDTH = 1000  # the largest width or precision a format spec may ask for
+_NUMBERS = re.compile(r"\d+")
+
+
 def check_template(template: str) -> None:
-    """Raise ValueError with a one-line reason when the template cannot render."""
+    """Raise ValueError with a one-line reason when the template cannot render, for a
+    sample alert or an empty one. Nested format specs (`{x:{y}}`) are refused: they would
+    let alert content choose the padding; so are widths over MAX_WIDTH."""
     try:
+        for _literal, name, spec, _conversion in _FORMATTER.parse(template):
+            if name is None or not spec:
+                continue
+            if "{" in spec or "}" in spec:
+                raise ValueError(f"template field {{{name}}}: nested format specs are not allowed")
+            if any(int(n) > MAX_WIDTH for n in _NUMBERS.findall(spec)):
+                raise ValueError(f"template field {{{name}}}: width over {MAX_WIDTH}")
         _FORMATTER.format(template, **_SAMPLE)
+        _FORMATTER.format(template, **_EMPTY)
     except (ValueError, KeyError, IndexError, TypeError) as err:
         raise ValueError(f"bad template: {err}") from None
 
@@ -132,6 +160,13 @@ def fields(notification: Notification, alerts: Sequence[Alert]) -> dict[str, Any
 
 def render(notification: Notification, alerts: Sequence[Alert], template: str | None = None) -> str:
     """The SMS text. Whitespace runs are collapsed: an SMS has no room for layout."""
-    text = _FORMATTER.format(template or DEFAULT_TEMPLATE, **fields(notification, alerts))
+    values = fields(notification, alerts)
+    try:
+        text = _FORMATTER.format(template or DEFAULT_TEMPLATE, **values)
+    except (ValueError, KeyError, IndexError, TypeError) as err:
+        # check_template makes this unlikely; should a template still fail on some alert,
+        # the page goes out in the default shape rather than not at all.
+        _LOGGER.warning("template failed (%s); the default template was used", err)
+        text = _FORMATTER.format(DEFAULT_TEMPLATE, **values)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line) or "alert"

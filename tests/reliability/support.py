@@ -127,7 +127,9 @@ def serve_raw(url: str, tmp_path: Path, *, client: dict[str, Any] | None = None,
         "base_url": url, **(client or {}),
         "serve": {"listen": "127.0.0.1:0", "token": SERVE_TOKEN, "path_secret": PATH_SECRET,
                   "state_dir": str(tmp_path / "state"),
-                  "sinks": {"jsonl": str(tmp_path / "inbound.jsonl")}, **(serve or {})},
+                  "sinks": {"jsonl": str(tmp_path / "inbound.jsonl")},
+                  "notify": {"allow": list(NUMBERS)},  # /notify texts only allowed numbers
+                  **(serve or {})},
     }
 
 

@@ -211,7 +211,7 @@ def serve_config(path: Path, url: str, tmp: Path, *, basic: bool = False) -> Pat
         "listen": "127.0.0.1:0", "path_secret": PATH_SECRET,
         "signature_secret": SIGNATURE_SECRET, "signature_method": "sha256",
         "state_dir": str(tmp / "state"), "sinks": {"jsonl": str(tmp / "in.jsonl")},
-        "metrics_auth": False}
+        "metrics_auth": False, "notify": {"allow": [A, B, C]}}
     if basic:
         serve["basic_auth"] = {"username": "am", "password": SERVE_PASSWORD}
     else:
@@ -230,8 +230,9 @@ ALERT = {"version": "4", "status": "firing", "receiver": "oncall", "groupKey": "
 
 
 def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
-    server = ServeProcess(serve_config(tmp_path / "serve.yaml", emu.url or "", tmp_path),
-                          tmp_path / "serve.log")
+    config = serve_config(tmp_path / "serve.yaml", emu.url or "", tmp_path)
+    config.chmod(0o644)  # readable by every user: serve warns, naming file and mode only
+    server = ServeProcess(config, tmp_path / "serve.log")
     answers: list[httpx.Response] = []
     bearer = {"Authorization": f"Bearer {SERVE_TOKEN}"}
     try:
@@ -262,6 +263,16 @@ def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
             answers.append(http.get(f"/delivery/{PATH_SECRET}", params={
                 "messageId": "0A03", "status": "delivered", "msisdn": B}))
             answers.append(http.get("/inbound/wrong-path-secret"))
+            # Malformed but correctly signed calls (KPN retries these for a day): 400s.
+            for kind, params in (("inbound", {"msisdn": A, "timestamp": inbound["timestamp"]}),
+                                 ("delivery", {"status": "delivered", "msisdn": B,
+                                               "timestamp": inbound["timestamp"]})):
+                sig = compute_signature(params, SIGNATURE_SECRET, "sha256")
+                answers.append(http.post(f"/{kind}/{PATH_SECRET}", data={**params, "sig": sig}))
+                assert answers[-1].status_code == 400, answers[-1].text
+            answers.append(http.post(f"/inbound/{PATH_SECRET}", content=b'{"msisdn": ',
+                                     headers={"Content-Type": "application/json"}))
+            assert answers[-1].status_code == 400
             answers.append(http.get("/metrics"))
             answers.append(http.get("/healthz"))
             assert "kpn_sms_token_requests_total" in answers[-2].text
@@ -269,8 +280,69 @@ def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
         log = server.stop()
     seen = "\n".join(f"{a.status_code} {dict(a.headers)} {a.text}" for a in answers)
     assert "DEBUG" in log and "accesstoken" in log  # the debug log did run
+    assert f"config {config} is readable by every user (mode 0644)" in log
+    assert "POST /inbound/{secret}: 400" in log  # the route pattern, never the path
+    assert "POST /delivery/{secret} 400" in log  # the access log, same
     assert_no_leak(log + "\n" + seen, emu)
     assert_numbers_masked(log)
+
+
+async def test_serve_rejected_inbound_never_logs_the_path_secret(
+    emu: Emulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path
+) -> None:
+    """Every way an inbound or delivery call can be refused, plus an unexpected failure,
+    with signatures off (the path secret is then the only guard), logged at DEBUG."""
+    from kpn_sms_notify.server import inbound_routes, split_config, start
+
+    caplog.set_level(logging.DEBUG)
+    json_type = {"Content-Type": "application/json"}
+    client, serve = split_config({
+        "client_id": CLIENT_ID, "client_secret": SECRET, "base_url": emu.url,
+        "serve": {"listen": "127.0.0.1:0", "token": SERVE_TOKEN, "path_secret": PATH_SECRET,
+                  "sinks": {"jsonl": str(tmp_path / "in.jsonl")}}})
+    server = await start(client, serve)
+    statuses: list[int] = []
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False) as http:
+            for kind in ("inbound", "delivery"):
+                base = f"/{kind}/{PATH_SECRET}"
+                for request in (
+                    http.post(base, json={"msisdn": A}),
+                    http.post(base, json=["not", "an", "object"]),
+                    http.post(base, content=b'{"a": ', headers=json_type),
+                    http.post(base, content=b"\xff\xfe=1"),
+                    http.post(base, content=b"x", headers={"Content-Type": "image/png"}),
+                    http.post(base, content=b'{"a":' * 5000 + b"1" + b"}" * 5000,
+                              headers=json_type),
+                    http.get(base, params={"msisdn": A, "type": "text"}),
+                    http.get(base + "x"),  # a near miss holds the whole secret
+                    http.get(base + "/"),
+                ):
+                    statuses.append((await request).status_code)
+
+            def broken(_params: object) -> None:
+                raise RuntimeError("forced failure")
+
+            monkeypatch.setattr(inbound_routes, "parse_inbound", broken)
+            monkeypatch.setattr(inbound_routes, "parse_delivery_receipt", broken)
+            for kind in ("inbound", "delivery"):
+                answer = await http.post(f"/{kind}/{PATH_SECRET}", json={"msisdn": A})
+                statuses.append(answer.status_code)
+    finally:
+        await server.stop()
+    assert statuses.count(503) == 2 and statuses.count(404) == 4, statuses
+    assert set(statuses) == {400, 404, 503}, str(list(enumerate(statuses)))
+    # The server's records (ours and aiohttp's), not the test client's (httpx logs its URLs).
+    server_side = [r for r in caplog.records if r.name.startswith(("kpn_sms_notify", "aiohttp"))]
+    logged = "\n".join(
+        f"{caplog.handler.format(r)} {r.args!r} {r.exc_info[1] if r.exc_info else ''}"
+        for r in server_side
+    )
+    assert "unexpected error on POST /inbound/{secret}" in logged  # the check is not empty
+    assert "POST /delivery/{secret}: 400" in logged
+    assert "kpn_sms_notify.server.access" in {r.name for r in caplog.records}
+    assert PATH_SECRET not in logged and PATH_SECRET[-12:] not in logged
 
 
 def test_serve_basic_auth_and_config_errors(emu: Emulator, tmp_path: Path) -> None:
