@@ -9,7 +9,8 @@ decide themselves what to do with the result.
   snake_case in one place, the ``*_FIELDS`` tables in ``wire``.
 - :class:`InboundAssembler` drops redeliveries (KPN/Vonage deliver at least once) and joins
   the parts of a concatenated text, with bounded memory.
-- :func:`verify_signature` checks the Vonage ``sig`` parameter (md5hash or HMAC).
+- :func:`verify_signature` checks the Vonage ``sig`` parameter (md5hash or HMAC);
+  :func:`signature_problem` adds the replay window both hosts apply.
 
 The package is split by job: `wire` (field names and checks), `messages`, `assembler`,
 `receipts`, `signatures`; everything public is imported here.
@@ -26,10 +27,17 @@ from .receipts import (
     DeliveryReceipt,
     parse_delivery_receipt,
 )
-from .signatures import SIGNATURE_METHODS, compute_signature, verify_signature
+from .signatures import (
+    DEFAULT_MAX_SKEW,
+    SIGNATURE_METHODS,
+    compute_signature,
+    signature_problem,
+    verify_signature,
+)
 from .wire import DLR_FIELDS, INBOUND_FIELDS, MAX_FIELD_CHARS
 
 __all__ = [
+    "DEFAULT_MAX_SKEW",
     "DLR_ERROR_CODES",
     "DLR_FIELDS",
     "DLR_STATUSES",
@@ -44,5 +52,6 @@ __all__ = [
     "compute_signature",
     "parse_delivery_receipt",
     "parse_inbound",
+    "signature_problem",
     "verify_signature",
 ]

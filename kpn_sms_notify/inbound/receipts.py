@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from ..textclean import repair_surrogates
 from .wire import _MAX_TIMESTAMP, DLR_FIELDS, _address, _bad, _collect, _int, _required
 
 
@@ -125,7 +126,7 @@ def parse_delivery_receipt(params: Mapping[str, Any]) -> DeliveryReceipt:
 
     Unlisted status words are kept (outcome ``unknown``) so a new gateway word is not a 400.
     """
-    values = _collect(params, DLR_FIELDS)
+    values = {k: repair_surrogates(v) for k, v in _collect(params, DLR_FIELDS).items()}
     message_id = _required(values, "message_id", "messageId").strip()
     if not message_id or len(message_id) > 64:
         raise _bad("messageId", message_id, "expected 1..64 characters")

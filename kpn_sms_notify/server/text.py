@@ -15,6 +15,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..textclean import clean_sms_text
 from .alerts import Alert, Notification
 from .config import DEFAULT_TEMPLATE
 
@@ -131,7 +132,9 @@ def fields(notification: Notification, alerts: Sequence[Alert]) -> dict[str, Any
 
 
 def render(notification: Notification, alerts: Sequence[Alert], template: str | None = None) -> str:
-    """The SMS text. Whitespace runs are collapsed: an SMS has no room for layout."""
+    """The SMS text, cleaned (`textclean.clean_sms_text`). Whitespace runs are collapsed: an
+    SMS has no room for layout."""
     text = _FORMATTER.format(template or DEFAULT_TEMPLATE, **fields(notification, alerts))
+    text = clean_sms_text(text)  # no control or bidi characters reach the handset
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line) or "alert"
