@@ -48,6 +48,7 @@ class _Pending:
 @dataclass
 class _Sender:
     parts: int = 0
+    size: int = 0
     texts: OrderedDict[Key, None] = field(default_factory=OrderedDict)  # oldest first
 
 
@@ -65,7 +66,8 @@ class InboundAssembler:
     - at most ``max_pending`` unfinished texts and ``max_bytes`` held in their parts (see
       :func:`part_size`), over all senders;
     - at most ``max_parts_per_sender`` held parts per sender (``msisdn``), so one sender's
-      flood of new concat references pushes out only that sender's own oldest texts.
+      flood of new concat references pushes out only that sender's own oldest texts; over
+      a global bound, the sender holding the most texts (or bytes) gives up its oldest.
 
     An unfinished text older than ``ttl`` seconds, or pushed out by a bound, is handed out
     incomplete by :meth:`take_expired` rather than silently dropped; one pushed out by a
@@ -217,13 +219,17 @@ class InboundAssembler:
         pending.parts[part_no] = part
         pending.size += size
         self._held_bytes += size
-        self._senders[key[0]].parts += 1
+        sender = self._senders[key[0]]
+        sender.parts += 1
+        sender.size += size
 
     def _remove_part(self, key: Key, pending: _Pending, part_no: int) -> None:
         size = part_size(pending.parts.pop(part_no))
         pending.size -= size
         self._held_bytes -= size
-        self._senders[key[0]].parts -= 1
+        sender = self._senders[key[0]]
+        sender.parts -= 1
+        sender.size -= size
         if not pending.parts:
             self._drop(key)
 
@@ -232,6 +238,7 @@ class InboundAssembler:
         self._held_bytes -= pending.size
         sender = self._senders[key[0]]
         sender.parts -= len(pending.parts)
+        sender.size -= pending.size
         del sender.texts[key]
         if not sender.texts:
             del self._senders[key[0]]
@@ -266,11 +273,15 @@ class InboundAssembler:
             self._give_up(next(iter(sender.texts)),
                           f"more than {self.max_parts_per_sender} parts waiting from one sender")
             sender = self._senders.get(keep[0])
+        # Over a global bound, the sender holding the most gives up its oldest text: a flood
+        # spread over a few senders does not push out another sender's genuine partial text.
         while len(self._pending) > self.max_pending:
-            self._give_up(next(iter(self._pending)),
+            heaviest = max(self._senders.values(), key=lambda s: len(s.texts))
+            self._give_up(next(iter(heaviest.texts)),
                           f"more than {self.max_pending} texts waiting")
         while self._held_bytes > self.max_bytes:
-            self._give_up(next(iter(self._pending)),
+            heaviest = max(self._senders.values(), key=lambda s: s.size)
+            self._give_up(next(iter(heaviest.texts)),
                           f"more than {self.max_bytes} bytes waiting")
 
     def _expire(self, now: float) -> None:
