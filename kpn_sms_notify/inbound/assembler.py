@@ -180,8 +180,10 @@ class InboundAssembler:
         return expired
 
     def pending_parts(self) -> list[InboundPart]:
-        """Parts still waiting for the rest of their text (for a host to persist)."""
-        return [p for pending in self._pending.values() for p in pending.parts.values()]
+        """Parts a host must still persist: those waiting for the rest of their text, and
+        those of texts given up on that :meth:`take_expired` has not handed out yet."""
+        waiting = [p for pending in self._pending.values() for p in pending.parts.values()]
+        return waiting + [p for message in self._expired for p in message.parts]
 
     @property
     def pending_count(self) -> int:

@@ -59,9 +59,10 @@ async def _guard(request: web.Request, kind: str) -> tuple[ServerState, dict[str
 
 async def _hand_out(state: ServerState, message: InboundMessage) -> None:
     record = {"kind": "inbound", "received_at": _now(), **message.to_dict()}
-    await state.sinks.deliver(f"in:{message.message_id}", record)
-    if state.sinks.jsonl() is None:  # with a JSONL sink, its records are the "done" list
-        await state.journal.done(message.message_ids)
+    with state.journal.keeping(message.parts):  # journaled parts stay until it is stored
+        await state.sinks.deliver(f"in:{message.message_id}", record)
+        if state.sinks.jsonl() is None:  # with a JSONL sink, its records are the "done" list
+            await state.journal.done(message.message_ids)
     state.metrics.inc("kpn_sms_inbound_received_total")
     _LOGGER.info(
         "inbound text from %s (%d part(s), %d chars)%s",

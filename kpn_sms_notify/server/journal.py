@@ -22,6 +22,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ class Journal:
         self._writers = 0
         self._idle = asyncio.Event()
         self._compacting: asyncio.Event | None = None
+        self._kept: dict[int, Iterable[InboundPart]] = {}
         if state_dir is not None:
             state_dir.mkdir(parents=True, exist_ok=True)
             self.path = state_dir / JOURNAL_NAME
@@ -191,6 +193,17 @@ class Journal:
                 "inbound journal: %d unreadable or oversized line(s) skipped", skipped
             )
 
+    @contextmanager
+    def keeping(self, parts: Iterable[InboundPart]) -> Iterator[None]:
+        """Keep ``parts`` in any rewrite meanwhile: they left the reassembler, but their text
+        is not stored yet (a host wraps the hand-out to its sinks in this)."""
+        token = object()
+        self._kept[id(token)] = parts
+        try:
+            yield
+        finally:
+            del self._kept[id(token)]
+
     # -- appends
 
     async def part(self, part: InboundPart) -> None:
@@ -236,7 +249,10 @@ class Journal:
             while self._writers:
                 self._idle.clear()
                 await self._idle.wait()
-            lines = self._snapshot(self._live_parts())
+            live = {p.message_id: p for p in self._live_parts()}
+            for parts in self._kept.values():
+                live.update((p.message_id, p) for p in parts)
+            lines = self._snapshot(list(live.values()))
             await asyncio.to_thread(self._rewrite, lines)
             self.compactions += 1
         finally:
