@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from test_serve_support import (
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.emulator import DEFAULT_VIRTUAL_NUMBER, Emulator
 from kpn_sms_notify.inbound import compute_signature
+from kpn_sms_notify.server.state import STATE
 
 PHONE = "31687654321"
 
@@ -371,3 +373,30 @@ async def test_restart_without_jsonl_sink_uses_the_journal(
             assert (await http.post(f"/delivery/{PATH_SECRET}", data=receipt)).status_code == 200
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert len(lines) == 2, lines  # one text, one receipt: not again after the restart
+
+
+async def test_signed_calls_have_a_replay_window_by_default(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    """Without signature_max_skew in the config: a call stamped more than 300 s away is
+    refused, and an accepted id is remembered at least that long (so a replay is a 200
+    duplicate, stored once)."""
+    config = inbound_config(emulator_url, tmp_path, signature_secret="shared-sig-secret")
+
+    def signed(message_id: str, stamp: str) -> dict[str, str]:
+        params = {"msisdn": PHONE, "to": DEFAULT_VIRTUAL_NUMBER, "messageId": message_id,
+                  "text": "ACK", "timestamp": stamp, "nonce": message_id}
+        return {**params, "sig": compute_signature(params, "shared-sig-secret")}
+
+    now = time.time()
+    async with running(config) as (server, http):
+        fresh = signed("replay-1", str(int(now)))
+        assert (await http.post(f"/inbound/{PATH_SECRET}", data=fresh)).status_code == 200
+        assert (await http.post(f"/inbound/{PATH_SECRET}", data=fresh)).status_code == 200
+        for stamp in (str(int(now - 301)), str(int(now + 301)), "nan", "inf", "-inf"):
+            stale = await http.post(f"/inbound/{PATH_SECRET}", data=signed("old-1", stamp))
+            assert stale.status_code == 401, stamp
+            assert "timestamp: outside the allowed 300 s" in stale.json()["reason"]
+        server_state = server.runner.app[STATE]
+        assert server_state.assembler.seen_for == 300
+    assert [r["text"] for r in _inbound_records(tmp_path)] == ["ACK"]
