@@ -174,7 +174,7 @@ async def test_signed_webhooks_have_a_replay_window(
         return {**params, "sig": compute_signature(params, "s3cret")}
 
     now = time.time()
-    for stamp in (now - DEFAULT_MAX_SKEW - 1, now + DEFAULT_MAX_SKEW + 1):
+    for stamp in (now - DEFAULT_MAX_SKEW - 10, now + DEFAULT_MAX_SKEW + 10):
         assert (await web.post(PATH, data=signed(stamp, "stale"))).status == 401
     fresh = signed(now, "fresh")
     assert (await web.post(PATH, data=fresh)).status == 200
