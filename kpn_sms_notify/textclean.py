@@ -27,8 +27,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Bidi embeddings, overrides and isolates: they reorder what the reader sees.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
-_WHITESPACE_CONTROLS = {"\t": " ", "\v": " ", "\f": " ", "\x1c": " ", "\x1d": " ", "\x1e": " ",
-                        "\x1f": " ", "\x85": " "}
+_WHITESPACE_CONTROLS = {
+    "\t": " ",
+    "\v": " ",
+    "\f": " ",
+    "\x1c": " ",
+    "\x1d": " ",
+    "\x1e": " ",
+    "\x1f": " ",
+    "\x85": " ",
+}
 
 _DROP = (
     {chr(c): None for c in range(0x00, 0x20) if chr(c) not in "\n\r"}
@@ -38,9 +46,7 @@ _DROP = (
     | _WHITESPACE_CONTROLS
 )
 _SMS_TABLE = str.maketrans(_DROP)
-_UNSAFE_SMS = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+_UNSAFE_SMS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def repair_surrogates(text: str) -> str:

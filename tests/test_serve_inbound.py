@@ -384,8 +384,14 @@ async def test_signed_calls_have_a_replay_window_by_default(
     config = inbound_config(emulator_url, tmp_path, signature_secret="shared-sig-secret")
 
     def signed(message_id: str, stamp: str) -> dict[str, str]:
-        params = {"msisdn": PHONE, "to": DEFAULT_VIRTUAL_NUMBER, "messageId": message_id,
-                  "text": "ACK", "timestamp": stamp, "nonce": message_id}
+        params = {
+            "msisdn": PHONE,
+            "to": DEFAULT_VIRTUAL_NUMBER,
+            "messageId": message_id,
+            "text": "ACK",
+            "timestamp": stamp,
+            "nonce": message_id,
+        }
         return {**params, "sig": compute_signature(params, "shared-sig-secret")}
 
     now = time.time()

@@ -26,9 +26,20 @@ _SEEN_HARD_FACTOR = 5  # ids younger than seen_for stay until max_seen times thi
 def part_size(part: InboundPart) -> int:
     """What holding ``part`` costs, in bytes: its strings as UTF-8 plus a fixed overhead."""
     size = _PART_OVERHEAD
-    for value in (part.msisdn, part.to, part.message_id, part.text, part.keyword,
-                  part.message_timestamp, part.nonce, part.concat_ref, part.data, part.udh,
-                  part.api_key, part.type):
+    for value in (
+        part.msisdn,
+        part.to,
+        part.message_id,
+        part.text,
+        part.keyword,
+        part.message_timestamp,
+        part.nonce,
+        part.concat_ref,
+        part.data,
+        part.udh,
+        part.api_key,
+        part.type,
+    ):
         if value:
             size += len(value.encode("utf-8", "surrogatepass"))
     return size
@@ -253,7 +264,10 @@ class InboundAssembler:
             self.evicted += 1
             _LOGGER.warning(
                 "inbound text from %s handed out incomplete (%d of %d parts): %s",
-                mask_number(key[0]), len(pending.parts), pending.total, reason,
+                mask_number(key[0]),
+                len(pending.parts),
+                pending.total,
+                reason,
             )
         self._expired.append(message)
         self._expired_bytes += pending.size
@@ -272,19 +286,19 @@ class InboundAssembler:
         """Enforce the bounds after ``keep`` grew: the sender's own oldest texts go first."""
         sender = self._senders.get(keep[0])
         while sender is not None and sender.parts > self.max_parts_per_sender:
-            self._give_up(next(iter(sender.texts)),
-                          f"more than {self.max_parts_per_sender} parts waiting from one sender")
+            self._give_up(
+                next(iter(sender.texts)),
+                f"more than {self.max_parts_per_sender} parts waiting from one sender",
+            )
             sender = self._senders.get(keep[0])
         # Over a global bound, the sender holding the most gives up its oldest text: a flood
         # spread over a few senders does not push out another sender's genuine partial text.
         while len(self._pending) > self.max_pending:
             heaviest = max(self._senders.values(), key=lambda s: len(s.texts))
-            self._give_up(next(iter(heaviest.texts)),
-                          f"more than {self.max_pending} texts waiting")
+            self._give_up(next(iter(heaviest.texts)), f"more than {self.max_pending} texts waiting")
         while self._held_bytes > self.max_bytes:
             heaviest = max(self._senders.values(), key=lambda s: s.size)
-            self._give_up(next(iter(heaviest.texts)),
-                          f"more than {self.max_bytes} bytes waiting")
+            self._give_up(next(iter(heaviest.texts)), f"more than {self.max_bytes} bytes waiting")
 
     def _expire(self, now: float) -> None:
         while self._pending:

@@ -20,7 +20,6 @@ from .wire import (
     _required,
 )
 
-
 # A text part or binary payload may be long (up to MAX_FIELD_CHARS); every other field is an
 # id, a number, a timestamp or a keyword, and far shorter than this.
 MAX_SHORT_FIELD_CHARS = 256

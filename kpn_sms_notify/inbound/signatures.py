@@ -71,9 +71,8 @@ def verify_signature(
         return False
     if not sig or not stamp:
         return False
-    if max_skew is not None:
-        if not timestamp_fresh(stamp, max_skew, now=now):
-            return False
+    if max_skew is not None and not timestamp_fresh(stamp, max_skew, now=now):
+        return False
     try:
         expected = compute_signature(params, secret, method)
     except KpnValidationError:
@@ -110,6 +109,8 @@ def signature_problem(
         return "sig: signature does not match"
     stamp = _scalar("timestamp", params.get("timestamp")) or ""  # checked by verify_signature
     if not timestamp_fresh(stamp, max_skew, now=now):
-        return (f"timestamp: outside the allowed {max_skew:g} s of this clock "
-                "(a replayed or delayed call)")
+        return (
+            f"timestamp: outside the allowed {max_skew:g} s of this clock "
+            "(a replayed or delayed call)"
+        )
     return None

@@ -189,9 +189,7 @@ class Journal:
                 if isinstance(record, dict):
                     yield record
         if skipped:
-            _LOGGER.warning(
-                "inbound journal: %d unreadable or oversized line(s) skipped", skipped
-            )
+            _LOGGER.warning("inbound journal: %d unreadable or oversized line(s) skipped", skipped)
 
     @contextmanager
     def keeping(self, parts: Iterable[InboundPart]) -> Iterator[None]:

@@ -25,11 +25,20 @@ FLOODER = "31699999999"
 
 
 def _part(msisdn: str, ref: str, no: int, total: int, text: str, **extra: str) -> InboundPart:
-    return parse_inbound({
-        "msisdn": msisdn, "to": "3197010000000", "messageId": f"{msisdn}-{ref}-{no}",
-        "text": text, "type": "unicode", "concat": "true", "concat-ref": ref,
-        "concat-total": str(total), "concat-part": str(no), **extra,
-    })
+    return parse_inbound(
+        {
+            "msisdn": msisdn,
+            "to": "3197010000000",
+            "messageId": f"{msisdn}-{ref}-{no}",
+            "text": text,
+            "type": "unicode",
+            "concat": "true",
+            "concat-ref": ref,
+            "concat-total": str(total),
+            "concat-part": str(no),
+            **extra,
+        }
+    )
 
 
 class _Clock:

@@ -42,17 +42,32 @@ def rss_mb(pid: int) -> float:
 
 def start_serve(tmp: Path, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
     config = tmp / "serve.yaml"
-    config.write_text(yaml.safe_dump({
-        "client_id": "flood", "client_secret": "flood-secret", "sender": "KPNAlert",
-        "base_url": "http://127.0.0.1:9",
-        "serve": {"listen": "127.0.0.1:0", "token": "flood-test-token",
-                  "path_secret": PATH_SECRET, "state_dir": str(tmp / "state"),
-                  "sinks": {"jsonl": str(tmp / "inbound.jsonl")}}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "client_id": "flood",
+                "client_secret": "flood-secret",
+                "sender": "KPNAlert",
+                "base_url": "http://127.0.0.1:9",
+                "serve": {
+                    "listen": "127.0.0.1:0",
+                    "token": "flood-test-token",
+                    "path_secret": PATH_SECRET,
+                    "state_dir": str(tmp / "state"),
+                    "sinks": {"jsonl": str(tmp / "inbound.jsonl")},
+                },
+            }
+        )
+    )
     log = tmp / log_name
     env = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "kpn_sms_notify", "serve", "--config",
-                                 str(config)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kpn_sms_notify", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())
@@ -74,15 +89,22 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def part(msisdn: str, ref: str, no: int, total: int, text: str, mid: str) -> dict[str, str]:
-    return {"msisdn": msisdn, "to": "3197012345678", "messageId": mid, "text": text,
-            "type": "unicode", "concat": "true", "concat-ref": ref,
-            "concat-total": str(total), "concat-part": str(no)}
+    return {
+        "msisdn": msisdn,
+        "to": "3197012345678",
+        "messageId": mid,
+        "text": text,
+        "type": "unicode",
+        "concat": "true",
+        "concat-ref": ref,
+        "concat-total": str(total),
+        "concat-part": str(no),
+    }
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: dict[str, str]) -> int:
     data = json.dumps(body, ensure_ascii=False).encode()
-    async with session.post(url, data=data,
-                            headers={"Content-Type": "application/json"}) as answer:
+    async with session.post(url, data=data, headers={"Content-Type": "application/json"}) as answer:
         await answer.read()
         return answer.status
 
@@ -95,16 +117,28 @@ async def flood(url: str, pid: int) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as s:
         # Warm up (imports, first journal and sink writes), then take the baseline.
         for n in range(20):
-            assert await post(s, inbound, {"msisdn": "31622222222", "to": "3197012345678",
-                                           "messageId": f"WARM{n}", "text": TEXT}) == 200
+            assert (
+                await post(
+                    s,
+                    inbound,
+                    {
+                        "msisdn": "31622222222",
+                        "to": "3197012345678",
+                        "messageId": f"WARM{n}",
+                        "text": TEXT,
+                    },
+                )
+                == 200
+            )
         baseline = rss_mb(pid)
         genuine = part(GENUINE, "genuine", 1, 2, "the first half, ", "GENUINE-1")
         assert await post(s, inbound, genuine) == 200
 
         async def one(n: int) -> None:
             nonlocal peak
-            body = part(f"3169999{n % FLOOD_SENDERS:04d}", f"flood-{n}", 1, 255, TEXT,
-                        f"FLOOD{n:06d}")
+            body = part(
+                f"3169999{n % FLOOD_SENDERS:04d}", f"flood-{n}", 1, 255, TEXT, f"FLOOD{n:06d}"
+            )
             async with slots:
                 status = await post(s, inbound, body)
             statuses[status] = statuses.get(status, 0) + 1
@@ -115,8 +149,13 @@ async def flood(url: str, pid: int) -> dict[str, Any]:
         await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(PARTS))), TIME_LIMIT)
         seconds = time.monotonic() - started
     after = rss_mb(pid)
-    return {"baseline": baseline, "peak": max(peak, after), "after": after,
-            "seconds": seconds, "statuses": statuses}
+    return {
+        "baseline": baseline,
+        "peak": max(peak, after),
+        "after": after,
+        "seconds": seconds,
+        "statuses": statuses,
+    }
 
 
 def inbound_records(tmp: Path) -> list[dict[str, Any]]:
@@ -145,8 +184,11 @@ def test_flood_of_distinct_concat_refs_stays_bounded_and_survives_a_restart(
 
         async def finish() -> int:
             async with aiohttp.ClientSession() as s:
-                return await post(s, f"{url}/inbound/{PATH_SECRET}",
-                                  part(GENUINE, "genuine", 2, 2, "the second half", "GENUINE-2"))
+                return await post(
+                    s,
+                    f"{url}/inbound/{PATH_SECRET}",
+                    part(GENUINE, "genuine", 2, 2, "the second half", "GENUINE-2"),
+                )
 
         assert asyncio.run(finish()) == 200
         after_restart = rss_mb(proc.pid)
@@ -162,8 +204,11 @@ def test_flood_of_distinct_concat_refs_stays_bounded_and_survives_a_restart(
     # in the journal: none lost, none twice.
     handed = [i for r in records if r["msisdn"].startswith("3169999") for i in r["message_ids"]]
     assert len(handed) == len(set(handed))
-    waiting = [json.loads(line)["part"]["message_id"] for line in journal.read_text().splitlines()
-               if line.startswith('{"part"') and '"msisdn":"3169999' in line]
+    waiting = [
+        json.loads(line)["part"]["message_id"]
+        for line in journal.read_text().splitlines()
+        if line.startswith('{"part"') and '"msisdn":"3169999' in line
+    ]
     assert set(handed) | set(waiting) == {f"FLOOD{n:06d}" for n in range(PARTS)}
     print(
         f"\ninbound flood: {PARTS} parts ({len(TEXT.encode()) // 1000} KB text each, "

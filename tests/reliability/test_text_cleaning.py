@@ -29,9 +29,15 @@ JSON = {"Content-Type": "application/json"}
 
 
 def _config(emulator_url: str, tmp_path: Path, **serve: Any) -> dict[str, Any]:
-    return full_config(emulator_url, serve={
-        "path_secret": PATH_SECRET, "state_dir": str(tmp_path / "state"),
-        "sinks": {"jsonl": str(tmp_path / "inbound.jsonl")}, **serve})
+    return full_config(
+        emulator_url,
+        serve={
+            "path_secret": PATH_SECRET,
+            "state_dir": str(tmp_path / "state"),
+            "sinks": {"jsonl": str(tmp_path / "inbound.jsonl")},
+            **serve,
+        },
+    )
 
 
 def _records(tmp_path: Path, kind: str = "inbound") -> list[dict[str, Any]]:
@@ -46,8 +52,16 @@ def _raw(fields: dict[str, str]) -> bytes:
 async def test_a_lone_surrogate_in_an_inbound_text_is_stored_once_as_a_replacement(
     emulator_url: str, tmp_path: Path
 ) -> None:
-    body = _raw({"msisdn": PHONE, "to": "3197012345678", "messageId": "lone-1",
-                 "text": "aLONEb", "keyword": "KLONE", "type": "unicode"})
+    body = _raw(
+        {
+            "msisdn": PHONE,
+            "to": "3197012345678",
+            "messageId": "lone-1",
+            "text": "aLONEb",
+            "keyword": "KLONE",
+            "type": "unicode",
+        }
+    )
     async with running(_config(emulator_url, tmp_path)) as (_server, http):
         first = await http.post(INBOUND, content=body, headers=JSON)
         again = await http.post(INBOUND, content=body, headers=JSON)  # the redelivery
@@ -62,9 +76,11 @@ async def test_an_emoji_split_across_two_parts_is_joined_not_lost(
     parts = [("Look at this: \\ud83d", 1), ("\\ude00 nice", 2)]
     async with running(_config(emulator_url, tmp_path)) as (_server, http):
         for text, no in parts:
-            body = ('{"msisdn":"%s","to":"3197012345678","messageId":"split-%d","text":"%s",'
-                    '"type":"unicode","concat":"true","concat-ref":"e1","concat-total":"2",'
-                    '"concat-part":"%d"}') % (PHONE, no, text, no)
+            body = (
+                f'{{"msisdn":"{PHONE}","to":"3197012345678","messageId":"split-{no}",'
+                f'"text":"{text}","type":"unicode","concat":"true","concat-ref":"e1",'
+                f'"concat-total":"2","concat-part":"{no}"}}'
+            )
             for _ in range(2):  # each part delivered twice
                 answer = await http.post(INBOUND, content=body.encode(), headers=JSON)
                 assert answer.status_code == 200
@@ -75,16 +91,32 @@ async def test_an_emoji_split_across_two_parts_is_joined_not_lost(
 async def test_a_lone_surrogate_in_a_receipt_or_a_signed_call_is_no_503(
     emulator_url: str, tmp_path: Path
 ) -> None:
-    receipt = _raw({"messageId": "r-1", "status": "delivered", "err-code": "0",
-                    "msisdn": PHONE, "client-ref": "refLONE"})
+    receipt = _raw(
+        {
+            "messageId": "r-1",
+            "status": "delivered",
+            "err-code": "0",
+            "msisdn": PHONE,
+            "client-ref": "refLONE",
+        }
+    )
     async with running(_config(emulator_url, tmp_path)) as (_server, http):
-        assert (await http.post(f"/delivery/{PATH_SECRET}", content=receipt,
-                                headers=JSON)).status_code == 200
+        assert (
+            await http.post(f"/delivery/{PATH_SECRET}", content=receipt, headers=JSON)
+        ).status_code == 200
     (record,) = _records(tmp_path, "delivery")
     assert record["client_ref"] == "ref\ufffd"
     signed = _config(emulator_url, tmp_path, signature_secret="sig-secret-123")
-    body = _raw({"msisdn": PHONE, "to": "3197012345678", "messageId": "s-1", "text": "LONE",
-                 "timestamp": "1", "sig": "0" * 32})
+    body = _raw(
+        {
+            "msisdn": PHONE,
+            "to": "3197012345678",
+            "messageId": "s-1",
+            "text": "LONE",
+            "timestamp": "1",
+            "sig": "0" * 32,
+        }
+    )
     async with running(signed) as (_server, http):
         assert (await http.post(INBOUND, content=body, headers=JSON)).status_code == 401
 
@@ -125,8 +157,9 @@ async def test_alert_text_reaches_the_handset_without_controls_bidi_or_surrogate
             body = json.dumps(am_payload(alert)).replace('"LONE"', '"x\\ud800"').encode()
             answer = await http.post("/alertmanager", content=body, headers={**AUTH, **JSON})
             assert answer.status_code == 200, answer.text
-        notify = await http.post("/notify", headers=AUTH,
-                                 json={"message": "\u202eevil\u202c\x00", "title": "t\x1b"})
+        notify = await http.post(
+            "/notify", headers=AUTH, json={"message": "\u202eevil\u202c\x00", "title": "t\x1b"}
+        )
         assert notify.status_code == 200
     texts = [m["text"] for m in emulator.messages]
     assert len(texts) == 4
