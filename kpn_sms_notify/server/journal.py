@@ -74,6 +74,28 @@ def _push(window: OrderedDict[str, None], key: str, keep: int) -> None:
         window.popitem(last=False)
 
 
+_TEXT_FIELDS = ("msisdn", "to", "message_id", "text", "type")
+_INT_FIELDS = ("timestamp", "concat_total", "concat_part")
+
+
+def _well_typed(part: InboundPart) -> bool:
+    """A part as this module writes them (a hand-edited or foreign line may not be)."""
+    values = part.to_dict()
+    return (
+        all(isinstance(values[k], str) for k in _TEXT_FIELDS)
+        and all(
+            values[k] is None or isinstance(values[k], str)
+            for k in values
+            if k not in _TEXT_FIELDS and k not in _INT_FIELDS and k != "concat"
+        )
+        and all(
+            values[k] is None or (isinstance(values[k], int) and not isinstance(values[k], bool))
+            for k in _INT_FIELDS
+        )
+        and isinstance(part.concat, bool)
+    )
+
+
 def _line(record: dict[str, Any]) -> bytes:
     # Lone surrogates (a split emoji waiting for its other half) become \\udXXX escapes.
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
@@ -145,6 +167,8 @@ class Journal:
                 part = InboundPart.from_dict(record["part"])
             except (TypeError, ValueError, KeyError):
                 continue  # a record from a newer or broken writer: skip it, keep the rest
+            if not _well_typed(part):
+                continue
             if part.message_id in handed_out or part.message_id in parts:
                 continue
             parts[part.message_id] = part

@@ -181,6 +181,7 @@ def test_restart_loads_at_most_the_bound_and_skips_bad_lines(
         handle.write(b'{"part": ' + b"[" * 100_000 + b"\n")  # nested junk
         handle.write(b'{"part": "' + b"z" * (3 * 1024 * 1024) + b'"}\n')  # oversized line
         handle.write(b"\xff\xfe not utf-8\n")
+        handle.write(b'{"part": {"msisdn": 1, "to": "x", "message_id": "m", "text": 2}}\n')
         handle.write(b'{"done": ["31610000299-r299-1"]}\n')
         handle.write(b'{"part": {"msisdn": "torn')  # torn last line, no newline
     recovered = Recovered()
