@@ -20,6 +20,7 @@ from .models import MessagePart, RecipientResult
 from .numbers import normalize_number, validate_sender
 from .protocol import SendOutcome
 from .settings import Settings
+from .textclean import clean_sms_text
 
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
@@ -53,6 +54,9 @@ def prepare(
     if not isinstance(message, str):
         raise KpnValidationError(f"message: expected text, got {type(message).__name__}",
                                  field="message")
+    # What a handset may show: lone surrogates as U+FFFD, no control or bidi characters.
+    message = clean_sms_text(message)
+    title = clean_sms_text(title) if isinstance(title, str) else title
     if not message.strip():  # a title alone is not a notification
         raise KpnValidationError("message: the text is empty", field="message", value=message)
     if isinstance(recipients, str):

@@ -223,7 +223,7 @@ def test_ttl_expiry_hands_out_incomplete_message() -> None:
 
 
 def test_pending_and_seen_are_bounded() -> None:
-    asm = InboundAssembler(max_pending=3, max_seen=50)
+    asm = InboundAssembler(max_pending=3, max_seen=50, seen_for=0)  # count bound alone
     handed_out = []
     for ref in range(10):
         asm.feed(_part(str(ref), 1, 2, f"p{ref}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from test_serve_support import (
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.emulator import DEFAULT_VIRTUAL_NUMBER, Emulator
 from kpn_sms_notify.inbound import compute_signature
+from kpn_sms_notify.server.state import STATE
 
 PHONE = "31687654321"
 FIXTURES = Path(__file__).parent / "fixtures" / "vonage"
@@ -515,3 +517,34 @@ async def test_unreadable_bodies_are_a_400_with_a_one_line_reason(
             assert "\n" not in answer.json()["reason"]
     assert "Traceback" not in server_log(caplog)
     assert _inbound_records(tmp_path) == []
+async def test_signed_calls_have_a_replay_window_by_default(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    """Without signature_max_skew in the config: a call stamped more than 300 s away is
+    refused, and an accepted id is remembered at least that long (so a replay is a 200
+    duplicate, stored once)."""
+    config = inbound_config(emulator_url, tmp_path, signature_secret="shared-sig-secret")
+
+    def signed(message_id: str, stamp: str) -> dict[str, str]:
+        params = {
+            "msisdn": PHONE,
+            "to": DEFAULT_VIRTUAL_NUMBER,
+            "messageId": message_id,
+            "text": "ACK",
+            "timestamp": stamp,
+            "nonce": message_id,
+        }
+        return {**params, "sig": compute_signature(params, "shared-sig-secret")}
+
+    now = time.time()
+    async with running(config) as (server, http):
+        fresh = signed("replay-1", str(int(now)))
+        assert (await http.post(f"/inbound/{PATH_SECRET}", data=fresh)).status_code == 200
+        assert (await http.post(f"/inbound/{PATH_SECRET}", data=fresh)).status_code == 200
+        for stamp in (str(int(now - 310)), str(int(now + 310)), "nan", "inf", "-inf"):
+            stale = await http.post(f"/inbound/{PATH_SECRET}", data=signed("old-1", stamp))
+            assert stale.status_code == 401, stamp
+            assert "timestamp: outside the allowed 300 s" in stale.json()["reason"]
+        server_state = server.runner.app[STATE]
+        assert server_state.assembler.seen_for == 300
+    assert [r["text"] for r in _inbound_records(tmp_path)] == ["ACK"]

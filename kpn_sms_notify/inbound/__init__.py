@@ -11,7 +11,8 @@ body's content) and decide themselves what to do with the result.
 - :class:`InboundAssembler` drops redeliveries (KPN/Vonage deliver at least once) and joins
   the parts of a concatenated text, with bounded memory.
 - :class:`SeenReceipts` remembers receipts already handed on, for the same reason.
-- :func:`verify_signature` checks the Vonage ``sig`` parameter (md5hash or HMAC).
+- :func:`verify_signature` checks the Vonage ``sig`` parameter (md5hash or HMAC);
+  :func:`signature_problem` adds the replay window both hosts apply.
 
 The package is split by job: `body` (reading a request body), `wire` (field names and
 checks), `messages_api` (the Messages API's names), `messages`, `assembler`, `receipts`,
@@ -31,10 +32,17 @@ from .receipts import (
     SeenReceipts,
     parse_delivery_receipt,
 )
-from .signatures import SIGNATURE_METHODS, compute_signature, verify_signature
+from .signatures import (
+    DEFAULT_MAX_SKEW,
+    SIGNATURE_METHODS,
+    compute_signature,
+    signature_problem,
+    verify_signature,
+)
 from .wire import DLR_FIELDS, INBOUND_FIELDS, MAX_FIELD_CHARS
 
 __all__ = [
+    "DEFAULT_MAX_SKEW",
     "DLR_ERROR_CODES",
     "DLR_FIELDS",
     "DLR_STATUSES",
@@ -51,6 +59,7 @@ __all__ = [
     "parse_delivery_receipt",
     "parse_inbound",
     "query_params",
+    "signature_problem",
     "verify_signature",
     "webhook_params",
 ]

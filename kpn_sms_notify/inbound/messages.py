@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import KpnValidationError
+from ..textclean import repair_surrogates
 from .messages_api import MESSAGES_INBOUND_FIELDS, is_messages_api, messages_values, sms_timestamp
 from .wire import (
     _MAX_TIMESTAMP,
@@ -19,6 +20,12 @@ from .wire import (
     _int,
     _message_id,
 )
+
+# A text part or binary payload may be long (up to MAX_FIELD_CHARS); every other field is an
+# id, a number, a timestamp or a keyword, and far shorter than this.
+MAX_SHORT_FIELD_CHARS = 256
+_LONG_FIELDS = frozenset({"text", "data"})
+_WIRE_NAME = {attr: wire for wire, attr in reversed(INBOUND_FIELDS.items())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,11 @@ def parse_inbound(params: Mapping[str, Any]) -> InboundPart:
     if is_messages_api(params):
         return _parse_messages_api(params)
     values = _collect(params, INBOUND_FIELDS)
+    for attr, value in values.items():
+        if attr not in _LONG_FIELDS and len(value) > MAX_SHORT_FIELD_CHARS:
+            raise _bad(_WIRE_NAME[attr], value, f"longer than {MAX_SHORT_FIELD_CHARS} characters")
+        if attr != "text":  # the text is repaired after reassembly: a pair may be split
+            values[attr] = repair_surrogates(value)
     msisdn = _address(values, "msisdn", "msisdn")
     to = _address(values, "to", "to")
     message_id = _message_id(values, "messageId")
@@ -182,7 +194,7 @@ class InboundMessage:
         return cls(
             msisdn=part.msisdn,
             to=part.to,
-            text=part.text,
+            text=repair_surrogates(part.text),
             type=part.type,
             message_ids=(part.message_id,),
             keyword=part.keyword,
@@ -200,7 +212,9 @@ class InboundMessage:
         return cls(
             msisdn=first.msisdn,
             to=first.to,
-            text="".join(p.text for p in ordered),
+            # Joined first, then repaired: an emoji split across two parts (one surrogate
+            # half in each, as UCS-2 concatenation does) becomes whole again.
+            text=repair_surrogates("".join(p.text for p in ordered)),
             type="unicode" if any(p.type == "unicode" for p in ordered) else first.type,
             message_ids=tuple(p.message_id for p in ordered),
             keyword=first.keyword if first.concat_part == 1 else None,

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..textclean import repair_surrogates
 from .wire import _bad, _collect
 
 _SMS_API_NAMES = ("msisdn", "messageId", "message-id", "message_id")
@@ -75,7 +76,7 @@ def messages_values(params: Mapping[str, Any], table: Mapping[str, str]) -> dict
             flat.update({f"{key}.{sub}": inner for sub, inner in value.items()})
         else:
             flat[key] = value
-    values = _collect(flat, table)
+    values = {key: repair_surrogates(value) for key, value in _collect(flat, table).items()}
     channel = values.get("channel", "sms").strip().lower()
     if channel != "sms":
         raise _bad("channel", channel, "expected sms; other channels are not SMS webhooks")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from ..textclean import repair_surrogates
 from .messages_api import (
     MESSAGES_STATUS_FIELDS,
     error_code,
@@ -184,7 +185,7 @@ def parse_delivery_receipt(params: Mapping[str, Any]) -> DeliveryReceipt:
     """
     if is_messages_api(params):
         return _parse_messages_status(params)
-    values = _collect(params, DLR_FIELDS)
+    values = {k: repair_surrogates(v) for k, v in _collect(params, DLR_FIELDS).items()}
     message_id = _message_id(values, "messageId")
     status = _status(values)
     msisdn = _address(values, "msisdn", "msisdn") if "msisdn" in values else None

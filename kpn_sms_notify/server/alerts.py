@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import KpnValidationError
+from ..textclean import for_log, repair_surrogates
 from .config import Route
 
 MAX_ALERTS = 1000  # more than this in one payload is not a real notification
@@ -79,8 +80,10 @@ def _str_map(value: Any, field_name: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(item, str | int | float | bool) and item is not None:
-            raise _bad(f"{field_name}.{key}", "expected a string", item)
-        out[str(key)] = "" if item is None else str(item)
+            # The key goes into a log line: newlines, escapes and bidi controls made visible.
+            raise _bad(f"{field_name}.{for_log(key)}", "expected a string", item)
+        # Lone surrogates become U+FFFD here, where the text enters (see textclean).
+        out[repair_surrogates(str(key))] = "" if item is None else repair_surrogates(str(item))
     return out
 
 
@@ -91,7 +94,7 @@ def _str(value: Any, field_name: str, *, required: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         raise _bad(field_name, "expected a string", value)
-    return value
+    return repair_surrogates(value)
 
 
 def _status(value: Any, field_name: str) -> str:

@@ -108,9 +108,18 @@ def build_app(client_config: dict[str, Any], config: ServeConfig) -> web.Applica
     sinks = SinkSet(build_sinks(config))
     if config.jsonl is not None:
         recover_from_sink(config.jsonl, recovered)
-    journal = Journal(config.state_dir)
+    assembler = InboundAssembler(
+        ttl=config.concat_ttl,
+        seen_for=config.signature_max_skew,
+        max_bytes=config.inbound_max_bytes,
+        max_parts_per_sender=config.inbound_max_parts_per_sender,
+    )
+    journal = Journal(
+        config.state_dir,
+        live_parts=assembler.pending_parts,
+        max_part_bytes=config.inbound_max_bytes,
+    )
     journal.recover(recovered)
-    assembler = InboundAssembler(ttl=config.concat_ttl)
     assembler.mark_seen(recovered.seen_ids)
     for part in recovered.pending_parts:
         assembler.feed(part)

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..inbound import verify_signature
+from ..inbound import signature_problem
 from .config import ServeConfig
 
 
@@ -67,13 +67,9 @@ def check_signature(params: Mapping[str, Any], config: ServeConfig) -> str | Non
     """None when the signature is fine (or none is configured), else the reason."""
     if config.signature_secret is None:
         return None
-    if "sig" not in params:
-        return "sig: required, signature checking is on"
-    if verify_signature(
+    return signature_problem(
         params,
         config.signature_secret,
         config.signature_method,
         max_skew=config.signature_max_skew,
-    ):
-        return None
-    return "sig: signature does not match (or timestamp outside the allowed skew)"
+    )

@@ -19,7 +19,8 @@ import voluptuous as vol
 import yaml
 
 from ..errors import KpnValidationError
-from ..inbound import SIGNATURE_METHODS
+from ..inbound import DEFAULT_MAX_SKEW, SIGNATURE_METHODS
+from ..inbound.assembler import DEFAULT_MAX_BYTES, DEFAULT_MAX_PARTS_PER_SENDER
 from ..numbers import mask_number, normalize_number
 from ..schema import is_loopback_host, looks_secret, shown_url, validate_config
 from .files import readable_by_all
@@ -84,8 +85,10 @@ class ServeConfig:
     path_secret: str | None = field(default=None, repr=False)
     signature_secret: str | None = field(default=None, repr=False)
     signature_method: str = "md5hash"
-    signature_max_skew: float | None = None
+    signature_max_skew: float = DEFAULT_MAX_SKEW
     concat_ttl: float = 3600.0
+    inbound_max_bytes: int = DEFAULT_MAX_BYTES
+    inbound_max_parts_per_sender: int = DEFAULT_MAX_PARTS_PER_SENDER
     jsonl: Path | None = None
     stdout: bool = False
     forward: ForwardSinkConfig | None = None
@@ -223,7 +226,9 @@ SERVE_SCHEMA = vol.Schema(
         vol.Optional("path_secret"): _path_secret,
         vol.Optional("signature_secret"): _secret(8),
         vol.Optional("signature_method", default="md5hash"): vol.In(SIGNATURE_METHODS),
-        vol.Optional("signature_max_skew"): vol.All(vol.Coerce(float), vol.Range(min=1)),
+        vol.Optional("signature_max_skew", default=DEFAULT_MAX_SKEW): vol.All(
+            vol.Coerce(float), vol.Range(min=1, max=7 * 86400)
+        ),
         vol.Optional("concat_ttl", default=3600): vol.All(
             vol.Coerce(float), vol.Range(min=1, max=86400)
         ),
@@ -245,6 +250,12 @@ SERVE_SCHEMA = vol.Schema(
                 vol.Coerce(int), vol.Range(min=1, max=1000)
             ),
         },
+        vol.Optional("inbound_max_bytes", default=DEFAULT_MAX_BYTES): vol.All(
+            vol.Coerce(int), vol.Range(min=64 * 1024, max=1024 * 1024 * 1024)
+        ),
+        vol.Optional("inbound_max_parts_per_sender", default=DEFAULT_MAX_PARTS_PER_SENDER): vol.All(
+            vol.Coerce(int), vol.Range(min=2, max=10_000)
+        ),
         vol.Optional("sinks", default=dict): {
             vol.Optional("jsonl"): vol.All(str, vol.Length(min=1)),
             vol.Optional("stdout", default=False): vol.Boolean(),
@@ -371,8 +382,10 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
         path_secret=checked.get("path_secret"),
         signature_secret=checked.get("signature_secret"),
         signature_method=checked["signature_method"],
-        signature_max_skew=checked.get("signature_max_skew"),
+        signature_max_skew=checked["signature_max_skew"],
         concat_ttl=checked["concat_ttl"],
+        inbound_max_bytes=checked["inbound_max_bytes"],
+        inbound_max_parts_per_sender=checked["inbound_max_parts_per_sender"],
         jsonl=Path(sinks["jsonl"]) if sinks.get("jsonl") else None,
         stdout=sinks["stdout"],
         forward=ForwardSinkConfig(forward["url"], forward["timeout"], forward["headers"])

@@ -59,9 +59,10 @@ async def _guard(request: web.Request, kind: str) -> tuple[ServerState, dict[str
 
 async def _hand_out(state: ServerState, message: InboundMessage) -> None:
     record = {"kind": "inbound", "received_at": _now(), **message.to_dict()}
-    await state.sinks.deliver(f"in:{message.message_id}", record)
-    if state.sinks.jsonl() is None:  # with a JSONL sink, its records are the "done" list
-        await state.journal.done(message.message_ids)
+    with state.journal.keeping(message.parts):  # journaled parts stay until it is stored
+        await state.sinks.deliver(f"in:{message.message_id}", record)
+        if state.sinks.jsonl() is None:  # with a JSONL sink, its records are the "done" list
+            await state.journal.done(message.message_ids)
     state.metrics.inc("kpn_sms_inbound_received_total")
     _LOGGER.info(
         "inbound text from %s (%d part(s), %d chars)%s",
@@ -77,7 +78,7 @@ async def flush_expired(state: ServerState) -> None:
     for message in state.assembler.take_expired():
         try:
             await _hand_out(state, message)
-        except SinkError as err:
+        except (SinkError, OSError) as err:
             state.metrics.inc("kpn_sms_sink_errors_total", kind="inbound_expired")
             _LOGGER.error("incomplete inbound text could not be stored: %s", err)
 
@@ -91,23 +92,26 @@ async def inbound(request: web.Request) -> web.Response:
     await flush_expired(state)
     duplicates = state.assembler.duplicates
     message = state.assembler.feed(part)
-    if message is None:
-        if state.assembler.duplicates > duplicates:
-            state.metrics.inc("kpn_sms_inbound_duplicates_total")
-            return _ok()  # stored before: tell the gateway to stop
-        try:
-            await state.journal.part(part)  # waiting for the rest: keep it across a restart
-        except OSError as err:
-            state.assembler.retract(part)
-            return _retry_later(f"cannot journal the part: {err.strerror}")
-        return _ok()
+    if message is None and state.assembler.duplicates > duplicates:
+        state.metrics.inc("kpn_sms_inbound_duplicates_total")
+        return _ok()  # stored before: tell the gateway to stop
+    # The part now counts as seen; it stays so only once it is safely stored (journaled, or
+    # its text in every sink). Any failure undoes that, so the redelivery is taken again.
     try:
-        await _hand_out(state, message)
+        if message is None:
+            await state.journal.part(part)  # waiting for the rest: keep it across a restart
+        else:
+            await _hand_out(state, message)
     except (SinkError, OSError) as err:
         state.assembler.retract(part, message)
+        if message is None:
+            return _retry_later(f"cannot journal the part: {getattr(err, 'strerror', err)}")
         state.metrics.inc("kpn_sms_sink_errors_total", kind="inbound")
         _LOGGER.error("inbound text not stored, asking for redelivery: %s", err)
         return _retry_later(str(err))
+    except BaseException:
+        state.assembler.retract(part, message)
+        raise
     return _ok()
 
 

@@ -17,6 +17,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..textclean import clean_sms_text
 from .alerts import Alert, Notification
 from .config import DEFAULT_TEMPLATE
 
@@ -159,7 +160,8 @@ def fields(notification: Notification, alerts: Sequence[Alert]) -> dict[str, Any
 
 
 def render(notification: Notification, alerts: Sequence[Alert], template: str | None = None) -> str:
-    """The SMS text. Whitespace runs are collapsed: an SMS has no room for layout."""
+    """The SMS text, cleaned (`textclean.clean_sms_text`). Whitespace runs are collapsed: an
+    SMS has no room for layout."""
     values = fields(notification, alerts)
     try:
         text = _FORMATTER.format(template or DEFAULT_TEMPLATE, **values)
@@ -168,5 +170,6 @@ def render(notification: Notification, alerts: Sequence[Alert], template: str | 
         # the page goes out in the default shape rather than not at all.
         _LOGGER.warning("template failed (%s); the default template was used", err)
         text = _FORMATTER.format(DEFAULT_TEMPLATE, **values)
+    text = clean_sms_text(text)  # no control or bidi characters reach the handset
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line) or "alert"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from kpn_sms_notify.emulator import DEFAULT_VIRTUAL_NUMBER, Emulator
-from kpn_sms_notify.inbound import compute_signature
+from kpn_sms_notify.inbound import DEFAULT_MAX_SKEW, compute_signature
 
 INBOUND = "kpn_sms_notify_inbound"
 DELIVERY = "kpn_sms_notify_delivery"
@@ -203,13 +204,37 @@ async def test_signed_webhooks_are_checked(
     events = async_capture_events(hass, INBOUND)
 
     assert (await web.post(PATH, data=SMS)).status == 401  # unsigned
-    signed = {**SMS, "timestamp": "1764158400", "nonce": "n1"}
+    signed = {**SMS, "timestamp": str(int(time.time())), "nonce": "n1"}
     forged = {**signed, "sig": compute_signature(signed, "wrong", "sha256")}
     assert (await web.post(PATH, data=forged)).status == 401
     good = {**signed, "sig": compute_signature(signed, "s3cret", "sha256")}
     assert (await web.post(PATH, data=good)).status == 200
     await hass.async_block_till_done()
     assert len(events) == 1
+
+
+async def test_signed_webhooks_have_a_replay_window(
+    hass: HomeAssistant, emu: Emulator, hass_client_no_auth: ClientFactory
+) -> None:
+    """As in `kpn-sms serve`: a call stamped further than DEFAULT_MAX_SKEW from the clock
+    is refused, and an accepted id is remembered that long (a replay fires no event)."""
+    entry = await setup_entry(hass, emu, signature_secret="s3cret", signature_method="md5hash")
+    web = await hass_client_no_auth()
+    events = async_capture_events(hass, INBOUND)
+
+    def signed(stamp: float, message_id: str) -> dict[str, str]:
+        params = {**SMS, "messageId": message_id, "timestamp": str(int(stamp)), "nonce": "n"}
+        return {**params, "sig": compute_signature(params, "s3cret")}
+
+    now = time.time()
+    for stamp in (now - DEFAULT_MAX_SKEW - 10, now + DEFAULT_MAX_SKEW + 10):
+        assert (await web.post(PATH, data=signed(stamp, "stale"))).status == 401
+    fresh = signed(now, "fresh")
+    assert (await web.post(PATH, data=fresh)).status == 200
+    assert (await web.post(PATH, data=fresh)).status == 200  # a replay: a duplicate
+    await hass.async_block_till_done()
+    assert [e.data["message_id"] for e in events] == ["fresh"]
+    assert entry.runtime_data.assembler.seen_for == DEFAULT_MAX_SKEW
 
 
 async def reachable_entry(hass: HomeAssistant, emu: Emulator, client_factory: ClientFactory,
