@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from ..inbound import InboundPart
 from ..inbound.assembler import DEFAULT_MAX_BYTES, part_size
 from ..textclean import escape_surrogates
 from .appendlog import GroupAppender
-from .files import ensure_private_dir, replace_private
+from .files import ensure_private_dir, read_private, replace_private
 from .sinks import read_jsonl
 
 JOURNAL_NAME = "inbound-journal.jsonl"
@@ -192,10 +193,11 @@ class Journal:
     def _records(self) -> Iterator[dict[str, Any]]:
         """The journal's records, one line at a time; bad or oversized lines skipped."""
         assert self.path is not None
-        if not self.path.exists():
+        fd = read_private(self.path)  # a symlink is refused, not followed
+        if fd is None:
             return
         skipped = 0
-        with self.path.open("rb") as handle:
+        with os.fdopen(fd, "rb") as handle:
             while True:
                 raw = handle.readline(self.max_line_bytes + 1)
                 if not raw:
