@@ -47,7 +47,7 @@ def test_configured_recipients_stdin_and_json(emulator: Emulator, emulator_url: 
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["ok"] and data["token_requests"] == 1
-    assert [r["recipient"] for r in data["results"]] == [A, B]
+    assert [r["recipient"] for r in data["results"]] == [f"+{A}", f"+{B}"]  # E.164 with "+"
     assert all(len(r["message_ids"]) == 1 for r in data["results"])
     assert emulator.messages[0]["text"] == "from stdin"
 
@@ -78,7 +78,7 @@ def test_failed_recipient_exits_1(emulator: Emulator, emulator_url: str) -> None
     emulator.configure(forced_status={B: "29"})
     proc = run("send", "--to", A, "--to", B, "hello", env=kpn_env(emulator_url))
     assert proc.returncode == 1
-    assert "FAILED 316******21: failed: status 29" in proc.stdout
+    assert "FAILED +316******21: failed: status 29" in proc.stdout
     assert "1/2 accepted" in proc.stdout
 
 

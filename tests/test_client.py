@@ -30,7 +30,7 @@ def client(url: str, **options: Any) -> KpnSms:
 async def test_send_to_several_recipients(emulator: Emulator, emulator_url: str) -> None:
     async with client(emulator_url, recipients=["0612345678", "+31687654321"]) as sms:
         report = await sms.send("Disk full on web1", title="[FIRING] DiskFull")
-    assert report.ok and [r.recipient for r in report.results] == [A, B]
+    assert report.ok and [r.recipient for r in report.results] == [f"+{A}", f"+{B}"]
     for result in report.results:
         assert len(result.parts) == 1 and result.message_ids[0]
         assert result.price is not None and result.price > 0
@@ -197,7 +197,7 @@ async def test_permanent_failure_for_one_recipient_others_accepted(
     async with client(emulator_url) as sms:
         report = await sms.send("hello", [A, B, C])
     assert not report.ok
-    assert [r.recipient for r in report.accepted] == [A, C]
+    assert [r.recipient for r in report.accepted] == [f"+{A}", f"+{C}"]
     (failed,) = report.failed
     assert failed.status == "29" and failed.permanent and failed.attempts == 1
     assert B not in (failed.reason or "") and "Non-Whitelisted" in (failed.reason or "")
