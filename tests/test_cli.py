@@ -52,6 +52,23 @@ def test_configured_recipients_stdin_and_json(emulator: Emulator, emulator_url: 
     assert emulator.messages[0]["text"] == "from stdin"
 
 
+def test_json_names_a_foreign_number_with_its_country(emulator: Emulator,
+                                                      emulator_url: str) -> None:
+    proc = run("send", "--json", "--to", "+49 201 0000", "Hallo", env=kpn_env(emulator_url))
+    assert proc.returncode == 0, proc.stderr
+    assert [r["recipient"] for r in json.loads(proc.stdout)["results"]] == ["+492010000"]
+    assert [m["to"] for m in emulator.messages] == ["492010000"]  # the wire has no "+"
+
+
+def test_more_than_15_digits_exits_2(emulator: Emulator, emulator_url: str) -> None:
+    # phonenumbers accepts this German number: 16 digits with the country code.
+    env = kpn_env(emulator_url, KPN_SMS_RECIPIENTS="+49 20100000000000")
+    proc = run("send", "hello", env=env)
+    assert proc.returncode == 2
+    assert "15 digits" in proc.stderr and "20100000000000" not in proc.stderr
+    assert emulator.counters.get("send_requests", 0) == 0
+
+
 def test_bad_number_exits_2_and_sends_nothing(emulator: Emulator, emulator_url: str) -> None:
     proc = run("send", "--to", "0612345678", "--to", "06123", "hello", env=kpn_env(emulator_url))
     assert proc.returncode == 2

@@ -285,3 +285,17 @@ async def test_debug_logs_hide_webhook_paths(emulator: Emulator, emulator_url: s
         await sms.send("hi", [A], callback="https://ha.example.org/api/webhook/Zq9secretDlr")
     assert "ha.example.org/***" in caplog.text
     assert "Zq9secret" not in caplog.text
+
+
+async def test_a_foreign_number_keeps_its_country(emulator: Emulator, emulator_url: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 11: the report names "+49 201 0000" with "+" (bare "492010000" reads back as the
+    # Dutch 0492 010000); the request carries the digits without "+".
+    caplog.set_level(logging.DEBUG, logger="kpn_sms_notify")
+    async with client(emulator_url) as sms:
+        report = await sms.send("Hallo", ["+49 201 0000"])
+        again = await sms.send("Hallo", [report.results[0].recipient])
+    assert [r.recipient for r in report.results + again.results] == ["+492010000"] * 2
+    assert report.results[0].masked == "+492****00"
+    assert [m["to"] for m in emulator.messages] == ["492010000", "492010000"]
+    assert "492010000" not in caplog.text  # masked in the DEBUG log too

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kpn_sms_notify.errors import KpnValidationError
+from kpn_sms_notify.logsafe import safe_fields, scrub
 from kpn_sms_notify.numbers import (
     from_wire,
     mask_number,
@@ -130,3 +131,9 @@ def test_invalid_senders(sender: str, reason: str) -> None:
     with pytest.raises(KpnValidationError, match=reason) as info:
         validate_sender(sender)
     assert info.value.field == "sender"
+
+
+def test_log_fields_mask_numbers_with_or_without_plus() -> None:
+    fields = safe_fields({"to": "+31612345678", "msisdn": "31687654321", "from": "KPNAlert"})
+    assert fields == {"to": "+316******78", "msisdn": "316******21", "from": "KPNAlert"}
+    assert scrub("sent to +492010000") == "sent to +492****00"
