@@ -13,7 +13,7 @@ from aiohttp import web
 
 from .client import KpnSms
 from .inbound import InboundAssembler, parse_delivery_receipt, parse_inbound
-from .numbers import mask_number
+from .numbers import mask_number, wire_number
 
 PHONES = ["0612345678", "+31687654321", "0031655512345"]
 VIRTUAL_NUMBER = "3197010000001"
@@ -75,7 +75,7 @@ async def demo() -> int:
                       f"(err-code {receipt.err_code})")
 
             print("\n4. The on-call engineer replies ACK; it arrives on the inbound webhook:")
-            emulator.inject_inbound(msisdn=sms.settings.recipients[0], text="ACK",
+            emulator.inject_inbound(msisdn=wire_number(sms.settings.recipients[0]), text="ACK",
                                     to=VIRTUAL_NUMBER)
             assembler = InboundAssembler()
             message = None

@@ -27,7 +27,7 @@ def safe_fields(data: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = "***"
         elif low in _URL_FIELDS and isinstance(value, str):
             out[key] = mask_url(value)
-        elif low in _NUMBER_FIELDS and isinstance(value, str) and value.isdigit():
+        elif low in _NUMBER_FIELDS and isinstance(value, str) and value.lstrip("+").isdigit():
             out[key] = mask_number(value)
         elif low in _TEXT_FIELDS and isinstance(value, str):
             out[key] = f"<{len(value)} chars>"

@@ -1,4 +1,8 @@
-"""Phone numbers and sender IDs: normalise to what the API takes, mask for logs."""
+"""Phone numbers and sender IDs: the canonical form, the wire form, masked for logs.
+
+A number's canonical form is E.164 with "+" ("+31612345678"): what the project stores, shows
+and reports. Only the wire (`wire_number`) drops the "+".
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from typing import TYPE_CHECKING
 from .errors import KpnValidationError
 
 DEFAULT_REGION = "NL"
+# E.164: at most 15 digits with the country code; the shortest numbers in use have 7.
+E164_MAX_DIGITS = 15
+E164_MIN_DIGITS = 7
 
 # Characters people type inside numbers; phonenumbers copes with most, but "(0)" is a trap.
 _TRUNK_IN_PARENS = re.compile(r"\(0\)")
@@ -19,10 +26,14 @@ if TYPE_CHECKING:
 
 
 def normalize_number(raw: object, region: str = DEFAULT_REGION, *, field: str = "recipient") -> str:
-    """Return `raw` as E.164 digits without "+": "0612345678" -> "31612345678" (region NL).
+    """Return `raw` in the canonical form, E.164 with "+": "0612345678" -> "+31612345678"
+    (region NL).
 
     Accepts national ("06…"), international ("+31…", "0031…") and bare E.164 ("316…") forms.
-    Raises KpnValidationError naming `field` when it is not a valid number.
+    A "+" makes a number absolute, so the canonical form reads back as the same number in any
+    region; bare digits are read as before (national first), which keeps stored configs working.
+    Raises KpnValidationError naming `field` when it is not a valid number, or has more than
+    the 15 digits E.164 allows.
     """
     if not isinstance(raw, str | int) or isinstance(raw, bool):
         raise KpnValidationError(
@@ -42,7 +53,33 @@ def normalize_number(raw: object, region: str = DEFAULT_REGION, *, field: str = 
     import phonenumbers  # on first use: importing it costs more than httpx
 
     # format_number keeps Italian-style leading zeros that national_number drops.
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+    number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if len(number) - 1 > E164_MAX_DIGITS:  # phonenumbers accepts some; the gateway does not
+        shown = mask_number(text)
+        raise KpnValidationError(
+            f"{field}: {shown!r} is not a valid phone number: more than {E164_MAX_DIGITS} "
+            f"digits with the country code (default region {region})",
+            field=field,
+            value=shown,
+        )
+    return number
+
+
+def wire_number(number: str) -> str:
+    """The form the gateway takes: the canonical "+31612345678" without "+"."""
+    return number.removeprefix("+")
+
+
+def from_wire(address: str) -> str:
+    """The canonical form of an address the gateway sent ("31612345678" -> "+31612345678").
+
+    The gateway's numbers are international without "+"; a short code or sender ID (too
+    short for E.164, or not all digits) stays as it is.
+    """
+    digits = address.removeprefix("+")
+    if digits.isdigit() and E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
+        return "+" + digits
+    return address
 
 
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -73,7 +110,7 @@ def preload() -> None:
 
 
 def mask_number(number: object) -> str:
-    """Mask a phone number for logs: "31612345678" -> "316******78"."""
+    """Mask a phone number for logs: "+31612345678" -> "+316******78"."""
     text = str(number)
     digits = [c for c in text if c.isdigit()]
     if len(digits) <= 5:

@@ -25,7 +25,7 @@ from .errors import (
     KpnSmsError,
 )
 from .models import ApiHeaders, MessagePart, Quota, Token
-from .numbers import mask_number
+from .numbers import mask_number, wire_number
 from .status import status_info
 
 DEFAULT_BASE_URL = "https://api-prd.kpn.com"
@@ -109,8 +109,9 @@ def send_request(
     client_ref: str | None = None,
     message_class: int | None = None,
 ) -> ApiRequest:
-    """`POST /send`, form-encoded. `to` is E.164 digits; one recipient per request."""
-    data = {"from": sender, "to": to, "text": text, "type": message_type}
+    """`POST /send`, form-encoded, one recipient per request. `to` goes on the wire as E.164
+    digits without "+"."""
+    data = {"from": sender, "to": wire_number(to), "text": text, "type": message_type}
     if ttl is not None:
         data["ttl"] = str(ttl)
     if status_report is not None:
@@ -128,7 +129,8 @@ def send_request(
 def register_request(base_url: str, token: Token, *, to: str, callback_url: str) -> ApiRequest:
     """`POST /register`: the inbound webhook of a demo (test) account."""
     return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/register",
-                      data={"to": to, "callback_url": callback_url}, headers=_auth_headers(token))
+                      data={"to": wire_number(to), "callback_url": callback_url},
+                      headers=_auth_headers(token))
 
 
 def number_update_request(
@@ -138,7 +140,11 @@ def number_update_request(
     return ApiRequest(
         "POST",
         base_url.rstrip("/") + NUMBERS_PATH + "/number/update",
-        data={"country": country.upper(), "msisdn": msisdn, "moHttpUrl": mo_http_url},
+        data={
+            "country": country.upper(),
+            "msisdn": wire_number(msisdn),
+            "moHttpUrl": mo_http_url,
+        },
         headers=_auth_headers(token),
     )
 

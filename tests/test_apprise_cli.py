@@ -58,8 +58,8 @@ def test_done_when_command_texts_both_numbers(emulator: Emulator, emulator_url: 
     assert done.returncode == 0, done.stdout + done.stderr
     assert [m["text"] for m in emulator.inbox(A)] == ["Disk full"]
     assert [m["text"] for m in emulator.inbox(B)] == ["Disk full"]
-    assert "Sent KPN SMS to 316******78" in done.stdout
-    assert "Sent KPN SMS to 316******21" in done.stdout
+    assert "Sent KPN SMS to +316******78" in done.stdout
+    assert "Sent KPN SMS to +316******21" in done.stdout
     assert "ERROR" not in done.stdout
     output = done.stdout + done.stderr
     assert EMU_CLIENT_SECRET not in output and A not in output and B not in output
@@ -72,7 +72,7 @@ def test_failing_recipient_exits_non_zero_and_prints_error(
                        url_for(emulator_url), home=home)
     assert done.returncode != 0
     assert "ERROR - KPN SMS notification failed for 1 of 2 recipient(s)" in done.stdout
-    assert "WARNING - Failed to send KPN SMS to 316******21" in done.stdout
+    assert "WARNING - Failed to send KPN SMS to +316******21" in done.stdout
     assert len(emulator.inbox(A)) == 1 and emulator.inbox(B) == []
 
 

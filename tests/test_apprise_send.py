@@ -74,6 +74,17 @@ def test_notify_texts_both_numbers(emulator: Emulator, emulator_url: str,
     assert_no_secrets(logs, token.access_token)
 
 
+def test_a_foreign_number_is_texted_in_its_own_country(emulator: Emulator, emulator_url: str,
+                                                         logs: pytest.LogCaptureFixture) -> None:
+    # Issue 11: the URL that url() gives for "+49 201 0000" must text Germany, not the Dutch
+    # 0492 010000, when Apprise API stores it and instantiates it again.
+    first = Apprise.instantiate(kpn_url(emulator_url, "+49%20201%200000"))
+    assert notify(first.url(), "Disk full") is True
+    assert [m["to"] for m in emulator.messages] == ["492010000"]  # the wire has no "+"
+    assert emulator.inbox("31492010000") == []
+    assert "Sent KPN SMS to +492****00" in logs.text
+
+
 async def test_async_notify(emulator: Emulator, emulator_url: str) -> None:
     notifier = Apprise()
     assert notifier.add(kpn_url(emulator_url))
@@ -121,10 +132,10 @@ def test_permanent_status_inside_http_200_is_a_failure(
     assert notify(kpn_url(emulator_url)) is False
     assert len(emulator.inbox(A)) == 1 and emulator.inbox(B) == []
     failed = [w for w in warnings(logs) if w.startswith("Failed to send KPN SMS")]
-    assert failed == [f"Failed to send KPN SMS to 316******21: {failed[0].split(': ', 1)[1]}"]
+    assert failed == [f"Failed to send KPN SMS to +316******21: {failed[0].split(': ', 1)[1]}"]
     assert "status 3" in failed[0]
     assert errors(logs) == [
-        "KPN SMS notification failed for 1 of 2 recipient(s): 316******21 status 3"]
+        "KPN SMS notification failed for 1 of 2 recipient(s): +316******21 status 3"]
     assert_no_secrets(logs)
 
 
@@ -164,14 +175,14 @@ def test_bad_credentials(emulator: Emulator, emulator_url: str,
     failed = [w for w in warnings(logs) if w.startswith("Failed to send KPN SMS")]
     assert len(failed) == 2  # one per target
     assert errors(logs) == ["KPN SMS notification failed for 2 of 2 recipient(s): "
-                            "316******78 credentials refused; 316******21 credentials refused"]
+                            "+316******78 credentials refused; +316******21 credentials refused"]
     assert_no_secrets(logs, "wrong-secret-value")
 
 
 def test_unreachable_gateway(logs: pytest.LogCaptureFixture) -> None:
     assert notify(kpn_url("http://127.0.0.1:9", "0612345678", extra="&timeout=2")) is False
     assert errors(logs) == [
-        "KPN SMS notification failed for 1 of 1 recipient(s): 316******78 gateway unreachable"]
+        "KPN SMS notification failed for 1 of 1 recipient(s): +316******78 gateway unreachable"]
 
 
 def test_invalid_target_is_reported_and_the_rest_texted(

@@ -35,40 +35,40 @@ URL_TABLE: list[tuple[str, Any]] = [
     (f"kpnsms://{CID}:{SECRET}@KPNAlert", REFUSED),  # no targets
     (f"kpnsms://{CID}@KPNAlert/0612345678", REFUSED),  # no secret
     (f"kpnsms://{CID}:{SECRET}@/0612345678", REFUSED),  # no sender
-    (f"{BASE}/0612345678", ("kpnsms://m...d:****@KPNAlert/316******78/", 1)),
+    (f"{BASE}/0612345678", ("kpnsms://m...d:****@KPNAlert/+316******78/", 1)),
     # national, international and 00 forms all normalise; duplicates collapse
     (f"{BASE}/0612345678/+31687654321/0031612345679/+31612345678",
-     ("kpnsms://m...d:****@KPNAlert/316******78/316******21/316******79/", 3)),
+     ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/+316******79/", 3)),
     # invalid targets are kept (so url() shows them) and counted
-    (f"{BASE}/0612345678/abc/12%203", ("kpnsms://m...d:****@KPNAlert/316******78/***/****/", 3)),
+    (f"{BASE}/0612345678/abc/12%203", ("kpnsms://m...d:****@KPNAlert/+316******78/***/****/", 3)),
     (f"{BASE}/12345", ("kpnsms://m...d:****@KPNAlert/*****/", 1)),
     # aliases: ?client_id= ?secret= ?to= ?from=
     (f"kpnsms://KPNAlert/?client_id={CID}&secret={SECRET}&to=0612345678,0687654321",
-     ("kpnsms://m...d:****@KPNAlert/316******78/316******21/", 2)),
+     ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/", 2)),
     (f"kpnsms://{CID}:{SECRET}@0612345678/0687654321?from=KPNAlert",
-     ("kpnsms://m...d:****@KPNAlert/316******78/316******21/", 2)),
+     ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/", 2)),
     (f"kpnsms://{CID}:{SECRET}@0612345678?sender=%2B31612345670",
-     ("kpnsms://m...d:****@31612345670/316******78/", 1)),
+     ("kpnsms://m...d:****@31612345670/+316******78/", 1)),
     (f"kpnsms://{CID}@KPNAlert/0612345678?secret=a%26b%2Fc",
-     ("kpnsms://m...d:****@KPNAlert/316******78/", 1)),
+     ("kpnsms://m...d:****@KPNAlert/+316******78/", 1)),
     # senders: alphanumeric up to 11 characters, or a number
     (f"kpnsms://{CID}:{SECRET}@KPNAlert123/0612345678", ("kpnsms://m...d:****@KPNAlert123/", 1)),
     (f"kpnsms://{CID}:{SECRET}@KPNAlert1234/0612345678", REFUSED),
     (f"kpnsms://{CID}:{SECRET}@KPN_Alert/0612345678", REFUSED),
     # base_url: https anywhere, plain http only on loopback (the emulator)
     (f"{BASE}/0612345678?base_url=http://127.0.0.1:8080/",
-     ("kpnsms://m...d:****@KPNAlert/316******78/?base_url=http%3A%2F%2F127.0.0.1%3A8080&", 1)),
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?base_url=http%3A%2F%2F127.0.0.1%3A8080&", 1)),
     (f"{BASE}/0612345678?base_url=https://api-acc.example.nl",
-     ("kpnsms://m...d:****@KPNAlert/316******78/?base_url=https%3A%2F%2Fapi-acc.example.nl&", 1)),
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?base_url=https%3A%2F%2Fapi-acc.example.nl&", 1)),
     (f"{BASE}/0612345678?base_url=http://example.com", REFUSED),
     (f"{BASE}/0612345678?base_url=ftp://127.0.0.1", REFUSED),
     # the shared schema's options
-    (f"{BASE}/0470123456?region=be", ("kpnsms://m...d:****@KPNAlert/324******56/?region=BE&", 1)),
+    (f"{BASE}/0470123456?region=be", ("kpnsms://m...d:****@KPNAlert/+324******56/?region=BE&", 1)),
     (f"{BASE}/0612345678?region=be", ("kpnsms://m...d:****@KPNAlert/061*****78/?region=BE&", 1)),
     (f"{BASE}/0612345678?max_parts=1&sms_overflow=fail&unicode=never&rate_limit=5&timeout=3"
      "&retries=0&retry_budget=5&retry_ambiguous=on&status_report=yes&ttl=60000&client_ref=web1"
      "&callback=https://example.com/dlr&token_margin=0&max_concurrency=2",
-     ("kpnsms://m...d:****@KPNAlert/316******78/?max_parts=1&sms_overflow=fail&unicode=never"
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?max_parts=1&sms_overflow=fail&unicode=never"
       "&rate_limit=5.0&max_concurrency=2&timeout=3.0&retries=0&retry_budget=5.0"
       "&retry_ambiguous=yes&status_report=yes&callback=https%3A%2F%2Fexample.com%2Fdlr"
       "&ttl=60000&client_ref=web1&token_margin=0.0&", 1)),
@@ -82,10 +82,10 @@ URL_TABLE: list[tuple[str, Any]] = [
     (f"{BASE}/0612345678?callback=http://example.com/dlr", REFUSED),
     # Apprise's own arguments pass through
     (f"{BASE}/0612345678?overflow=split&format=text",
-     ("kpnsms://m...d:****@KPNAlert/316******78/?", 1)),
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?", 1)),
     # awkward characters in the credentials
     ("kpnsms://id%3Awith%40:se%2Fc%40r%3At@KPNAlert/0612345678",
-     ("kpnsms://i...@:****@KPNAlert/316******78/", 1)),
+     ("kpnsms://i...@:****@KPNAlert/+316******78/", 1)),
 ]
 
 
@@ -135,9 +135,37 @@ def test_parse_url_garbage(garbage: Any) -> None:
 
 def test_targets_normalised_and_invalid_kept() -> None:
     obj = Apprise.instantiate(f"{BASE}/06-1234 5678/0031687654321/nope?to=%2B31612345679,0612")
-    assert obj.targets == ["31612345678", "31687654321", "31612345679"]
+    assert obj.targets == ["+31612345678", "+31687654321", "+31612345679"]
     assert obj.invalid_targets == ["nope", "0612"]
     assert "/nope/0612/" in obj.url()
+
+
+@pytest.mark.parametrize(
+    ("target", "number"),
+    [("+49 201 0000", "+492010000"), ("+492010000", "+492010000"), ("0049%202010000", "+492010000"),
+     ("0612345678", "+31612345678"), ("31612345678", "+31612345678"),
+     ("+14155552671", "+14155552671")],
+)
+def test_numbers_keep_their_country_through_url(target: str, number: str) -> None:
+    # Issue 11: "+49 201 0000" came back from url() as "492010000", which re-read as the
+    # Dutch 0492 010000. Apprise API stores url() and instantiates it again.
+    obj = Apprise.instantiate(f"{BASE}/{target}", suppress_exceptions=False)
+    assert obj.targets == [number]
+    url = obj.url()
+    assert f"/{number}/" in url
+    for _ in range(2):  # and again: every generation names the same number
+        obj = Apprise.instantiate(url, suppress_exceptions=False)
+        assert obj.targets == [number]
+        assert obj.url() == url
+
+
+def test_the_foreign_number_of_issue_11_round_trips_unchanged() -> None:
+    url = f"{BASE}/+492010000"
+    obj = Apprise.instantiate(url, suppress_exceptions=False)
+    assert obj.url().startswith(f"{url}/?")
+    again = Apprise.instantiate(obj.url(), suppress_exceptions=False)
+    assert again.targets == ["+492010000"] and again.url() == obj.url()
+    assert "/+492****00/" in obj.url(privacy=True)
 
 
 def test_identifier_changes_with_account_not_targets() -> None:
@@ -218,7 +246,7 @@ def test_yaml_config_keys_map_through_the_templates(tmp_path: Any) -> None:
     assert notifier.add(cfg)
     servers = list(notifier)
     assert len(servers) == 1 and isinstance(servers[0], NotifyKpnSms)
-    assert servers[0].targets == ["31612345678"]
+    assert servers[0].targets == ["+31612345678"]
     assert servers[0].config["max_parts"] == 2
 
 

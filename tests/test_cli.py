@@ -47,9 +47,26 @@ def test_configured_recipients_stdin_and_json(emulator: Emulator, emulator_url: 
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["ok"] and data["token_requests"] == 1
-    assert [r["recipient"] for r in data["results"]] == [A, B]
+    assert [r["recipient"] for r in data["results"]] == [f"+{A}", f"+{B}"]  # E.164 with "+"
     assert all(len(r["message_ids"]) == 1 for r in data["results"])
     assert emulator.messages[0]["text"] == "from stdin"
+
+
+def test_json_names_a_foreign_number_with_its_country(emulator: Emulator,
+                                                      emulator_url: str) -> None:
+    proc = run("send", "--json", "--to", "+49 201 0000", "Hallo", env=kpn_env(emulator_url))
+    assert proc.returncode == 0, proc.stderr
+    assert [r["recipient"] for r in json.loads(proc.stdout)["results"]] == ["+492010000"]
+    assert [m["to"] for m in emulator.messages] == ["492010000"]  # the wire has no "+"
+
+
+def test_more_than_15_digits_exits_2(emulator: Emulator, emulator_url: str) -> None:
+    # phonenumbers accepts this German number: 16 digits with the country code.
+    env = kpn_env(emulator_url, KPN_SMS_RECIPIENTS="+49 20100000000000")
+    proc = run("send", "hello", env=env)
+    assert proc.returncode == 2
+    assert "15 digits" in proc.stderr and "20100000000000" not in proc.stderr
+    assert emulator.counters.get("send_requests", 0) == 0
 
 
 def test_bad_number_exits_2_and_sends_nothing(emulator: Emulator, emulator_url: str) -> None:
@@ -78,7 +95,7 @@ def test_failed_recipient_exits_1(emulator: Emulator, emulator_url: str) -> None
     emulator.configure(forced_status={B: "29"})
     proc = run("send", "--to", A, "--to", B, "hello", env=kpn_env(emulator_url))
     assert proc.returncode == 1
-    assert "FAILED 316******21: failed: status 29" in proc.stdout
+    assert "FAILED +316******21: failed: status 29" in proc.stdout
     assert "1/2 accepted" in proc.stdout
 
 

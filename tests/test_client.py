@@ -30,7 +30,7 @@ def client(url: str, **options: Any) -> KpnSms:
 async def test_send_to_several_recipients(emulator: Emulator, emulator_url: str) -> None:
     async with client(emulator_url, recipients=["0612345678", "+31687654321"]) as sms:
         report = await sms.send("Disk full on web1", title="[FIRING] DiskFull")
-    assert report.ok and [r.recipient for r in report.results] == [A, B]
+    assert report.ok and [r.recipient for r in report.results] == [f"+{A}", f"+{B}"]
     for result in report.results:
         assert len(result.parts) == 1 and result.message_ids[0]
         assert result.price is not None and result.price > 0
@@ -197,7 +197,7 @@ async def test_permanent_failure_for_one_recipient_others_accepted(
     async with client(emulator_url) as sms:
         report = await sms.send("hello", [A, B, C])
     assert not report.ok
-    assert [r.recipient for r in report.accepted] == [A, C]
+    assert [r.recipient for r in report.accepted] == [f"+{A}", f"+{C}"]
     (failed,) = report.failed
     assert failed.status == "29" and failed.permanent and failed.attempts == 1
     assert B not in (failed.reason or "") and "Non-Whitelisted" in (failed.reason or "")
@@ -285,3 +285,17 @@ async def test_debug_logs_hide_webhook_paths(emulator: Emulator, emulator_url: s
         await sms.send("hi", [A], callback="https://ha.example.org/api/webhook/Zq9secretDlr")
     assert "ha.example.org/***" in caplog.text
     assert "Zq9secret" not in caplog.text
+
+
+async def test_a_foreign_number_keeps_its_country(emulator: Emulator, emulator_url: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 11: the report names "+49 201 0000" with "+" (bare "492010000" reads back as the
+    # Dutch 0492 010000); the request carries the digits without "+".
+    caplog.set_level(logging.DEBUG, logger="kpn_sms_notify")
+    async with client(emulator_url) as sms:
+        report = await sms.send("Hallo", ["+49 201 0000"])
+        again = await sms.send("Hallo", [report.results[0].recipient])
+    assert [r.recipient for r in report.results + again.results] == ["+492010000"] * 2
+    assert report.results[0].masked == "+492****00"
+    assert [m["to"] for m in emulator.messages] == ["492010000", "492010000"]
+    assert "492010000" not in caplog.text  # masked in the DEBUG log too

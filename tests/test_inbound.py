@@ -28,6 +28,7 @@ from kpn_sms_notify.inbound import (
     verify_signature,
     webhook_params,
 )
+from kpn_sms_notify.numbers import normalize_number
 from kpn_sms_notify.server.journal import receipt_key
 
 BASE: dict[str, Any] = {
@@ -60,8 +61,8 @@ def _part(ref: str, no: int, total: int, text: str, msg_id: str | None = None, *
 
 def test_parse_inbound_maps_wire_names() -> None:
     part = parse_inbound(BASE)
-    assert part.msisdn == "31612345678"
-    assert part.to == "3197010000000"
+    assert part.msisdn == "+31612345678"  # numbers in the canonical form, E.164 with "+"
+    assert part.to == "+3197010000000"
     assert part.message_id == "0A0000000123ABCD1"
     assert part.text == "Hello there"
     assert part.keyword == "HELLO"
@@ -91,13 +92,37 @@ def test_parse_inbound_from_query_lists_numbers_and_json_bools() -> None:
         }
     )
     assert (
-        as_json.msisdn == "31612345678" and as_json.concat_ref == "7" and as_json.concat_part == 2
+        as_json.msisdn == "+31612345678" and as_json.concat_ref == "7" and as_json.concat_part == 2
     )
 
 
-def test_parse_inbound_empty_text_is_allowed_and_plus_is_stripped() -> None:
+def test_parse_inbound_empty_text_is_allowed_and_a_plus_is_kept_once() -> None:
     part = parse_inbound({**BASE, "text": "", "msisdn": "+31612345678"})
-    assert part.text == "" and part.msisdn == "31612345678"
+    assert part.text == "" and part.msisdn == "+31612345678"
+
+
+def test_inbound_numbers_keep_their_country() -> None:
+    # Issue 11: "492010000" from the gateway is German; shown bare it would read back as the
+    # Dutch 0492 010000 (say, in an automation replying to the sender).
+    part = parse_inbound({**BASE, "msisdn": "492010000"})
+    assert part.msisdn == "+492010000"
+    assert normalize_number(part.msisdn, "NL") == "+492010000"
+
+
+def test_a_sender_id_or_short_code_is_not_made_a_number() -> None:
+    assert parse_inbound({**BASE, "msisdn": "KPN"}).msisdn == "KPN"
+    assert parse_inbound({**BASE, "msisdn": "1234"}).msisdn == "1234"
+    receipt = parse_delivery_receipt({**DLR, "to": "KPNAlert"})
+    assert (receipt.msisdn, receipt.to) == ("+31612345678", "KPNAlert")
+
+
+def test_a_journal_of_an_older_version_reads_back_with_plus() -> None:
+    # Pending parts journalled before numbers carried a "+" still join with new parts.
+    old = {**_part("9", 1, 2, "A1").to_dict(), "msisdn": "31612345678", "to": "3197010000000"}
+    asm = InboundAssembler()
+    assert asm.feed(InboundPart.from_dict(old)) is None
+    done = asm.feed(_part("9", 2, 2, "A2"))
+    assert done is not None and done.text == "A1A2" and done.msisdn == "+31612345678"
 
 
 @pytest.mark.parametrize(
@@ -192,7 +217,7 @@ def test_same_ref_from_different_senders_is_kept_apart() -> None:
     assert asm.feed(a1) is None and asm.feed(b1) is None
     done_a, done_b = asm.feed(a2), asm.feed(b2)
     assert done_a is not None and done_a.text == "A1A2"
-    assert done_b is not None and done_b.text == "B1B2" and done_b.msisdn == "31687654321"
+    assert done_b is not None and done_b.text == "B1B2" and done_b.msisdn == "+31687654321"
 
 
 def test_same_part_under_new_message_id_is_not_used_twice() -> None:

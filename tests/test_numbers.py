@@ -5,28 +5,87 @@ from __future__ import annotations
 import pytest
 
 from kpn_sms_notify.errors import KpnValidationError
-from kpn_sms_notify.numbers import mask_number, normalize_number, validate_sender
+from kpn_sms_notify.logsafe import safe_fields, scrub
+from kpn_sms_notify.numbers import (
+    from_wire,
+    mask_number,
+    normalize_number,
+    validate_sender,
+    wire_number,
+)
 
 
 @pytest.mark.parametrize(
     ("raw", "region", "expected"),
     [
-        ("0612345678", "NL", "31612345678"),
-        ("+31612345678", "NL", "31612345678"),
-        ("0031612345678", "NL", "31612345678"),
-        ("31612345678", "NL", "31612345678"),
-        ("06-1234 5678", "NL", "31612345678"),
-        ("+31 (0)6 12345678", "NL", "31612345678"),
-        ("(06) 12.34.56.78", "NL", "31612345678"),
-        (31612345678, "NL", "31612345678"),
-        ("+1 415 555 2671", "NL", "14155552671"),
-        ("0470 12 34 56", "BE", "32470123456"),
-        ("+39 06 6982 1234", "NL", "390669821234"),  # Italian leading zero is kept
-        ("0151 23456789", "DE", "4915123456789"),
+        ("0612345678", "NL", "+31612345678"),
+        ("+31612345678", "NL", "+31612345678"),
+        ("0031612345678", "NL", "+31612345678"),
+        ("31612345678", "NL", "+31612345678"),
+        ("06-1234 5678", "NL", "+31612345678"),
+        ("+31 (0)6 12345678", "NL", "+31612345678"),
+        ("(06) 12.34.56.78", "NL", "+31612345678"),
+        (31612345678, "NL", "+31612345678"),
+        ("+1 415 555 2671", "NL", "+14155552671"),
+        ("0470 12 34 56", "BE", "+32470123456"),
+        ("+39 06 6982 1234", "NL", "+390669821234"),  # Italian leading zero is kept
+        ("0151 23456789", "DE", "+4915123456789"),
+        ("+49 201 0000", "NL", "+492010000"),
+        ("2010000", "DE", "+492010000"),  # national, without the trunk 0
     ],
 )
 def test_normalize_number(raw: object, region: str, expected: str) -> None:
     assert normalize_number(raw, region) == expected
+
+
+@pytest.mark.parametrize("region", ["NL", "DE", "BE", "US", "GB", "IT"])
+@pytest.mark.parametrize("number", ["+492010000", "+31612345678", "+14155552671",
+                                    "+390669821234", "+4915123456789"])
+def test_the_canonical_form_reads_back_as_the_same_number_in_any_region(
+        number: str, region: str) -> None:
+    assert normalize_number(number, region) == number
+
+
+def test_a_foreign_number_keeps_its_country() -> None:
+    # Regression (issue 11): "+49 201 0000" was stored as "492010000", which also reads as
+    # the Dutch 0492 010000, so reading it back texted a stranger.
+    stored = normalize_number("+49 201 0000", "NL")
+    assert stored == "+492010000"
+    assert normalize_number(stored, "NL") == "+492010000"
+
+
+@pytest.mark.parametrize(
+    ("stored", "region", "expected"),
+    [("31612345678", "NL", "+31612345678"),   # bare E.164 of a Dutch number
+     ("492010000", "NL", "+31492010000"),     # read as national first, as before
+     ("4915123456789", "NL", "+4915123456789"),
+     ("0612345678", "NL", "+31612345678")],
+)
+def test_bare_digits_read_as_before(stored: str, region: str, expected: str) -> None:
+    """Configs written before numbers carried a "+" hold bare digits: same reading as then."""
+    assert normalize_number(stored, region) == expected
+
+
+def test_more_than_15_digits_is_refused() -> None:
+    # Regression (issue 11): phonenumbers accepts this German number, 16 digits with the
+    # country code ("4920100000000000"); E.164 and the gateway allow 15.
+    with pytest.raises(KpnValidationError) as info:
+        normalize_number("020100000000000", "DE", field="recipients[0]")
+    text = str(info.value)
+    assert text.startswith("recipients[0]: ") and "15 digits" in text
+    assert info.value.field == "recipients[0]"
+    assert "020100000000000" not in text
+    assert info.value.value == mask_number("020100000000000") == "020**********00"
+
+
+def test_wire_and_canonical_forms() -> None:
+    assert wire_number("+31612345678") == "31612345678"
+    assert wire_number("31612345678") == "31612345678"
+    assert from_wire("31612345678") == "+31612345678"
+    assert from_wire("+31612345678") == "+31612345678"
+    assert from_wire("KPNAlert") == "KPNAlert"   # a sender ID
+    assert from_wire("1234") == "1234"           # a short code
+    assert from_wire("1234567890123456") == "1234567890123456"  # too long for E.164
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "12345", "06123", "0612345678901234", "hello",
@@ -46,7 +105,8 @@ def test_invalid_number_error_masks_the_number() -> None:
 
 @pytest.mark.parametrize(
     ("number", "masked"),
-    [("31612345678", "316******78"), ("+31 6 1234", "+31 6 **34"), ("1234", "****")],
+    [("31612345678", "316******78"), ("+31612345678", "+316******78"),
+     ("+31 6 1234", "+31 6 **34"), ("1234", "****")],
 )
 def test_mask_number(number: str, masked: str) -> None:
     assert mask_number(number) == masked
@@ -71,3 +131,9 @@ def test_invalid_senders(sender: str, reason: str) -> None:
     with pytest.raises(KpnValidationError, match=reason) as info:
         validate_sender(sender)
     assert info.value.field == "sender"
+
+
+def test_log_fields_mask_numbers_with_or_without_plus() -> None:
+    fields = safe_fields({"to": "+31612345678", "msisdn": "31687654321", "from": "KPNAlert"})
+    assert fields == {"to": "+316******78", "msisdn": "316******21", "from": "KPNAlert"}
+    assert scrub("sent to +492010000") == "sent to +492****00"

@@ -13,7 +13,7 @@ BASE = {"client_id": "my-id", "client_secret": "TOPSECRET-123"}
 def test_defaults_and_normalisation() -> None:
     config = validate_config({**BASE, "sender": "KPNAlert",
                               "recipients": ["0612345678", "+31687654321"]})
-    assert config["recipients"] == ["31612345678", "31687654321"]
+    assert config["recipients"] == ["+31612345678", "+31687654321"]
     assert config["base_url"] == "https://api-prd.kpn.com"
     for key, value in DEFAULTS.items():
         assert config[key] == value
@@ -21,14 +21,14 @@ def test_defaults_and_normalisation() -> None:
 
 def test_recipients_mapping_and_comma_string() -> None:
     assert validate_config({**BASE, "recipients": {"alice": "0612345678"}})["recipients"] == {
-        "alice": "31612345678"}
+        "alice": "+31612345678"}
     assert validate_config({**BASE, "recipients": "0612345678, 0687654321"})["recipients"] == [
-        "31612345678", "31687654321"]
+        "+31612345678", "+31687654321"]
 
 
 def test_region_changes_national_numbers() -> None:
     config = validate_config({**BASE, "region": "be", "recipients": ["0470 12 34 56"]})
-    assert config["region"] == "BE" and config["recipients"] == ["32470123456"]
+    assert config["region"] == "BE" and config["recipients"] == ["+32470123456"]
 
 
 @pytest.mark.parametrize(

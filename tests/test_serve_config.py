@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis_profiles import examples  # type: ignore[import-not-found]
 from test_serve_support import (
-    ALICE_E164,
-    BOB_E164,
-    CAROL_E164,
+    ALICE_PLUS,
+    BOB_PLUS,
+    CAROL_PLUS,
     am_alert,
     am_payload,
     grafana_payload,
@@ -58,7 +58,7 @@ def test_minimal_file_from_the_issue_loads(tmp_path: Path) -> None:
     path = tmp_path / "kpn.yaml"
     path.write_text(MINIMAL_YAML)
     client, serve = load_config(path)
-    assert client["recipients"] == [ALICE_E164]
+    assert client["recipients"] == [ALICE_PLUS]
     assert client["base_url"] == "https://api-prd.kpn.com"
     assert (serve.host, serve.port, serve.token) == ("127.0.0.1", 9478, "change-me")
     assert not serve.inbound_enabled
@@ -147,8 +147,8 @@ def test_receivers_forms_and_label_references() -> None:
     raw["recipients"] = {"alice": "0612345678", "carol": "0611111111"}
     _client, serve = split_config(raw)
     oncall, db = serve.routes
-    assert oncall.recipients == (ALICE_E164, BOB_E164) and not oncall.by_labels
-    assert db.recipients == (CAROL_E164,) and db.by_labels and db.template == "DB {alertname}"
+    assert oncall.recipients == (ALICE_PLUS, BOB_PLUS) and not oncall.by_labels
+    assert db.recipients == (CAROL_PLUS,) and db.by_labels and db.template == "DB {alertname}"
 
 
 # --------------------------------------------------------------------------- payloads
@@ -277,14 +277,14 @@ def _routes(**receivers: Any) -> tuple[Any, ...]:
 def test_route_by_receiver_name_then_default_then_fallback() -> None:
     routes = _routes(oncall=["0687654321"], default=["0611111111"])
     by_name = parse_alert_payload(am_payload(receiver="oncall"), "alertmanager")
-    jobs = route_notification(by_name, routes, [ALICE_E164])
-    assert [j.recipients for j in jobs] == [(BOB_E164,)]
+    jobs = route_notification(by_name, routes, [ALICE_PLUS])
+    assert [j.recipients for j in jobs] == [(BOB_PLUS,)]
     other = parse_alert_payload(am_payload(receiver="someone-else"), "alertmanager")
-    assert [j.recipients for j in route_notification(other, routes, [ALICE_E164])] == [
-        (CAROL_E164,)
+    assert [j.recipients for j in route_notification(other, routes, [ALICE_PLUS])] == [
+        (CAROL_PLUS,)
     ]
-    no_routes = route_notification(other, (), [ALICE_E164])
-    assert [j.recipients for j in no_routes] == [(ALICE_E164,)]
+    no_routes = route_notification(other, (), [ALICE_PLUS])
+    assert [j.recipients for j in no_routes] == [(ALICE_PLUS,)]
     assert route_notification(other, (), []) == []
 
 
@@ -307,7 +307,7 @@ def test_label_matchers_split_a_group_per_recipient() -> None:
         j.recipients: [a.labels["alertname"] for a in j.alerts]
         for j in route_notification(note, routes, [])
     }
-    assert jobs == {(BOB_E164,): ["DbDown"], (CAROL_E164,): ["WebDown"], (ALICE_E164,): ["Other"]}
+    assert jobs == {(BOB_PLUS,): ["DbDown"], (CAROL_PLUS,): ["WebDown"], (ALICE_PLUS,): ["Other"]}
 
 
 # --------------------------------------------------------------------------- fuzz

@@ -35,7 +35,7 @@ async def test_alert_fires_then_resolves(emulator: Emulator, emulator_url: str) 
         assert fired.status_code == 200, fired.text
         assert fired.json() == {
             "status": "ok",
-            "results": [{"recipient": "316******78", "outcome": "sent"}],
+            "results": [{"recipient": "+316******78", "outcome": "sent"}],
         }
         resolved = await http.post(
             "/alertmanager", json=am_payload(am_alert(status="resolved")), headers=AUTH
@@ -53,7 +53,9 @@ async def test_redelivery_is_not_texted_twice(emulator: Emulator, emulator_url: 
         for _ in range(3):
             answer = await http.post("/alertmanager", json=payload, headers=AUTH)
             assert answer.status_code == 200
-        assert answer.json()["results"] == [{"recipient": "316******78", "outcome": "already_sent"}]
+        assert answer.json()["results"] == [
+            {"recipient": "+316******78", "outcome": "already_sent"}
+        ]
         # Concurrent duplicates (a retry racing the first try) also give one text.
         other = am_payload(am_alert("CpuHigh"))
         answers = await asyncio.gather(
@@ -97,8 +99,8 @@ async def test_permanent_failure_answers_2xx_and_is_not_retried(
         answer = await http.post("/alertmanager", json=am_payload(), headers=AUTH)
         assert answer.status_code == 200, answer.text
         rows = {r["recipient"]: r for r in answer.json()["results"]}
-        assert rows["316******78"]["outcome"] == "sent"
-        assert rows["316******21"]["outcome"] == "failed" and rows["316******21"]["reason"]
+        assert rows["+316******78"]["outcome"] == "sent"
+        assert rows["+316******21"]["outcome"] == "failed" and rows["+316******21"]["reason"]
         sends = emulator.counters["send_requests"]
         again = await http.post("/alertmanager", json=am_payload(), headers=AUTH)
         assert again.status_code == 200
@@ -213,7 +215,7 @@ async def test_grafana_contact_point(emulator: Emulator, emulator_url: str) -> N
         assert answer.status_code == 200, answer.text
         # Grafana's contact point can use PUT; a redelivery so is not texted again.
         again = await http.put("/grafana", json=grafana_payload(), headers=AUTH)
-        assert again.json()["results"] == [{"recipient": "316******21", "outcome": "already_sent"}]
+        assert again.json()["results"] == [{"recipient": "+316******21", "outcome": "already_sent"}]
     assert texts_to(emulator, BOB_E164) == ["[FIRING] DiskFull (critical): Disk /var is 95% full"]
     assert texts_to(emulator, ALICE_E164) == []
 
@@ -297,6 +299,19 @@ async def test_notify_endpoint(emulator: Emulator, emulator_url: str) -> None:
         assert bad.json()["reason"].startswith("recipients[0]:")
     assert texts_to(emulator, ALICE_E164) == ["nas\nBackup done", "run 0"]
     assert texts_to(emulator, BOB_E164) == ["To Bob"]
+
+
+async def test_a_foreign_number_keeps_its_country(emulator: Emulator, emulator_url: str) -> None:
+    # Issue 11: "+49 201 0000" must text Germany, and the answer names it with "+" (bare
+    # "492010000" would read back as the Dutch 0492 010000).
+    async with running(full_config(emulator_url)) as (_server, http):
+        answer = await http.post(
+            "/notify", json={"message": "Hallo", "recipients": ["+49 201 0000"]}, headers=AUTH
+        )
+    assert answer.status_code == 200
+    assert answer.json()["results"] == [{"recipient": "+492****00", "outcome": "sent"}]
+    assert texts_to(emulator, "492010000") == ["Hallo"]  # the wire has no "+"
+    assert texts_to(emulator, "31492010000") == []
 
 
 async def test_healthz_and_metrics(emulator: Emulator, emulator_url: str, tmp_path: Path) -> None:

@@ -83,7 +83,8 @@ async def test_inbound_text_reaches_the_jsonl_sink(
         emulator.inject_inbound(msisdn=PHONE, text="STOP alerts please")
         assert await eventually(lambda: len(_inbound_records(tmp_path)) == 1)
     (record,) = _inbound_records(tmp_path)
-    assert record["msisdn"] == PHONE and record["to"] == DEFAULT_VIRTUAL_NUMBER
+    # The sink holds numbers in the canonical form, E.164 with "+".
+    assert record["msisdn"] == f"+{PHONE}" and record["to"] == f"+{DEFAULT_VIRTUAL_NUMBER}"
     assert record["text"] == "STOP alerts please" and record["keyword"] == "STOP"
     assert record["complete"] is True and record["received_at"]
 
@@ -314,11 +315,11 @@ async def test_delivery_receipts_from_a_real_send(
         metrics = (await http.get("/metrics")).text
     receipts = read_jsonl(tmp_path / "inbound.jsonl")
     assert len(receipts) == 4 and {r["kind"] for r in receipts} == {"delivery"}
-    alice = [r for r in receipts if r["msisdn"] == ALICE_E164]
+    alice = [r for r in receipts if r["msisdn"] == f"+{ALICE_E164}"]
     assert {(r["outcome"], r["final"], r["error_meaning"]) for r in alice} == {
         ("failed", True, "Illegal number (recipient opted out)")
     }
-    assert {r["outcome"] for r in receipts if r["msisdn"] != ALICE_E164} == {"delivered"}
+    assert {r["outcome"] for r in receipts if r["msisdn"] != f"+{ALICE_E164}"} == {"delivered"}
     assert 'kpn_sms_delivery_receipts_total{outcome="failed"} 2' in metrics
     assert 'kpn_sms_delivery_receipts_total{outcome="duplicate"} 1' in metrics
 

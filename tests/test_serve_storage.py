@@ -47,6 +47,14 @@ async def test_sent_log_window_and_persistence(tmp_path: Path) -> None:
     assert path.read_text() == ""  # compacted on load
 
 
+async def test_sent_log_of_an_older_version_still_matches(tmp_path: Path) -> None:
+    # State written when numbers had no "+" still says who was texted once they carry one.
+    path = tmp_path / "sent.jsonl"
+    await SentLog(60, path=path).mark("notif-1", ["31612345678"])
+    reloaded = SentLog(60, path=path)
+    assert reloaded.pending("notif-1", ["+31612345678", "+31687654321"]) == ["+31687654321"]
+
+
 async def test_sent_log_is_bounded_and_compacts(tmp_path: Path) -> None:
     path = tmp_path / "sent.jsonl"
     log = SentLog(3600, max_entries=500, path=path)

@@ -21,6 +21,8 @@ PATH_SECRET = "s3cret-path-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ALICE, BOB, CAROL = "0612345678", "0687654321", "0611111111"
 ALICE_E164, BOB_E164, CAROL_E164 = "31612345678", "31687654321", "31611111111"
+# What config, answers and sinks hold: E.164 with "+". The wire (and the emulator) has no "+".
+ALICE_PLUS, BOB_PLUS, CAROL_PLUS = (f"+{n}" for n in (ALICE_E164, BOB_E164, CAROL_E164))
 
 
 def client_config(emulator_url: str, **extra: Any) -> dict[str, Any]:

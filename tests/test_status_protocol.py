@@ -107,6 +107,17 @@ def test_register_and_number_update_requests() -> None:
     assert upd.data == {"country": "NL", "msisdn": "3197", "moHttpUrl": "https://cb"}
 
 
+def test_only_the_wire_drops_the_plus() -> None:
+    token = Token("tok", expires_at=1e12)
+    req = protocol.send_request("https://h", token, sender="KPNAlert", to="+492010000", text="x")
+    assert req.data["to"] == "492010000"
+    reg = protocol.register_request("https://h", token, to="+31612345678", callback_url="https://cb")
+    assert reg.data["to"] == "31612345678"
+    upd = protocol.number_update_request("https://h", token, country="nl", msisdn="+3197012345678",
+                                         mo_http_url="https://cb")
+    assert upd.data["msisdn"] == "3197012345678"
+
+
 def test_parse_send_accepts_every_part() -> None:
     body = _b({"message-count": "2", "messages": [
         {"to": "31612345678", "message-id": "0A01", "status": "0", "remaining-balance": "9.9",

@@ -24,7 +24,7 @@ from homeassistant.helpers.selector import (
 
 from kpn_sms_notify.errors import KpnAuthError, KpnConnectionError, KpnSmsError, KpnValidationError
 from kpn_sms_notify.inbound import SIGNATURE_METHODS
-from kpn_sms_notify.numbers import normalize_number
+from kpn_sms_notify.numbers import normalize_number, wire_number
 from kpn_sms_notify.protocol import DEFAULT_BASE_URL
 from kpn_sms_notify.schema import validate_config
 
@@ -243,11 +243,12 @@ def _recipient_flow() -> type:
                 except KpnValidationError:
                     errors[CONF_NUMBER] = "invalid_number"
                 else:
-                    taken = {s.unique_id for s in entry.subentries.values()
+                    # Compared without "+": older entries hold the number's bare digits.
+                    taken = {wire_number(s.unique_id or "") for s in entry.subentries.values()
                              if current is None or s.subentry_id != current.subentry_id}
                     if not label:
                         errors[CONF_NAME] = "name_required"
-                    elif number in taken:
+                    elif wire_number(number) in taken:
                         return self.async_abort(reason="already_configured")
                     elif current is None:
                         return self.async_create_entry(title=label, data={CONF_NUMBER: number},

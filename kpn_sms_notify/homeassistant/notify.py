@@ -24,7 +24,7 @@ from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
-from kpn_sms_notify.numbers import mask_number
+from kpn_sms_notify.numbers import DEFAULT_REGION, mask_number, normalize_number, wire_number
 from kpn_sms_notify.schema import SCHEMA_FIELDS, normalize_recipients
 
 from .compat import SUPPORTS_SUBENTRIES, NotifyEntity, NotifyEntityFeature
@@ -189,6 +189,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry,
     )
 
 
+def _canonical(number: str, region: str) -> str:
+    """A stored number in the canonical form ("+316…"): entries written before numbers
+    carried a "+" hold bare digits, read as the client reads them. One that no longer reads
+    as a number stays as it is; sending to it reports why."""
+    try:
+        return normalize_number(number, region)
+    except KpnValidationError:
+        return number
+
+
 class KpnSmsRecipientEntity(NotifyEntity):
     """Texts one recipient: `notify.send_message` with message and title.
 
@@ -204,11 +214,12 @@ class KpnSmsRecipientEntity(NotifyEntity):
                  subentry_id: str | None) -> None:
         self._entry = entry
         self._runtime = runtime
-        self._number = number
-        # Stable across a change of number: the subentry is the recipient.
-        key = f"{entry.unique_id or entry.entry_id}_{subentry_id or number}"
+        self._number = _canonical(number, entry.data.get(CONF_REGION, DEFAULT_REGION))
+        # Stable across a change of number: the subentry is the recipient. Without one, the
+        # digits without "+", as entries stored them before numbers carried a "+".
+        key = f"{entry.unique_id or entry.entry_id}_{subentry_id or wire_number(number)}"
         self._attr_unique_id = key
-        self._attr_extra_state_attributes = {"recipient": mask_number(number)}
+        self._attr_extra_state_attributes = {"recipient": mask_number(self._number)}
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, key)},
             name=f"{entry.title or DEFAULT_TITLE} {label}",

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import KpnValidationError
+from ..numbers import from_wire
 from ..textclean import repair_surrogates
 from .messages_api import MESSAGES_INBOUND_FIELDS, is_messages_api, messages_values, sms_timestamp
 from .wire import (
@@ -32,7 +33,7 @@ _WIRE_NAME = {attr: wire for wire, attr in reversed(INBOUND_FIELDS.items())}
 class InboundPart:
     """One inbound SMS as delivered by the webhook: a whole text or one part of a long one."""
 
-    msisdn: str  # the sender, E.164 digits
+    msisdn: str  # the sender, E.164 with "+"
     to: str  # our number
     message_id: str
     text: str = ""
@@ -59,8 +60,13 @@ class InboundPart:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InboundPart:
-        """Rebuild from :meth:`to_dict` output (e.g. a host's journal)."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        """Rebuild from :meth:`to_dict` output (e.g. a host's journal, which may hold the
+        numbers without "+" of an older version)."""
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("msisdn", "to"):
+            if isinstance(fields.get(key), str):
+                fields[key] = from_wire(fields[key])
+        return cls(**fields)
 
 
 def parse_inbound(params: Mapping[str, Any]) -> InboundPart:

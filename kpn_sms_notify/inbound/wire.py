@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import KpnValidationError
-from ..numbers import mask_number
+from ..numbers import from_wire, mask_number
 
 # Wire name -> attribute name. Aliases seen in the wild (dash/camel/snake variants) map to the
 # same attribute; the first name listed for an attribute is the canonical wire name.
@@ -135,11 +135,12 @@ def _int(values: dict[str, str], attr: str, wire: str, low: int, high: int) -> i
 
 
 def _address(values: dict[str, str], attr: str, wire: str) -> str:
-    """A phone number or sender ID: printable, no spaces, at most 32 characters."""
+    """A phone number or sender ID: printable, no spaces, at most 32 characters. A number
+    comes back in the canonical form, with "+"."""
     raw = _required(values, attr, wire).strip().lstrip("+")
     if not raw or len(raw) > 32 or not raw.isprintable() or " " in raw:
         raise _bad(wire, raw, "expected a phone number or sender ID", number=True)
-    return raw
+    return from_wire(raw)
 
 
 def _bool(values: dict[str, str], attr: str, wire: str) -> bool:

@@ -22,13 +22,17 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from ..numbers import wire_number
 from .files import ensure_private_dir, open_private, read_private, replace_private
 
 _LOGGER = logging.getLogger(__name__)
 
 
 def _key(identity: str, recipient: str) -> str:
-    return hashlib.sha256(f"{identity}\0{recipient}".encode()).hexdigest()[:32]
+    # The number's digits without "+": state files written before numbers carried a "+"
+    # still match.
+    number = wire_number(recipient)
+    return hashlib.sha256(f"{identity}\0{number}".encode()).hexdigest()[:32]
 
 
 class SentLog:

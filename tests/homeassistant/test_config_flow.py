@@ -41,7 +41,7 @@ async def test_user_flow_tests_credentials_then_creates_the_entry(
     entry = result["result"]
     assert entry.unique_id == EMU_CLIENT_ID
     assert entry.data["sender"] == SENDER
-    assert entry.data["inbound_number"] == ALICE  # normalised
+    assert entry.data["inbound_number"] == f"+{ALICE}"  # normalised: E.164 with "+"
     assert len(entry.data["webhook_id"]) >= 32
     assert entry.state is ConfigEntryState.LOADED
     assert emu.counters["token_requests"] >= 1  # the flow logged in before creating
@@ -183,7 +183,7 @@ async def test_recipient_subentries_become_entities(hass: HomeAssistant, emu: Em
     result = await add_recipient(hass, entry.entry_id, "Alice", "06 1234 5678")
     assert result["type"] is FlowResultType.CREATE_ENTRY
     [subentry] = entry.subentries.values()
-    assert subentry.data == {"number": ALICE}
+    assert subentry.data == {"number": f"+{ALICE}"}
     assert hass.states.get("notify.kpn_sms_alice") is not None
 
     # The same number again is refused; a bad number is an error, then corrected.
@@ -199,7 +199,30 @@ async def test_recipient_subentries_become_entities(hass: HomeAssistant, emu: Em
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert hass.states.get("notify.kpn_sms_bob") is not None
-    assert {s.data["number"] for s in entry.subentries.values()} == {ALICE, BOB}
+    assert {s.data["number"] for s in entry.subentries.values()} == {f"+{ALICE}", f"+{BOB}"}
+
+
+async def test_a_foreign_recipient_keeps_its_country(hass: HomeAssistant, emu: Emulator) -> None:
+    # Issue 11: "+49 201 0000" was stored as "492010000", which reads as the Dutch
+    # 0492 010000. The entry now holds it with "+", and the entity texts Germany.
+    entry = await setup_entry(hass, emu)
+    result = await add_recipient(hass, entry.entry_id, "Oma", "+49 201 0000")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    [subentry] = entry.subentries.values()
+    assert subentry.data == {"number": "+492010000"}
+    await hass.services.async_call(
+        "notify", "send_message", {"entity_id": "notify.kpn_sms_oma", "message": "Hallo"},
+        blocking=True)
+    assert [m["to"] for m in emu.messages] == ["492010000"]  # the wire has no "+"
+
+
+async def test_a_number_stored_without_plus_is_still_taken(
+    hass: HomeAssistant, emu: Emulator
+) -> None:
+    # Subentries of an older version hold bare digits: the same number with "+" is a duplicate.
+    entry = await setup_entry(hass, emu, recipients={"Alice": ALICE})
+    result = await add_recipient(hass, entry.entry_id, "Alice again", "06 1234 5678")
+    assert result["reason"] == "already_configured"
 
 
 async def test_recipient_subentry_reconfigure(hass: HomeAssistant, emu: Emulator) -> None:
@@ -214,5 +237,5 @@ async def test_recipient_subentry_reconfigure(hass: HomeAssistant, emu: Emulator
         result["flow_id"], {"name": "Alice mobile", "number": "0687654321"})
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
-    assert entry.subentries[subentry_id].data == {"number": BOB}
+    assert entry.subentries[subentry_id].data == {"number": f"+{BOB}"}
     assert entry.subentries[subentry_id].title == "Alice mobile"

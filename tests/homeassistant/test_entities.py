@@ -34,7 +34,7 @@ async def test_an_entity_per_recipient_sends_message_and_title(
         assert registered.config_entry_id == entry.entry_id
         assert registered.unique_id.endswith(subentry_of[label])
         assert hass.states.get(entity_id).attributes["recipient"] == mask_number(
-            RECIPIENTS[label])
+            f"+{RECIPIENTS[label]}")  # E.164 with "+", also for entries stored without
         device = device_registry.async_get(registered.device_id)
         assert device.name == f"KPN SMS {label}"
 
@@ -150,9 +150,44 @@ async def test_recipients_as_options_where_subentries_do_not_exist(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"recipients": "Alice: 0612345678\nBob: +31687654321"})
     await hass.async_block_till_done()
-    assert entry.options == {"recipients": {"Alice": ALICE, "Bob": BOB}}
+    assert entry.options == {"recipients": {"Alice": f"+{ALICE}", "Bob": f"+{BOB}"}}
 
     await hass.services.async_call(
         "notify", "send_message", {"entity_id": "notify.kpn_sms_bob", "message": "via options"},
         blocking=True)
     assert texts(emu) == [(BOB, "via options")]
+
+
+async def test_options_entities_keep_their_id_when_numbers_gain_a_plus(
+    hass: HomeAssistant, emu: Emulator, monkeypatch: pytest.MonkeyPatch,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Options written by an older version hold bare digits; saving them again in the "+"
+    form keeps each entity (its unique id) and the number it texts."""
+    import custom_components.kpn_sms_notify.compat as compat
+    import custom_components.kpn_sms_notify.notify as notify_platform
+
+    monkeypatch.setattr(compat, "SUPPORTS_SUBENTRIES", False)
+    monkeypatch.setattr(notify_platform, "SUPPORTS_SUBENTRIES", False)
+    entry = await setup_entry(hass, emu)
+    hass.config_entries.async_update_entry(entry, options={"recipients": {"Bob": BOB}})
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    before = entity_registry.async_get("notify.kpn_sms_bob")
+    assert before is not None
+    assert hass.states.get("notify.kpn_sms_bob").attributes["recipient"] == mask_number(f"+{BOB}")
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"recipients": f"Bob: {BOB}"})
+    await hass.async_block_till_done()
+    assert entry.options == {"recipients": {"Bob": f"+{BOB}"}}
+    # One entity, the same one: a changed unique id would leave an orphan and add kpn_sms_bob_2.
+    entities = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    assert [(e.entity_id, e.unique_id) for e in entities] == [
+        ("notify.kpn_sms_bob", before.unique_id)]
+    assert hass.states.get("notify.kpn_sms_bob_2") is None
+    await hass.services.async_call(
+        "notify", "send_message", {"entity_id": "notify.kpn_sms_bob", "message": "hi"},
+        blocking=True)
+    assert texts(emu) == [(BOB, "hi")]

@@ -73,7 +73,7 @@ async def test_inbound_sms_fires_an_event_whichever_way_it_arrives(
     await hass.async_block_till_done()
 
     [event] = events
-    assert event.data["msisdn"] == BOB
+    assert event.data["msisdn"] == f"+{BOB}"  # E.164 with "+": a reply reaches the sender
     assert event.data["text"] == "ACK 42"
     assert event.data["keyword"] == "ACK"
     assert event.data["message_id"] == SMS["messageId"]
@@ -165,7 +165,7 @@ async def test_delivery_receipt_fires_a_delivery_event_once(
     assert event.data["status"] == "delivered"
     assert event.data["outcome"] == "delivered"
     assert event.data["err_code"] == 0
-    assert event.data["msisdn"] == BOB
+    assert event.data["msisdn"] == f"+{BOB}"
 
 
 @pytest.mark.parametrize(
@@ -273,7 +273,7 @@ async def test_registered_with_kpn_then_replies_arrive_as_events(
     assert [e.data["text"] for e in events] == ["ACK thanks", "long reply " * 30]
     assert events[0].data["keyword"] == "ACK"
     assert events[1].data["total_parts"] >= 2
-    assert {e.data["msisdn"] for e in events} == {BOB}
+    assert {e.data["msisdn"] for e in events} == {f"+{BOB}"}
 
 
 async def test_virtual_number_is_pointed_at_the_webhook(
@@ -288,7 +288,7 @@ async def test_virtual_number_is_pointed_at_the_webhook(
     events = async_capture_events(hass, INBOUND)
     emu.inject_inbound(BOB, "hello number", to=DEFAULT_VIRTUAL_NUMBER)
     await wait_for(events, 1)
-    assert events[0].data["to"] == DEFAULT_VIRTUAL_NUMBER
+    assert events[0].data["to"] == f"+{DEFAULT_VIRTUAL_NUMBER}"
 
 
 async def test_delivery_receipts_come_back_to_our_webhook(

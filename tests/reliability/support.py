@@ -29,7 +29,7 @@ import yaml
 from kpn_sms_notify import KpnSms
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 from kpn_sms_notify.errors import KpnSmsError
-from kpn_sms_notify.numbers import mask_number
+from kpn_sms_notify.numbers import mask_number, wire_number
 from kpn_sms_notify.server import split_config, start
 
 # Recipients whose masks (first 3 and last 2 digits) differ, so masked host output maps back.
@@ -52,11 +52,15 @@ CLEAR_FAULTS: dict[str, Any] = {
 class Row:
     """One recipient's outcome as the host reported it."""
 
-    recipient: str  # E.164 digits (mapped back from the mask where the host masks)
+    recipient: str  # E.164 digits as on the wire (mapped back from the mask where the host masks)
     ok: bool
     reason: str | None = None
     message_ids: tuple[str, ...] | None = None  # None where the host does not report ids
     outcome: str = ""  # the host's own word (serve: sent, failed, retry, already_sent)
+
+    def __post_init__(self) -> None:
+        # Hosts report numbers with "+"; the emulator counts them by their wire digits.
+        self.recipient = wire_number(self.recipient)
 
 
 @dataclass
@@ -147,7 +151,7 @@ async def running_serve(raw: dict[str, Any]) -> AsyncIterator[str]:
 async def serve_send(url: str, numbers: Iterable[str], message: str,
                      *, key: str | None = None) -> Run:
     numbers = list(numbers)
-    masks = {mask_number(n): n for n in numbers}
+    masks = {mask_number(f"+{n}"): n for n in numbers}  # hosts show "+316******78"
     assert len(masks) == len(numbers), "test numbers must have distinct masks"
     headers = {"Authorization": f"Bearer {SERVE_TOKEN}"}
     if key:
@@ -288,7 +292,7 @@ def apprise_send(url: str, numbers: Iterable[str], message: str, **options: Any)
     import kpn_sms_notify.apprise_plugin  # noqa: F401  (registers kpnsms://)
 
     numbers = list(numbers)
-    masks = {mask_number(n): n for n in numbers}
+    masks = {mask_number(f"+{n}"): n for n in numbers}  # hosts show "+316******78"
     handler = _Records()
     logger = logging.getLogger("apprise")
     logger.addHandler(handler)
