@@ -23,7 +23,7 @@ from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .protocol import ApiRequest
 from .ratelimit import AsyncRateLimiter
-from .sending import Attempts, SendPlan, prepare, token_failure
+from .sending import Attempts, Halt, SendPlan, prepare, token_failure
 from .transport import ssl_context
 
 _LOGGER = logging.getLogger(__name__)
@@ -82,17 +82,23 @@ class KpnSms(ClientBase):
         await self._auth.get()
         slots: list[RecipientResult | None] = [None] * len(plan.numbers)
         queue = iter(enumerate(plan.numbers))
+        halt = Halt(self.settings)
 
         async def worker() -> None:
             # A fixed pool of workers, not a task per recipient: memory stays flat for 10k.
             for index, number in queue:
-                slots[index] = result = await self._attempt(plan, number)
+                result = halt.skipped(number)
+                if result is None:
+                    result = await self._attempt(plan, number)
+                slots[index] = result
+                halt.note(result)
                 if on_result is not None:
                     on_result(result)
 
         workers = min(self.settings.max_concurrency, len(plan.numbers))
         await asyncio.gather(*(worker() for _ in range(workers)))
         results = tuple(r for r in slots if r is not None)
+        halt.check(results)
         report = SendReport(results, text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
@@ -142,8 +148,9 @@ class KpnSms(ClientBase):
             delay = attempts.retry_delay(outcome, time.monotonic())
             if delay is None:
                 return attempts.result(outcome)
-            if outcome.wait:
-                self._limiter.pause(outcome.wait)
+            pause = attempts.pause(outcome, delay)
+            if pause:
+                self._limiter.pause(pause)
             self.session.retries += 1
             _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
             await asyncio.sleep(delay)

@@ -24,7 +24,7 @@ from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .protocol import ApiRequest
 from .ratelimit import SyncRateLimiter
-from .sending import Attempts, SendPlan, prepare, token_failure
+from .sending import Attempts, Halt, SendPlan, prepare, token_failure
 from .transport import ssl_context
 
 _LOGGER = logging.getLogger(__name__)
@@ -71,9 +71,13 @@ class KpnSmsSync(ClientBase):
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)
         self._auth.get()
+        halt = Halt(self.settings)
 
         def one(number: str) -> RecipientResult:
-            result = self._attempt(plan, number)
+            result = halt.skipped(number)
+            if result is None:
+                result = self._attempt(plan, number)
+            halt.note(result)
             if on_result is not None:
                 on_result(result)
             return result
@@ -84,6 +88,7 @@ class KpnSmsSync(ClientBase):
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpn-sms") as pool:
                 results = list(pool.map(one, plan.numbers))
+        halt.check(results)
         report = SendReport(tuple(results), text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
@@ -128,8 +133,9 @@ class KpnSmsSync(ClientBase):
             delay = attempts.retry_delay(outcome, time.monotonic())
             if delay is None:
                 return attempts.result(outcome)
-            if outcome.wait:
-                self._limiter.pause(outcome.wait)
+            pause = attempts.pause(outcome, delay)
+            if pause:
+                self._limiter.pause(pause)
             self.session.retries += 1
             _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
             time.sleep(delay)

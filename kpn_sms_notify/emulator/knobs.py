@@ -17,10 +17,17 @@ EMU_API_SECRET = "demosecret123"
 DEFAULT_VIRTUAL_NUMBER = "3197012345678"
 
 WEBHOOK_FORMATS = ("form", "json", "get")
-ERROR_BODIES = ("kpn", "apigee", "html", "empty", "malformed")
+# "quota" / "spike": Apigee's rate-limit faults (policies.ratelimit.QuotaViolation /
+# SpikeArrestViolation), which stock Apigee sends as HTTP 500.
+ERROR_BODIES = ("kpn", "apigee", "html", "empty", "malformed", "quota", "spike")
 BAD_BODIES = ("malformed", "html", "empty")
 SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 NON_GSM_POLICIES = ("replace", "unicode", "reject")
+# How a throttle is answered: KPN's documented 429 (with Retry-After), Vonage's status 1 in a
+# 200, or Apigee's Quota / SpikeArrest fault as 500 (stock Apigee) or 429 (with the org flag).
+RATE_LIMIT_MODES = ("http429", "status1", "quota500", "spike500", "quota429", "spike429")
+QUOTA_MODES = ("http429", "quota500", "quota429")
+PRODUCTS = ("sms-nexmo", "phone-numbers-nexmo")
 
 DEFAULTS: dict[str, Any] = {
     # credentials
@@ -33,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "token_endpoint_down": False,  # True: 503 with a KPN ErrorResponse
     "token_endpoint_status": None,  # int: answer every token request with this HTTP status
     "token_level": "demo",
+    # API products of the app: an API outside them gets Apigee's 401
+    # InvalidAPICallAsNoApiProductMatchFound (a token is still issued, as KPN does)
+    "api_products": list(PRODUCTS),
     "auth_fault_status": 401,  # HTTP status of the Apigee fault for a bad bearer
     "auth_error_body": "apigee",  # "apigee" fault envelope or "kpn" ErrorResponse
     # response headers
@@ -41,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "quota_limit": 100000,
     "quota_interval": 1,
     "quota_time_unit": "day",
+    "quota_mode": "http429",  # how an exhausted quota answers: see QUOTA_MODES
     # account
     "balance": "10000.00000000",  # enough for 133,333 parts at the default price
     "price_per_part": "0.07500000",
@@ -56,7 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "latency": 0.0,  # seconds added to every API answer
     "rate_limit": None,  # sends per second (token bucket, burst = rate_limit_burst or rate)
     "rate_limit_burst": None,
-    "rate_limit_mode": "http429",  # "http429" (gateway) or "status1" (Vonage throttling)
+    "rate_limit_mode": "http429",  # see RATE_LIMIT_MODES
     "error_rate": 0.0,
     "error_status": 503,  # int or list of ints picked at random
     "error_body": "kpn",  # kpn, apigee, html, empty, malformed
@@ -97,6 +108,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "token_endpoint_down": (bool,),
     "token_endpoint_status": (int, type(None)),
     "token_level": (str,),
+    "api_products": (list, tuple),
     "auth_fault_status": (int,),
     "auth_error_body": (str,),
     "sunset": (str,),
@@ -104,6 +116,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "quota_limit": (int,),
     "quota_interval": (int,),
     "quota_time_unit": (str,),
+    "quota_mode": (str,),
     "balance": (str, int, float),
     "price_per_part": (str, int, float),
     "network": (str,),
@@ -150,7 +163,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "auth_error_body": ("apigee", "kpn"),
-    "rate_limit_mode": ("http429", "status1"),
+    "rate_limit_mode": RATE_LIMIT_MODES,
+    "quota_mode": QUOTA_MODES,
     "error_body": ERROR_BODIES,
     "bad_body": BAD_BODIES,
     "dlr_format": WEBHOOK_FORMATS,
@@ -203,6 +217,14 @@ def check(knobs: dict[str, Any]) -> dict[str, Any]:
         elif name == "error_status":
             codes = value if isinstance(value, (list, tuple)) else [value]
             value = [_http_code(name, c) for c in codes] if codes else [503]
+        elif name == "api_products":
+            unknown = [v for v in value if v not in PRODUCTS]
+            if unknown:
+                raise ValueError(
+                    f"emulator knob 'api_products': {unknown[0]!r} is not one of "
+                    f"{', '.join(PRODUCTS)}"
+                )
+            value = list(value)
         elif name in ("whitelist", "virtual_numbers") and value is not None:
             value = [str(v) for v in value]
         elif name == "script":

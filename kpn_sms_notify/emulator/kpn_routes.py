@@ -86,13 +86,14 @@ async def token(request: web.Request) -> web.Response:
             and form.get("client_secret") == state.knobs["client_secret"]
         )
         level = state.knobs["token_level"]
+        products = list(state.knobs["api_products"])
     if not good:
         return _token_error(state, 401, "invalid_client", "ClientId is Invalid")
     access, ttl = state.issue_token()
     body = {
         "refresh_token_expires_in": "0",
-        "api_product_list": "[sms-nexmo, phone-numbers-nexmo]",
-        "api_product_list_json": ["sms-nexmo", "phone-numbers-nexmo"],
+        "api_product_list": f"[{', '.join(products)}]",
+        "api_product_list_json": products,
         "organization_name": "kpn",
         "developer_email": "demo@example.com",
         "token_type": "Bearer",
@@ -111,10 +112,22 @@ async def token(request: web.Request) -> web.Response:
 
 
 def api_problem(request: web.Request, state: EmulatorState) -> web.Response | None:
-    """The bearer check, then the quota. Compared with None on purpose: some aiohttp
-    releases make a web.Response falsy, so `a or b` would let a refusal through."""
+    """The bearer check, the app's API products, then the quota (Apigee's order). Compared
+    with None on purpose: some aiohttp releases make a web.Response falsy, so `a or b` would
+    let a refusal through."""
     problem = bearer_problem(request)
+    if problem is None:
+        problem = product_problem(request, state)
     return problem if problem is not None else quota_problem(state)
+
+
+def product_problem(request: web.Request, state: EmulatorState) -> web.Response | None:
+    """Apigee's 401 for a resource in none of the app's API products."""
+    product = "sms-nexmo" if request.path.startswith(SMS_BASE) else "phone-numbers-nexmo"
+    if product in state.knob("api_products"):
+        return None
+    state.count("product_refusals")
+    return responses.product_fault(state)
 
 
 def bearer_problem(request: web.Request) -> web.Response | None:
@@ -145,6 +158,9 @@ def bearer_problem(request: web.Request) -> web.Response | None:
 def quota_problem(state: EmulatorState) -> web.Response | None:
     if state.use_quota():
         return None
+    mode = state.knob("quota_mode")
+    if mode != "http429":  # Apigee's QuotaViolation fault; the quota-* headers say when
+        return throttle_fault(state, int(mode[-3:]), "quota")
     state.count("http_429")
     wait = math.ceil(state.seconds_to_quota_reset())
     return responses.kpn_error(
@@ -153,6 +169,13 @@ def quota_problem(state: EmulatorState) -> web.Response | None:
         "Rate limit quota violation. Quota limit exceeded.",
         extra_headers={"Retry-After": str(wait)},
     )
+
+
+def throttle_fault(state: EmulatorState, status: int, kind: str) -> web.Response:
+    state.count("throttle_faults")
+    if status == 429:
+        state.count("http_429")
+    return responses.ratelimit_fault(state, status, kind)
 
 
 # send ----------------------------------------------------------------------------------
@@ -173,6 +196,8 @@ async def handle_send(
     if wait is not None:
         with state.lock:
             mode = state.knobs["rate_limit_mode"]
+        if mode in ("quota500", "spike500", "quota429", "spike429"):
+            return throttle_fault(state, int(mode[-3:]), mode[:-3])
         if mode == "http429":
             state.count("http_429")
             return responses.kpn_error(

@@ -34,6 +34,8 @@ COUNTER_NAMES = (
     "http_429",
     "status_1",
     "http_errors",  # injected 4xx/5xx answers
+    "throttle_faults",  # throttles answered with Apigee's rate-limit fault (500 or 429)
+    "product_refusals",  # API calls outside the app's api_products (401)
     "dropped",
     "slow",
     "bad_bodies",
