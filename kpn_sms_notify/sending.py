@@ -25,6 +25,9 @@ from .settings import Settings
 
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
+# A throttle that names no wait waits at least this long: rate limits are counted per second
+# or longer (Vonage's 30/s, Apigee's quota and spike arrest), so sooner is throttled again.
+_THROTTLE_FLOOR = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,8 @@ class Attempts:
         delay = random.uniform(backoff / 2, backoff)  # jitter spreads a herd of retries
         if outcome.wait is not None:
             delay = max(delay, outcome.wait)
+        elif outcome.throttled:
+            delay = max(delay, _THROTTLE_FLOOR)
         if now + delay - self.started > self.settings.retry_budget:
             return None
         self.retries += 1

@@ -171,7 +171,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "inbound_format": WEBHOOK_FORMATS,
     "signature_method": SIGNATURE_METHODS,
     "non_gsm_text": NON_GSM_POLICIES,
-    "quota_time_unit": ("minute", "hour", "day", "week", "month"),
+    "quota_time_unit": ("second", "minute", "hour", "day", "week", "month"),
 }
 
 _RATES = ("error_rate", "drop_rate", "slow_rate", "bad_body_rate")
