@@ -18,7 +18,7 @@ import httpx
 from . import protocol
 from .auth import AsyncTokenManager, TokenStore
 from .client_base import ClientBase, RequestBuilder, split_config
-from .errors import KpnSmsError
+from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .protocol import ApiRequest
@@ -67,6 +67,18 @@ class KpnSms(ClientBase):
     async def authenticate(self) -> Token:
         """The current token, fetched if needed. Raises KpnAuthError on bad credentials."""
         return await self._auth.get()
+
+    async def check_access(self) -> None:
+        """Authenticate, then check that this app may use the SMS API, with a request that
+        cannot text anyone. Raises KpnProductError (a KpnAuthError) when the app lacks the
+        SMS product, KpnAuthError / KpnConnectionError as authenticate() does."""
+        await self.authenticate()
+        try:
+            await self._call(self._access_check_builder())
+        except (KpnAuthError, KpnConnectionError):
+            raise
+        except KpnSmsError:
+            pass  # refused for what it lacks (sender, number, text): the API itself is open
 
     async def send(self, message: str, recipients: Iterable[str] | str | None = None,
                    on_result: Callable[[RecipientResult], None] | None = None,

@@ -129,6 +129,14 @@ def send_request(
                       headers=_auth_headers(token), sends_sms=True)
 
 
+def access_check_request(base_url: str, token: Token) -> ApiRequest:
+    """`POST /send` without a sender, number or text: it cannot text anyone (Vonage refuses
+    it with status 2), yet it passes the gateway's checks of the token and the app's API
+    products first, so a missing SMS product shows up before the first real text."""
+    return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/send",
+                      headers=_auth_headers(token))
+
+
 def register_request(base_url: str, token: Token, *, to: str, callback_url: str) -> ApiRequest:
     """`POST /register`: the inbound webhook of a demo (test) account."""
     return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/register",

@@ -19,7 +19,7 @@ import httpx
 from . import protocol
 from .auth import SyncTokenManager, TokenStore
 from .client_base import ClientBase, RequestBuilder, split_config
-from .errors import KpnSmsError
+from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .protocol import ApiRequest
@@ -64,6 +64,16 @@ class KpnSmsSync(ClientBase):
 
     def authenticate(self) -> Token:
         return self._auth.get()
+
+    def check_access(self) -> None:
+        """See KpnSms.check_access."""
+        self.authenticate()
+        try:
+            self._call(self._access_check_builder())
+        except (KpnAuthError, KpnConnectionError):
+            raise
+        except KpnSmsError:
+            pass  # refused for what it lacks (sender, number, text): the API itself is open
 
     def send(self, message: str, recipients: Iterable[str] | str | None = None,
              on_result: Callable[[RecipientResult], None] | None = None,
