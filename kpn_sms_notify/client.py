@@ -88,7 +88,9 @@ class KpnSms(ClientBase):
         Options: title, sender, unicode, max_parts, overflow, client_ref, status_report,
         callback. `on_result` is called as each recipient finishes (progress displays).
         Bad input raises KpnValidationError and nothing is sent; a refused login
-        raises KpnAuthError and nothing is sent. Per-recipient failures are in the report.
+        raises KpnAuthError and nothing is sent, as does an app without the SMS product
+        (KpnProductError: the batch stops at the first such answer). Per-recipient failures
+        are in the report.
         """
         plan = prepare(self.settings, message, recipients, **options)
         await self._auth.get()

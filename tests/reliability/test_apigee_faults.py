@@ -170,6 +170,30 @@ async def test_missing_sms_product_on_register(emulator: Emulator, emulator_url:
         assert sms.token_requests == 1
 
 
+async def test_check_access_finds_a_missing_product_and_texts_nobody(
+        emulator: Emulator, emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        await sms.check_access()  # the product is there: no error
+        emulator.configure(**NO_SMS_PRODUCT)
+        with pytest.raises(KpnProductError, match=ADVICE):
+            await sms.check_access()
+        emulator.configure(**BOTH_PRODUCTS)
+        emulator.expire_tokens()
+        await sms.check_access()  # a rejected token is renewed once, as for any call
+        assert sms.token_requests == 2
+    assert emulator.counters["product_refusals"] == 1
+    assert emulator.messages == [] and emulator.counters["rejected"] == 2  # status 2
+
+
+def test_check_access_sync(emulator: Emulator, emulator_url: str) -> None:
+    with sync_client(emulator_url) as sms:
+        sms.check_access()
+        emulator.configure(**NO_SMS_PRODUCT)
+        with pytest.raises(KpnProductError, match=ADVICE):
+            sms.check_access()
+    assert emulator.messages == [] and emulator.counters["token_requests"] == 1
+
+
 class DropProductAfter(threading.Thread):
     """Take the SMS product away once the emulator has accepted `after` texts."""
 
