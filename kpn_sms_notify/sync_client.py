@@ -93,8 +93,8 @@ class KpnSmsSync(ClientBase):
             return result
 
         workers = min(self.settings.max_concurrency, len(plan.numbers))
-        if workers == 1:
-            results = [one(plan.numbers[0])]
+        if workers == 1:  # one at a time, in this thread (max_concurrency 1, or one number)
+            results = [one(number) for number in plan.numbers]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpn-sms") as pool:
                 results = list(pool.map(one, plan.numbers))

@@ -273,6 +273,24 @@ async def test_serve_throttled_batch_is_all_sent(emulator: Emulator, emulator_ur
     each_once(emulator, TWELVE)
 
 
+async def test_serve_throttled_past_the_budget_asks_for_a_retry(
+        emulator: Emulator, emulator_url: str, tmp_path: Path) -> None:
+    """An hourly quota used up (Apigee's 500 fault): those not texted are a transient
+    failure (503, "retry"), not a permanent one, and the sender's retry texts only them."""
+    raw = serve_raw(emulator_url, tmp_path, client={"retry_budget": 5, "max_concurrency": 1})
+    async with running_serve(raw) as url:
+        emulator.configure(quota_limit=1, quota_time_unit="hour", quota_mode="quota500")
+        run = await serve_send(url, TWELVE[:3], "page")
+        assert run.code == 503, run.output
+        owed = [r for r in run.rows if not r.ok]
+        assert len(owed) == 2 and all(r.outcome == "retry" for r in owed), run.output
+        assert all("policies.ratelimit.QuotaViolation" in (r.reason or "") for r in owed)
+        emulator.configure(quota_limit=100000, quota_time_unit="day")
+        retry = await serve_send(url, TWELVE[:3], "page")
+    assert retry.code == 200, retry.output
+    each_once(emulator, TWELVE[:3])
+
+
 async def test_serve_missing_sms_product_asks_for_a_retry(emulator: Emulator, emulator_url: str,
                                                           tmp_path: Path) -> None:
     """Nothing sent: 503 so Alertmanager retries; once the product is added, that retry
@@ -299,6 +317,15 @@ def test_apprise_throttled_batch_is_all_sent(emulator: Emulator, emulator_url: s
     assert run.code == 0 and all(r.ok for r in run.rows), run.output
     assert emulator.counters["throttle_faults"] >= 1
     each_once(emulator, TWELVE[:8])
+
+
+def test_apprise_throttled_past_the_budget_says_so(emulator: Emulator,
+                                                   emulator_url: str) -> None:
+    emulator.configure(quota_limit=1, quota_time_unit="hour", quota_mode="quota500")
+    run = apprise_send(emulator_url, TWELVE[:2], "quota", retry_budget=5, max_concurrency=1)
+    assert run.code == 1 and len(run.failed()) == 1, run.output
+    assert "throttled, not sent" in run.output  # the summary: not "refused", not ambiguous
+    assert len(emulator.messages) == 1
 
 
 def test_apprise_missing_sms_product(emulator: Emulator, emulator_url: str) -> None:
