@@ -42,8 +42,12 @@ ADVICE = "add the SMS product to this app in KPN's API Store"
 # name the window's reset.
 FOUR_A_SECOND = {
     "bare-fault": {"rate_limit": 4, "rate_limit_mode": "quota500"},
-    "quota-headers": {"quota_limit": 4, "quota_interval": 1, "quota_time_unit": "second",
-                      "quota_mode": "quota500"},
+    "quota-headers": {
+        "quota_limit": 4,
+        "quota_interval": 1,
+        "quota_time_unit": "second",
+        "quota_mode": "quota500",
+    },
 }
 NO_SMS_PRODUCT = {"api_products": ["phone-numbers-nexmo"]}
 BOTH_PRODUCTS = {"api_products": ["sms-nexmo", "phone-numbers-nexmo"]}
@@ -54,8 +58,7 @@ def client(url: str, **options: Any) -> KpnSms:
 
 
 def sync_client(url: str, **options: Any) -> KpnSmsSync:
-    return KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=url, sender="KPNAlert",
-                      **options)
+    return KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=url, sender="KPNAlert", **options)
 
 
 def each_once(emulator: Emulator, numbers: list[str]) -> None:
@@ -68,8 +71,9 @@ def each_once(emulator: Emulator, numbers: list[str]) -> None:
 
 @pytest.mark.parametrize("status", [500, 429])
 @pytest.mark.parametrize("body", ["quota", "spike"])
-async def test_ratelimit_fault_is_retried_after_a_second(emulator: Emulator, emulator_url: str,
-                                                         status: int, body: str) -> None:
+async def test_ratelimit_fault_is_retried_after_a_second(
+    emulator: Emulator, emulator_url: str, status: int, body: str
+) -> None:
     emulator.configure(script=[{"http": status, "body": body}])
     async with client(emulator_url) as sms:
         start = time.monotonic()
@@ -81,8 +85,9 @@ async def test_ratelimit_fault_is_retried_after_a_second(emulator: Emulator, emu
 
 
 @pytest.mark.parametrize("status", [500, 429])
-def test_ratelimit_fault_is_retried_sync(emulator: Emulator, emulator_url: str,
-                                         status: int) -> None:
+def test_ratelimit_fault_is_retried_sync(
+    emulator: Emulator, emulator_url: str, status: int
+) -> None:
     emulator.configure(script=[{"http": status, "body": "spike"}])
     with sync_client(emulator_url) as sms:
         report = sms.send("throttled once", [TWELVE[0]])
@@ -91,8 +96,9 @@ def test_ratelimit_fault_is_retried_sync(emulator: Emulator, emulator_url: str,
 
 
 @pytest.mark.parametrize("knobs", FOUR_A_SECOND.values(), ids=FOUR_A_SECOND.keys())
-async def test_twelve_through_a_four_per_second_500_quota(emulator: Emulator, emulator_url: str,
-                                                          knobs: dict[str, Any]) -> None:
+async def test_twelve_through_a_four_per_second_500_quota(
+    emulator: Emulator, emulator_url: str, knobs: dict[str, Any]
+) -> None:
     """The issue's case with the client's defaults: all 12 accepted, nobody twice."""
     emulator.configure(**knobs)
     async with client(emulator_url) as sms:
@@ -103,8 +109,9 @@ async def test_twelve_through_a_four_per_second_500_quota(emulator: Emulator, em
 
 
 @pytest.mark.parametrize("knobs", FOUR_A_SECOND.values(), ids=FOUR_A_SECOND.keys())
-def test_twelve_through_a_four_per_second_500_quota_sync(emulator: Emulator, emulator_url: str,
-                                                         knobs: dict[str, Any]) -> None:
+def test_twelve_through_a_four_per_second_500_quota_sync(
+    emulator: Emulator, emulator_url: str, knobs: dict[str, Any]
+) -> None:
     emulator.configure(**knobs)
     with sync_client(emulator_url) as sms:
         report = sms.send("quota", TWELVE)
@@ -114,7 +121,8 @@ def test_twelve_through_a_four_per_second_500_quota_sync(emulator: Emulator, emu
 
 
 async def test_exhausted_quota_fault_waits_for_the_window_in_its_headers(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     """An hourly quota used up: the quota-* headers say the window resets beyond the retry
     budget, so the client stops at once instead of retrying into the same refusal."""
     emulator.configure(quota_limit=2, quota_time_unit="hour", quota_mode="quota500")
@@ -130,7 +138,8 @@ async def test_exhausted_quota_fault_waits_for_the_window_in_its_headers(
 
 
 async def test_missing_sms_product_fails_the_notification_without_renewing(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(**NO_SMS_PRODUCT)
     async with client(emulator_url, max_concurrency=1) as sms:
         with pytest.raises(KpnProductError, match=ADVICE) as caught:
@@ -144,7 +153,8 @@ async def test_missing_sms_product_fails_the_notification_without_renewing(
 
 
 async def test_missing_sms_product_concurrent_recipients_renew_nothing(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(**NO_SMS_PRODUCT)
     async with client(emulator_url) as sms:
         with pytest.raises(KpnProductError):
@@ -171,7 +181,8 @@ async def test_missing_sms_product_on_register(emulator: Emulator, emulator_url:
 
 
 async def test_check_access_finds_a_missing_product_and_texts_nobody(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     async with client(emulator_url) as sms:
         await sms.check_access()  # the product is there: no error
         emulator.configure(**NO_SMS_PRODUCT)
@@ -212,8 +223,9 @@ class DropProductAfter(threading.Thread):
             time.sleep(0.002)
 
 
-async def test_product_taken_away_mid_batch_reports_the_rest(emulator: Emulator,
-                                                             emulator_url: str) -> None:
+async def test_product_taken_away_mid_batch_reports_the_rest(
+    emulator: Emulator, emulator_url: str
+) -> None:
     """Some texts went out: the report stands (nothing raised), the rest carry the product
     error, are not texted, and are not marked permanent (they go through once fixed)."""
     emulator.configure(latency=0.05)
@@ -225,8 +237,9 @@ async def test_product_taken_away_mid_batch_reports_the_rest(emulator: Emulator,
     assert emulator.counters["product_refusals"] == 1  # the rest were not tried
     assert [r.attempts for r in report.failed][1:] == [0] * (len(report.failed) - 1)
     assert emulator.counters["token_requests"] == 1
-    rows = [Row(r.recipient, r.ok, r.reason, r.message_ids if r.ok else None)
-            for r in report.results]
+    rows = [
+        Row(r.recipient, r.ok, r.reason, r.message_ids if r.ok else None) for r in report.results
+    ]
     check_run(Run("library", rows), emulator, TWELVE[:6])
 
 
@@ -234,9 +247,9 @@ async def test_product_taken_away_mid_batch_reports_the_rest(emulator: Emulator,
 
 
 @pytest.mark.parametrize("knobs", FOUR_A_SECOND.values(), ids=FOUR_A_SECOND.keys())
-def test_cli_twelve_through_a_four_per_second_500_quota(emulator: Emulator, emulator_url: str,
-                                                        tmp_path: Path,
-                                                        knobs: dict[str, Any]) -> None:
+def test_cli_twelve_through_a_four_per_second_500_quota(
+    emulator: Emulator, emulator_url: str, tmp_path: Path, knobs: dict[str, Any]
+) -> None:
     """Done when: `kpn-sms send` to 12 numbers through a 4/s Apigee-style 500 quota delivers
     all 12, none twice (the CLI's defaults; the real command in a subprocess)."""
     config = write_cli_config(tmp_path / "kpn.yaml", emulator_url)
@@ -249,8 +262,9 @@ def test_cli_twelve_through_a_four_per_second_500_quota(emulator: Emulator, emul
     each_once(emulator, TWELVE)
 
 
-def test_cli_missing_sms_product_exits_3(emulator: Emulator, emulator_url: str,
-                                         tmp_path: Path) -> None:
+def test_cli_missing_sms_product_exits_3(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     config = write_cli_config(tmp_path / "kpn.yaml", emulator_url)
     emulator.configure(**NO_SMS_PRODUCT)
     run = cli_send(config, TWELVE[:3], "hello")
@@ -263,8 +277,9 @@ def test_cli_missing_sms_product_exits_3(emulator: Emulator, emulator_url: str,
 # ------------------------------------------------------------------ kpn-sms serve
 
 
-async def test_serve_throttled_batch_is_all_sent(emulator: Emulator, emulator_url: str,
-                                                 tmp_path: Path) -> None:
+async def test_serve_throttled_batch_is_all_sent(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     async with running_serve(serve_raw(emulator_url, tmp_path)) as url:
         emulator.configure(**FOUR_A_SECOND["bare-fault"])
         run = await serve_send(url, TWELVE, "quota")
@@ -274,7 +289,8 @@ async def test_serve_throttled_batch_is_all_sent(emulator: Emulator, emulator_ur
 
 
 async def test_serve_throttled_past_the_budget_asks_for_a_retry(
-        emulator: Emulator, emulator_url: str, tmp_path: Path) -> None:
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     """An hourly quota used up (Apigee's 500 fault): those not texted are a transient
     failure (503, "retry"), not a permanent one, and the sender's retry texts only them."""
     raw = serve_raw(emulator_url, tmp_path, client={"retry_budget": 5, "max_concurrency": 1})
@@ -291,8 +307,9 @@ async def test_serve_throttled_past_the_budget_asks_for_a_retry(
     each_once(emulator, TWELVE[:3])
 
 
-async def test_serve_missing_sms_product_asks_for_a_retry(emulator: Emulator, emulator_url: str,
-                                                          tmp_path: Path) -> None:
+async def test_serve_missing_sms_product_asks_for_a_retry(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     """Nothing sent: 503 so Alertmanager retries; once the product is added, that retry
     texts everyone once."""
     async with running_serve(serve_raw(emulator_url, tmp_path)) as url:
@@ -319,8 +336,7 @@ def test_apprise_throttled_batch_is_all_sent(emulator: Emulator, emulator_url: s
     each_once(emulator, TWELVE[:8])
 
 
-def test_apprise_throttled_past_the_budget_says_so(emulator: Emulator,
-                                                   emulator_url: str) -> None:
+def test_apprise_throttled_past_the_budget_says_so(emulator: Emulator, emulator_url: str) -> None:
     emulator.configure(quota_limit=1, quota_time_unit="hour", quota_mode="quota500")
     run = apprise_send(emulator_url, TWELVE[:2], "quota", retry_budget=5, max_concurrency=1)
     assert run.code == 1 and len(run.failed()) == 1, run.output
