@@ -25,7 +25,13 @@ SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 NON_GSM_POLICIES = ("replace", "unicode", "reject")
 # How a throttle is answered: KPN's documented 429 (with Retry-After), Vonage's status 1 in a
 # 200, or Apigee's Quota / SpikeArrest fault as 500 (stock Apigee) or 429 (with the org flag).
-RATE_LIMIT_MODES = ("http429", "status1", "quota500", "spike500", "quota429", "spike429")
+APIGEE_THROTTLES = {  # mode -> (which policy's fault, HTTP status)
+    "quota500": ("quota", 500),
+    "spike500": ("spike", 500),
+    "quota429": ("quota", 429),
+    "spike429": ("spike", 429),
+}
+RATE_LIMIT_MODES = ("http429", "status1", *APIGEE_THROTTLES)
 QUOTA_MODES = ("http429", "quota500", "quota429")
 PRODUCTS = ("sms-nexmo", "phone-numbers-nexmo")
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from . import faults, keys, responses, sending
+from .knobs import APIGEE_THROTTLES
 from .state import EmulatorState
 
 FORM = "application/x-www-form-urlencoded"
@@ -159,8 +160,9 @@ def quota_problem(state: EmulatorState) -> web.Response | None:
     if state.use_quota():
         return None
     mode = state.knob("quota_mode")
-    if mode != "http429":  # Apigee's QuotaViolation fault; the quota-* headers say when
-        return throttle_fault(state, int(mode[-3:]), "quota")
+    if mode in APIGEE_THROTTLES:  # Apigee's QuotaViolation fault; the quota-* headers say when
+        kind, status = APIGEE_THROTTLES[mode]
+        return throttle_fault(state, status, kind)
     state.count("http_429")
     wait = math.ceil(state.seconds_to_quota_reset())
     return responses.kpn_error(
@@ -196,8 +198,9 @@ async def handle_send(
     if wait is not None:
         with state.lock:
             mode = state.knobs["rate_limit_mode"]
-        if mode in ("quota500", "spike500", "quota429", "spike429"):
-            return throttle_fault(state, int(mode[-3:]), mode[:-3])
+        if mode in APIGEE_THROTTLES:
+            kind, status = APIGEE_THROTTLES[mode]
+            return throttle_fault(state, status, kind)
         if mode == "http429":
             state.count("http_429")
             return responses.kpn_error(
