@@ -39,7 +39,14 @@ except ImportError:  # pragma: no cover - apprise without a persistent store
 
 from . import __version__
 from .apprise_support import OPTIONS, PROCESS_TOKENS, RENAMED, AppriseTokenStore
-from .errors import KpnAuthError, KpnConnectionError, KpnSmsError, KpnValidationError
+from .errors import (
+    KpnAuthError,
+    KpnConnectionError,
+    KpnProductError,
+    KpnRateLimitError,
+    KpnSmsError,
+    KpnValidationError,
+)
 from .models import RecipientResult
 from .numbers import mask_number, normalize_number
 from .protocol import DEFAULT_BASE_URL, SMS_PATH
@@ -348,8 +355,12 @@ def _url_words(message: str) -> str:
 
 
 def _kind(err: KpnSmsError) -> str:
+    if isinstance(err, KpnProductError):
+        return "SMS product missing from the KPN app"
     if isinstance(err, KpnAuthError):
         return "credentials refused"
+    if isinstance(err, KpnRateLimitError):
+        return "throttled, not sent"
     if isinstance(err, KpnConnectionError):
         return "gateway unreachable"
     if isinstance(err, KpnValidationError):

@@ -1,7 +1,8 @@
 """The `kpn-sms` command (also `python -m kpn_sms_notify`).
 
 Exit codes: 0 every recipient accepted; 1 some recipient failed; 2 bad input or config
-(nothing sent); 3 credentials refused; 4 gateway unreachable; 130 interrupted.
+(nothing sent); 3 credentials refused or the app lacks the SMS product; 4 gateway unreachable;
+130 interrupted.
 """
 
 from __future__ import annotations

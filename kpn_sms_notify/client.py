@@ -18,12 +18,12 @@ import httpx
 from . import protocol
 from .auth import AsyncTokenManager, TokenStore
 from .client_base import ClientBase, RequestBuilder, split_config
-from .errors import KpnSmsError
+from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .protocol import ApiRequest
 from .ratelimit import AsyncRateLimiter
-from .sending import Attempts, SendPlan, prepare, token_failure
+from .sending import Attempts, Halt, SendPlan, prepare, token_failure
 from .transport import ssl_context
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +68,18 @@ class KpnSms(ClientBase):
         """The current token, fetched if needed. Raises KpnAuthError on bad credentials."""
         return await self._auth.get()
 
+    async def check_access(self) -> None:
+        """Authenticate, then check that this app may use the SMS API, with a request that
+        cannot text anyone. Raises KpnProductError (a KpnAuthError) when the app lacks the
+        SMS product, KpnAuthError / KpnConnectionError as authenticate() does."""
+        await self.authenticate()
+        try:
+            await self._call(self._access_check_builder())
+        except (KpnAuthError, KpnConnectionError):
+            raise
+        except KpnSmsError:
+            pass  # refused for what it lacks (sender, number, text): the API itself is open
+
     async def send(self, message: str, recipients: Iterable[str] | str | None = None,
                    on_result: Callable[[RecipientResult], None] | None = None,
                    **options: Any) -> SendReport:
@@ -76,23 +88,31 @@ class KpnSms(ClientBase):
         Options: title, sender, unicode, max_parts, overflow, client_ref, status_report,
         callback. `on_result` is called as each recipient finishes (progress displays).
         Bad input raises KpnValidationError and nothing is sent; a refused login
-        raises KpnAuthError and nothing is sent. Per-recipient failures are in the report.
+        raises KpnAuthError and nothing is sent, as does an app without the SMS product
+        (KpnProductError: the batch stops at the first such answer). Per-recipient failures
+        are in the report.
         """
         plan = prepare(self.settings, message, recipients, **options)
         await self._auth.get()
         slots: list[RecipientResult | None] = [None] * len(plan.numbers)
         queue = iter(enumerate(plan.numbers))
+        halt = Halt(self.settings)
 
         async def worker() -> None:
             # A fixed pool of workers, not a task per recipient: memory stays flat for 10k.
             for index, number in queue:
-                slots[index] = result = await self._attempt(plan, number)
+                result = halt.skipped(number)
+                if result is None:
+                    result = await self._attempt(plan, number)
+                slots[index] = result
+                halt.note(result)
                 if on_result is not None:
                     on_result(result)
 
         workers = min(self.settings.max_concurrency, len(plan.numbers))
         await asyncio.gather(*(worker() for _ in range(workers)))
         results = tuple(r for r in slots if r is not None)
+        halt.check(results)
         report = SendReport(results, text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
@@ -142,8 +162,9 @@ class KpnSms(ClientBase):
             delay = attempts.retry_delay(outcome, time.monotonic())
             if delay is None:
                 return attempts.result(outcome)
-            if outcome.wait:
-                self._limiter.pause(outcome.wait)
+            pause = attempts.pause(outcome, delay)
+            if pause:
+                self._limiter.pause(pause)
             self.session.retries += 1
             _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
             await asyncio.sleep(delay)

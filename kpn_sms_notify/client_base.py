@@ -47,6 +47,9 @@ class ClientBase:
     def _send_request(self, token: Token, plan: SendPlan, number: str) -> ApiRequest:
         return protocol.send_request(self.settings.base_url, token, to=number, **plan.fields)
 
+    def _access_check_builder(self) -> RequestBuilder:
+        return lambda token: protocol.access_check_request(self.settings.base_url, token)
+
     def _register_builder(self, to: str, callback_url: str) -> RequestBuilder:
         number = normalize_number(to, self.settings.region, field="to")
         url = checked_url("callback_url", callback_url)

@@ -5,6 +5,7 @@ KpnSmsError                      base; str() never holds a secret or a full phon
 ├── KpnConnectionError           could not reach the gateway, or got no usable answer
 │   └── KpnTimeoutError
 ├── KpnAuthError                 credentials refused, or a token refused after one renewal
+│   └── KpnProductError          the app lacks the SMS product: fix it in KPN's API Store
 ├── KpnApiError                  the API said no (status, code, detail, recipient)
 │   └── KpnRateLimitError        .retry_after in seconds, when known
 └── KpnValidationError           bad input (also a ValueError): .field, .value
@@ -38,6 +39,17 @@ class KpnAuthError(KpnSmsError):
     """The gateway refused the credentials or the access token."""
 
 
+class KpnProductError(KpnAuthError):
+    """The credentials work, but the gateway refuses this app the API: the app lacks the
+    SMS product (Apigee `InvalidAPICallAsNoApiProductMatchFound`), or the resource is in none
+    of its products. Renewing the token or retrying does not help; `code` is the fault's
+    error code."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class KpnApiError(KpnSmsError):
     """The API answered and refused the request.
 
@@ -65,7 +77,8 @@ class KpnApiError(KpnSmsError):
 
 
 class KpnRateLimitError(KpnApiError):
-    """Throttled: HTTP 429 from the gateway or Vonage status 1."""
+    """Throttled, nothing sent: HTTP 429, an Apigee rate-limit fault (`policies.ratelimit.*`,
+    on any status, 500 included) or Vonage status 1."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]

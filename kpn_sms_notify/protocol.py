@@ -21,6 +21,7 @@ from .errors import (
     KpnApiError,
     KpnAuthError,
     KpnConnectionError,
+    KpnProductError,
     KpnRateLimitError,
     KpnSmsError,
 )
@@ -36,6 +37,13 @@ FORM = "application/x-www-form-urlencoded"
 
 _THROTTLE_WAIT = re.compile(r"please wait \[\s*(\d+)\s*\]", re.IGNORECASE)
 _TOKEN_FAULT_CODES = ("invalid_access_token", "access_token_expired", "invalidaccesstoken")
+# Apigee's Quota and SpikeArrest policies: the request stopped at the gateway, nothing sent.
+_THROTTLE_FAULT_PREFIX = "policies.ratelimit."
+# Apigee's "this app may not call this resource" (keymanagement.service.* or oauth.v2.*).
+_PRODUCT_FAULT_CODES = ("invalidapicallasnoapiproductmatchfound", "apiresource_doesnot_exist",
+                        "invalidclientidforgivenresource")
+PRODUCT_ADVICE = ("the KPN app has no access to the SMS API: add the SMS product to this app "
+                  "in KPN's API Store")
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _DETAIL_MAX = 200
 
@@ -59,8 +67,9 @@ class SendOutcome:
 
     `parts` (accepted) or `error` (failed) is set; both when a long text was partly accepted,
     which is never retried (it would repeat the accepted parts). `retry` says whether sending
-    again is safe and may help; `wait` is the server's hint in seconds; `token_rejected` asks the
-    client to fetch a new token and try once more.
+    again is safe and may help; `wait` is the server's hint in seconds; `throttled` says the
+    gateway or Vonage refused for the rate (nothing sent; every send of the client should
+    pause); `token_rejected` asks the client to fetch a new token and try once more.
     """
 
     parts: tuple[MessagePart, ...] = ()
@@ -68,6 +77,7 @@ class SendOutcome:
     status: str | None = None
     retry: bool = False
     wait: float | None = None
+    throttled: bool = False
     token_rejected: bool = False
     ambiguous: bool = False
     headers: ApiHeaders = field(default_factory=ApiHeaders)
@@ -124,6 +134,14 @@ def send_request(
         data["message-class"] = str(message_class)
     return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/send", data=data,
                       headers=_auth_headers(token), sends_sms=True)
+
+
+def access_check_request(base_url: str, token: Token) -> ApiRequest:
+    """`POST /send` without a sender, number or text: it cannot text anyone (Vonage refuses
+    it with status 2), yet it passes the gateway's checks of the token and the app's API
+    products first, so a missing SMS product shows up before the first real text."""
+    return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/send",
+                      headers=_auth_headers(token))
 
 
 def register_request(base_url: str, token: Token, *, to: str, callback_url: str) -> ApiRequest:
@@ -228,11 +246,11 @@ def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
     if status_code == 200:
         raise KpnConnectionError(f"token answer: unreadable ({_describe_body(headers, body)})")
     error = error_from_answer(status_code, headers, body)
-    if status_code in (400, 401, 403) and not isinstance(error, KpnConnectionError):
-        raise KpnAuthError(f"token request refused: {error}") from None
-    if status_code >= 500 or status_code == 429:
+    if status_code >= 500 or isinstance(error, KpnRateLimitError):
         # The token service is down or busy: transient, not a verdict on the credentials.
         raise KpnConnectionError(f"token request: {error}", sent=False) from None
+    if status_code in (400, 401, 403) and not isinstance(error, KpnConnectionError):
+        raise KpnAuthError(f"token request refused: {error}") from None
     raise error
 
 
@@ -251,15 +269,19 @@ def parse_send(status_code: int, headers: Mapping[str, str], body: bytes, *,
             sent=True)
         return SendOutcome(error=err, ambiguous=True, headers=api_headers)
     error = error_from_answer(status_code, headers, body, recipient=masked)
-    wait = getattr(error, "retry_after", None)
-    if status_code == 429 and wait is None:
+    # A throttle (429, or Apigee's rate-limit fault on any status, 500 included) stopped at
+    # the gateway: nothing reached Vonage, so it is retried like any 429.
+    throttled = isinstance(error, KpnRateLimitError)
+    wait = error.retry_after if isinstance(error, KpnRateLimitError) else None
+    if throttled and wait is None:
         wait = quota_wait(api_headers.quota)
     return SendOutcome(
         error=error,
-        retry=status_code in (429, 503),
+        retry=throttled or status_code == 503,
         wait=wait,
+        throttled=throttled,
         token_rejected=is_token_rejection(status_code, body),
-        ambiguous=status_code in (500, 502, 504),
+        ambiguous=status_code in (500, 502, 504) and not throttled,
         headers=api_headers,
     )
 
@@ -312,7 +334,7 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
         error = KpnApiError(message, http_status=200, status=status, detail=text,
                             recipient=masked)
     return SendOutcome(parts=tuple(parts), error=error, status=status, retry=retry, wait=wait,
-                       headers=headers)
+                       throttled=status == "1", headers=headers)
 
 
 def parse_simple(status_code: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -331,11 +353,30 @@ def parse_simple(status_code: int, headers: Mapping[str, str], body: bytes) -> d
 
 
 def is_token_rejection(status_code: int, body: bytes) -> bool:
-    """401, or the Apigee invalid/expired-token fault, which may come on any status."""
+    """401, or the Apigee invalid/expired-token fault, which may come on any status; not a
+    401 that names a throttle or a missing API product (a new token would not help)."""
+    code = fault_code(body)
+    if code is not None and (is_throttle_code(code) or is_product_code(code)):
+        return False
     if status_code == 401:
         return True
+    return code is not None and any(c in code for c in _TOKEN_FAULT_CODES)
+
+
+def fault_code(body: bytes) -> str | None:
+    """The Apigee fault's `detail.errorcode`, lower case, or None."""
     fault = _fault(_json_object(body))
-    return fault is not None and any(c in (fault[1] or "").lower() for c in _TOKEN_FAULT_CODES)
+    return fault[1].lower() if fault is not None and fault[1] else None
+
+
+def is_throttle_code(code: str) -> bool:
+    """Apigee's Quota or SpikeArrest violation (`policies.ratelimit.*`), on any status."""
+    return code.lower().startswith(_THROTTLE_FAULT_PREFIX)
+
+
+def is_product_code(code: str) -> bool:
+    """Apigee's refusal of a resource that is in none of the app's API products."""
+    return code.lower().rsplit(".", 1)[-1] in _PRODUCT_FAULT_CODES
 
 
 def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes, *,
@@ -350,8 +391,12 @@ def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes,
     message = f"{prefix}HTTP {status_code}" + (f" {code}" if code else "") + f": {detail}"
     kwargs: dict[str, Any] = {"http_status": status_code, "code": code, "detail": detail,
                               "recipient": recipient}
-    if status_code == 429:
+    if status_code == 429 or (code is not None and is_throttle_code(code)):
         return KpnRateLimitError(message, retry_after=api_headers.retry_after, **kwargs)
+    if code is not None and is_product_code(code):
+        # About the app, not the recipient: no number in the message.
+        return KpnProductError(f"HTTP {status_code} {code}: {detail}: {PRODUCT_ADVICE}",
+                               code=code)
     if is_token_rejection(status_code, body) or status_code == 403:
         return KpnAuthError(message)
     if status_code >= 500 and data is None:

@@ -1,11 +1,12 @@
-"""What both clients do around the wire, without I/O: prepare a notification, and decide
-after each attempt whether to stop, retry, or renew the token first.
+"""What both clients do around the wire, without I/O: prepare a notification, decide
+after each attempt whether to stop, retry, or renew the token first, and stop a batch that
+the gateway refuses as a whole.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from .encoding import compose, fit
 from .errors import (
     KpnApiError,
     KpnConnectionError,
+    KpnProductError,
     KpnSmsError,
     KpnValidationError,
 )
@@ -24,6 +26,9 @@ from .textclean import clean_sms_text
 
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
+# A throttle that names no wait waits at least this long: rate limits are counted per second
+# or longer (Vonage's 30/s, Apigee's quota and spike arrest), so sooner is throttled again.
+_THROTTLE_FLOOR = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +128,9 @@ class Attempts:
 
     Retries are bounded in count (`retries`) and in time (`retry_budget` seconds). Ambiguous
     failures (the request may have gone out: read time-outs, 500/502) are retried only with
-    `retry_ambiguous`, since a retry may text the person twice.
+    `retry_ambiguous`, since a retry may text the person twice. A throttle (429, Vonage
+    status 1, or Apigee's rate-limit fault on any status) sent nothing: it is retried after the
+    quota window, and pauses every send of the client meanwhile.
     """
 
     def __init__(self, recipient: str, settings: Settings, started: float) -> None:
@@ -150,10 +157,20 @@ class Attempts:
         delay = random.uniform(backoff / 2, backoff)  # jitter spreads a herd of retries
         if outcome.wait is not None:
             delay = max(delay, outcome.wait)
+        elif outcome.throttled:
+            delay = max(delay, _THROTTLE_FLOOR)
         if now + delay - self.started > self.settings.retry_budget:
             return None
         self.retries += 1
         return delay
+
+    @staticmethod
+    def pause(outcome: SendOutcome, delay: float) -> float:
+        """Seconds every send of the client waits before this retry: after a throttle, the
+        window the gateway named, else this retry's backoff; nothing after other failures."""
+        if not outcome.throttled:
+            return 0.0
+        return outcome.wait if outcome.wait is not None else delay
 
     def result(self, outcome: SendOutcome, truncated: bool = False) -> RecipientResult:
         if outcome.ok:
@@ -178,3 +195,30 @@ class Attempts:
             isinstance(error, KpnApiError) and not retryable)
         return RecipientResult(self.recipient, False, parts=parts, status=status, reason=reason,
                                error=error, attempts=self.count, permanent=permanent)
+
+
+class Halt:
+    """Stops a batch at the first refusal that is about the app, not the recipient (its SMS
+    product is missing): every other recipient would get the same answer. Shared by the
+    workers of one `send()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.error: KpnProductError | None = None
+
+    def note(self, result: RecipientResult) -> None:
+        if self.error is None and isinstance(result.error, KpnProductError):
+            self.error = result.error
+
+    def skipped(self, number: str) -> RecipientResult | None:
+        """The result of a recipient not tried because the batch was halted, or None."""
+        if self.error is None:
+            return None
+        return Attempts(number, self.settings, 0.0).failure(self.error)
+
+    def check(self, results: Sequence[RecipientResult]) -> None:
+        """Every recipient refused for the app's missing product: nothing was sent, so the
+        notification fails as a whole (KpnProductError, a KpnAuthError) like a refused login."""
+        if self.error is not None and all(isinstance(r.error, KpnProductError)
+                                          for r in results):
+            raise self.error

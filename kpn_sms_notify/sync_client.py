@@ -19,12 +19,12 @@ import httpx
 from . import protocol
 from .auth import SyncTokenManager, TokenStore
 from .client_base import ClientBase, RequestBuilder, split_config
-from .errors import KpnSmsError
+from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .protocol import ApiRequest
 from .ratelimit import SyncRateLimiter
-from .sending import Attempts, SendPlan, prepare, token_failure
+from .sending import Attempts, Halt, SendPlan, prepare, token_failure
 from .transport import ssl_context
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,25 +65,40 @@ class KpnSmsSync(ClientBase):
     def authenticate(self) -> Token:
         return self._auth.get()
 
+    def check_access(self) -> None:
+        """See KpnSms.check_access."""
+        self.authenticate()
+        try:
+            self._call(self._access_check_builder())
+        except (KpnAuthError, KpnConnectionError):
+            raise
+        except KpnSmsError:
+            pass  # refused for what it lacks (sender, number, text): the API itself is open
+
     def send(self, message: str, recipients: Iterable[str] | str | None = None,
              on_result: Callable[[RecipientResult], None] | None = None,
              **options: Any) -> SendReport:
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)
         self._auth.get()
+        halt = Halt(self.settings)
 
         def one(number: str) -> RecipientResult:
-            result = self._attempt(plan, number)
+            result = halt.skipped(number)
+            if result is None:
+                result = self._attempt(plan, number)
+            halt.note(result)
             if on_result is not None:
                 on_result(result)
             return result
 
         workers = min(self.settings.max_concurrency, len(plan.numbers))
-        if workers == 1:
-            results = [one(plan.numbers[0])]
+        if workers == 1:  # one at a time, in this thread (max_concurrency 1, or one number)
+            results = [one(number) for number in plan.numbers]
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kpn-sms") as pool:
                 results = list(pool.map(one, plan.numbers))
+        halt.check(results)
         report = SendReport(tuple(results), text=plan.text, truncated=plan.truncated)
         self.session.record(report)
         return report
@@ -128,8 +143,9 @@ class KpnSmsSync(ClientBase):
             delay = attempts.retry_delay(outcome, time.monotonic())
             if delay is None:
                 return attempts.result(outcome)
-            if outcome.wait:
-                self._limiter.pause(outcome.wait)
+            pause = attempts.pause(outcome, delay)
+            if pause:
+                self._limiter.pause(pause)
             self.session.retries += 1
             _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
             time.sleep(delay)

@@ -68,6 +68,113 @@ def test_rate_limit_as_status_1(
     assert len(emulator.messages) == 4 - len(throttled)
 
 
+@pytest.mark.parametrize(
+    ("mode", "status", "errorcode"),
+    [
+        ("quota500", 500, "policies.ratelimit.QuotaViolation"),
+        ("spike500", 500, "policies.ratelimit.SpikeArrestViolation"),
+        ("quota429", 429, "policies.ratelimit.QuotaViolation"),
+        ("spike429", 429, "policies.ratelimit.SpikeArrestViolation"),
+    ],
+)
+def test_rate_limit_as_apigee_fault(
+    emulator: Emulator,
+    emulator_url: str,
+    emulator_auth: dict[str, str],
+    mode: str,
+    status: int,
+    errorcode: str,
+) -> None:
+    """Stock Apigee answers a Quota or SpikeArrest violation with HTTP 500 (429 only with an
+    org flag) and its fault body, without Retry-After; nothing reaches Vonage."""
+    emulator.configure(rate_limit=1, rate_limit_mode=mode)
+    answers = [send(emulator_url, emulator_auth) for _ in range(4)]
+    limited = [a for a in answers if a.status_code != 200]
+    assert len(limited) >= 2
+    for answer in limited:
+        assert answer.status_code == status
+        fault = answer.json()["fault"]
+        assert fault["detail"]["errorcode"] == errorcode
+        if "Quota" in errorcode:
+            assert fault["faultstring"] == (
+                "Rate limit quota violation. Quota limit  exceeded. Identifier : _default"
+            )
+        else:
+            assert fault["faultstring"] == "Spike arrest violation. Allowed rate : 1ps"
+        assert "Retry-After" not in answer.headers and "quota-limit" in answer.headers
+    assert len(emulator.messages) == len(answers) - len(limited)
+    assert emulator.counters["throttle_faults"] == len(limited)
+    assert emulator.counters["http_429"] == (len(limited) if status == 429 else 0)
+
+
+def test_exhausted_quota_as_apigee_fault(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    emulator.configure(quota_limit=1, quota_time_unit="hour", quota_mode="quota500")
+    assert send(emulator_url, emulator_auth).status_code == 200
+    over = send(emulator_url, emulator_auth)
+    assert over.status_code == 500
+    assert over.json()["fault"]["detail"]["errorcode"] == "policies.ratelimit.QuotaViolation"
+    # No Retry-After: the quota-* headers say when the window resets.
+    assert "Retry-After" not in over.headers
+    assert over.headers["quota-used"] == over.headers["quota-limit"] == "1"
+    assert over.headers["quota-reset-UTC"].endswith("Z")
+    assert len(emulator.messages) == 1
+
+
+@pytest.mark.parametrize("body", ["quota", "spike"])
+def test_script_answers_an_apigee_ratelimit_fault(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], body: str
+) -> None:
+    emulator.configure(script=[{"http": 500, "body": body}])
+    answer = send(emulator_url, emulator_auth)
+    assert answer.status_code == 500
+    assert answer.json()["fault"]["detail"]["errorcode"].startswith("policies.ratelimit.")
+    assert emulator.messages == []
+    assert send(emulator_url, emulator_auth).status_code == 200
+
+
+def test_app_without_the_sms_product(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    """KPN issues a token to an app without the SMS product; the SMS API then answers
+    Apigee's 401 InvalidAPICallAsNoApiProductMatchFound (the token itself is fine)."""
+    emulator.configure(api_products=["phone-numbers-nexmo"])
+    creds = {"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET}
+    token = HTTP.post(emulator_url + TOKEN, data=creds).json()
+    assert token["api_product_list_json"] == ["phone-numbers-nexmo"]
+    assert token["api_product_list"] == "[phone-numbers-nexmo]"
+    refused = send(emulator_url, emulator_auth)
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "fault": {
+            "faultstring": "Invalid API call as no apiproduct match found",
+            "detail": {"errorcode": "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound"},
+        }
+    }
+    register = HTTP.post(
+        emulator_url + "/communication/nexmo/sms/register",
+        headers=emulator_auth,
+        data={"to": "31612345678", "callback_url": "https://example.com/in"},
+    )
+    assert register.status_code == 401
+    numbers = HTTP.get(
+        emulator_url + "/communication/nexmo/phone-numbers/account/numbers", headers=emulator_auth
+    )
+    assert numbers.status_code == 200  # that product the app has
+    assert emulator.counters["product_refusals"] == 2
+    assert emulator.counters["auth_failures"] == 0 and emulator.messages == []
+    emulator.configure(api_products=["sms-nexmo"])
+    assert send(emulator_url, emulator_auth).status_code == 200
+    assert (
+        HTTP.get(
+            emulator_url + "/communication/nexmo/phone-numbers/account/numbers",
+            headers=emulator_auth,
+        ).status_code
+        == 401
+    )
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 @pytest.mark.parametrize("body", ["kpn", "apigee", "html", "empty", "malformed"])
 def test_error_rate_bodies(
@@ -254,6 +361,10 @@ async def test_peak_in_flight(
         ({"error_rate": 2}, "'error_rate'"),
         ({"latency": -1}, "'latency'"),
         ({"rate_limit_mode": "loud"}, "'rate_limit_mode'"),
+        ({"quota_mode": "status1"}, "'quota_mode'"),
+        ({"api_products": ["sms"]}, "'api_products'"),
+        ({"api_products": "sms-nexmo"}, "'api_products'"),
+        ({"script": [{"http": 500, "body": "teapot"}]}, "'script'[0]"),
         ({"error_status": 42}, "'error_status'"),
         ({"script": [{"http": 503, "drop": True}]}, "'script'[0]"),
         ({"script": [{"teapot": 1}]}, "'script'[0]"),

@@ -11,6 +11,7 @@ from kpn_sms_notify.errors import (
     KpnApiError,
     KpnAuthError,
     KpnConnectionError,
+    KpnProductError,
     KpnRateLimitError,
 )
 from kpn_sms_notify.models import Token
@@ -242,3 +243,91 @@ def test_quota_exhausted_429_waits_for_the_reset() -> None:
         {**headers, "quota-reset-UTC": "1893456030000"}).quota, now=now) == 30.0
     assert protocol.quota_wait(protocol.parse_headers(
         {**headers, "quota-used": "3"}).quota, now=now) is None
+
+
+# ------------------------------------------------------------------ Apigee faults (issue 11)
+
+QUOTA = {"fault": {"faultstring": "Rate limit quota violation. Quota limit  exceeded. "
+                                  "Identifier : _default",
+                   "detail": {"errorcode": "policies.ratelimit.QuotaViolation"}}}
+SPIKE = {"fault": {"faultstring": "Spike arrest violation. Allowed rate : 4ps",
+                   "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"}}}
+NO_PRODUCT = {"fault": {"faultstring": "Invalid API call as no apiproduct match found",
+                        "detail": {"errorcode":
+                                   "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound"}}}
+
+
+@pytest.mark.parametrize("status", [500, 429, 503, 403, 401, 400])
+@pytest.mark.parametrize("body", [QUOTA, SPIKE], ids=["quota", "spike"])
+def test_ratelimit_fault_is_a_throttle_on_any_status(status: int, body: object) -> None:
+    """Apigee's Quota / SpikeArrest fault stopped the request at the gateway: nothing was
+    sent, whatever the status (stock Apigee uses 500), so it is retried like a 429."""
+    outcome = protocol.parse_send(status, JSON, _b(body), recipient="31612345678")
+    assert isinstance(outcome.error, KpnRateLimitError)
+    assert outcome.retry and outcome.throttled
+    assert not outcome.ambiguous and not outcome.token_rejected
+    assert f"HTTP {status} policies.ratelimit." in str(outcome.error)
+    assert "31612345678" not in str(outcome.error)
+
+
+def test_ratelimit_fault_waits_for_retry_after_or_the_quota_window() -> None:
+    hinted = protocol.parse_send(500, {**JSON, "Retry-After": "2"}, _b(QUOTA), recipient="316")
+    assert hinted.wait == 2.0
+    exhausted = {**JSON, "quota-limit": "4", "quota-used": "4",
+                 "quota-reset-UTC": "2030-01-01T00:00:30Z"}
+    windowed = protocol.parse_send(500, exhausted, _b(QUOTA), recipient="316")
+    assert windowed.wait is not None and windowed.wait > 3600  # the reset is years away
+    bare = protocol.parse_send(500, JSON, _b(SPIKE), recipient="316")
+    assert bare.wait is None and bare.retry  # no hint: the client's backoff decides
+
+
+def test_a_plain_500_is_still_ambiguous() -> None:
+    for body in ({"fault": {"faultstring": "Internal", "detail": {"errorcode":
+                                                                  "messaging.runtime.Error"}}},
+                 {"transactionId": "t", "status": "500", "name": "x", "message": "y"}):
+        outcome = protocol.parse_send(500, JSON, _b(body), recipient="316")
+        assert outcome.ambiguous and not outcome.retry and not outcome.throttled
+
+
+def test_status_1_is_a_throttle() -> None:
+    body = _b({"message-count": "1", "messages": [
+        {"status": "1", "error-text": "Throughput Rate Exceeded - please wait [ 250 ] and retry"}]})
+    outcome = protocol.parse_send(200, JSON, body, recipient="316")
+    assert outcome.throttled and outcome.retry and outcome.wait == 0.25
+
+
+def test_ratelimit_fault_on_the_token_endpoint_is_transient() -> None:
+    for status in (500, 429, 401):
+        with pytest.raises(KpnConnectionError, match="QuotaViolation") as caught:
+            protocol.parse_token(status, JSON, _b(QUOTA))
+        assert caught.value.sent is False
+
+
+@pytest.mark.parametrize("code", [
+    "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound",
+    "oauth.v2.InvalidAPICallAsNoApiProductMatchFound",
+    "oauth.v2.apiresource_doesnot_exist",
+    "keymanagement.service.InvalidClientIdForGivenResource",
+])
+def test_missing_api_product_is_not_a_token_problem(code: str) -> None:
+    body = _b({"fault": {"faultstring": "Invalid API call as no apiproduct match found",
+                         "detail": {"errorcode": code}}})
+    assert not protocol.is_token_rejection(401, body)
+    outcome = protocol.parse_send(401, JSON, body, recipient="31612345678")
+    err = outcome.error
+    assert isinstance(err, KpnProductError) and isinstance(err, KpnAuthError)
+    assert not (outcome.retry or outcome.ambiguous or outcome.token_rejected or outcome.throttled)
+    assert err.code == code
+    assert str(err).startswith(f"HTTP 401 {code}: ")
+    assert "add the SMS product to this app in KPN's API Store" in str(err)
+    assert "316" not in str(err)  # about the app, not a recipient
+    with pytest.raises(KpnProductError):
+        protocol.parse_simple(401, JSON, body)
+
+
+def test_a_plain_401_still_asks_for_a_new_token() -> None:
+    for body in (_b({"fault": {"faultstring": "Invalid Access Token", "detail": {
+            "errorcode": "keymanagement.service.invalid_access_token"}}}), b""):
+        assert protocol.is_token_rejection(401, body)
+        assert isinstance(protocol.parse_send(401, JSON, body, recipient="316").error,
+                          KpnAuthError)

@@ -27,6 +27,16 @@ def test_send_and_single_token(emulator: Emulator, emulator_url: str) -> None:
     assert {m["to"] for m in emulator.messages} == {A, B}
 
 
+def test_one_at_a_time_texts_everyone(emulator: Emulator, emulator_url: str) -> None:
+    """max_concurrency 1: every recipient in turn (it once texted only the first one and
+    left the others out of the report)."""
+    numbers = [A, B, "31655512345"]
+    with client(emulator_url, max_concurrency=1) as sms:
+        report = sms.send("one by one", numbers)
+    assert [r.recipient for r in report.results] == numbers and report.ok
+    assert sorted(m["to"] for m in emulator.messages) == sorted(numbers)
+
+
 def test_threads_share_one_token(emulator: Emulator, emulator_url: str) -> None:
     emulator.configure(latency=0.02)
     results = []

@@ -3,7 +3,8 @@
 A script entry is a dict, consumed by the next request it applies to:
 
     {"http": 503}                       answer HTTP 503 (body "kpn" unless "body" says
-                                        kpn / apigee / html / empty / malformed)
+                                        kpn / apigee / html / empty / malformed, or
+                                        quota / spike: Apigee's rate-limit fault)
     {"status": "1"}                     answer HTTP 200 with this Vonage status
     {"drop": true}                      close the connection without answering
     {"slow": 5}                         accept, then answer 5 s later
@@ -23,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from . import responses
+from .knobs import ERROR_BODIES
 from .state import EmulatorState
 
 SEND_PATHS = ("/communication/nexmo/sms/send", "/sms/json")
@@ -55,7 +57,7 @@ def check_script(entries: Any) -> list[dict[str, Any]]:
             raise ValueError(f"emulator knob 'script'[{i}]: unknown key {sorted(unknown)[0]!r}")
         if "http" in entry and not (isinstance(entry["http"], int) and 100 <= entry["http"] <= 599):
             raise ValueError(f"emulator knob 'script'[{i}]: bad http status {entry['http']!r}")
-        if entry.get("body", "kpn") not in ("kpn", "apigee", "html", "empty", "malformed"):
+        if entry.get("body", "kpn") not in ERROR_BODIES:
             raise ValueError(f"emulator knob 'script'[{i}]: bad body {entry['body']!r}")
         if "bad_body" in entry and entry["bad_body"] not in ("malformed", "html", "empty"):
             raise ValueError(f"emulator knob 'script'[{i}]: bad bad_body {entry['bad_body']!r}")

@@ -17,13 +17,26 @@ EMU_API_SECRET = "demosecret123"
 DEFAULT_VIRTUAL_NUMBER = "3197012345678"
 
 WEBHOOK_FORMATS = ("form", "json", "get")
-ERROR_BODIES = ("kpn", "apigee", "html", "empty", "malformed")
+# "quota" / "spike": Apigee's rate-limit faults (policies.ratelimit.QuotaViolation /
+# SpikeArrestViolation), which stock Apigee sends as HTTP 500.
+ERROR_BODIES = ("kpn", "apigee", "html", "empty", "malformed", "quota", "spike")
 BAD_BODIES = ("malformed", "html", "empty")
 SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 NON_GSM_POLICIES = ("replace", "unicode", "reject")
 MESSAGE_ID_FORMATS = ("hex", "uuid")
 THROTTLE_TEXTS = ("wait", "no_wait", "mt_limit")
 TOKEN_ERROR_CODES = ("invalid_client", "invalid_request")
+# How a throttle is answered: KPN's documented 429 (with Retry-After), Vonage's status 1 in a
+# 200, or Apigee's Quota / SpikeArrest fault as 500 (stock Apigee) or 429 (with the org flag).
+APIGEE_THROTTLES = {  # mode -> (which policy's fault, HTTP status)
+    "quota500": ("quota", 500),
+    "spike500": ("spike", 500),
+    "quota429": ("quota", 429),
+    "spike429": ("spike", 429),
+}
+RATE_LIMIT_MODES = ("http429", "status1", *APIGEE_THROTTLES)
+QUOTA_MODES = ("http429", "quota500", "quota429")
+PRODUCTS = ("sms-nexmo", "phone-numbers-nexmo")
 
 DEFAULTS: dict[str, Any] = {
     # credentials
@@ -36,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "token_endpoint_down": False,  # True: 503 with a KPN ErrorResponse
     "token_endpoint_status": None,  # int: answer every token request with this HTTP status
     "token_level": "demo",
+    # API products of the app: an API outside them gets Apigee's 401
+    # InvalidAPICallAsNoApiProductMatchFound (a token is still issued, as KPN does)
+    "api_products": list(PRODUCTS),
     "auth_fault_status": 401,  # HTTP status of the Apigee fault for a bad bearer
     "auth_error_body": "apigee",  # "apigee" fault envelope or "kpn" ErrorResponse
     # bad credentials: KPN's observed "invalid_client", or "invalid_request" as Apigee documents
@@ -46,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "quota_limit": 100000,
     "quota_interval": 1,
     "quota_time_unit": "day",
+    "quota_mode": "http429",  # how an exhausted quota answers: see QUOTA_MODES
     # account
     "balance": "10000.00000000",  # enough for 133,333 parts at the default price
     "price_per_part": "0.07500000",
@@ -62,7 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "latency": 0.0,  # seconds added to every API answer
     "rate_limit": None,  # sends per second (token bucket, burst = rate_limit_burst or rate)
     "rate_limit_burst": None,
-    "rate_limit_mode": "http429",  # "http429" (gateway) or "status1" (Vonage throttling)
+    "rate_limit_mode": "http429",  # see RATE_LIMIT_MODES
     "error_rate": 0.0,
     "error_status": 503,  # int or list of ints picked at random
     "error_body": "kpn",  # kpn, apigee, html, empty, malformed
@@ -107,6 +124,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "token_endpoint_down": (bool,),
     "token_endpoint_status": (int, type(None)),
     "token_level": (str,),
+    "api_products": (list, tuple),
     "auth_fault_status": (int,),
     "auth_error_body": (str,),
     "token_error_code": (str,),
@@ -115,6 +133,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "quota_limit": (int,),
     "quota_interval": (int,),
     "quota_time_unit": (str,),
+    "quota_mode": (str,),
     "balance": (str, int, float),
     "price_per_part": (str, int, float),
     "network": (str,),
@@ -166,14 +185,15 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "auth_error_body": ("apigee", "kpn"),
-    "rate_limit_mode": ("http429", "status1"),
+    "rate_limit_mode": RATE_LIMIT_MODES,
+    "quota_mode": QUOTA_MODES,
     "error_body": ERROR_BODIES,
     "bad_body": BAD_BODIES,
     "dlr_format": WEBHOOK_FORMATS,
     "inbound_format": WEBHOOK_FORMATS,
     "signature_method": SIGNATURE_METHODS,
     "non_gsm_text": NON_GSM_POLICIES,
-    "quota_time_unit": ("minute", "hour", "day", "week", "month"),
+    "quota_time_unit": ("second", "minute", "hour", "day", "week", "month"),
     "message_id_format": MESSAGE_ID_FORMATS,
     "throttle_text": THROTTLE_TEXTS,
     "token_error_code": TOKEN_ERROR_CODES,
@@ -224,6 +244,14 @@ def check(knobs: dict[str, Any]) -> dict[str, Any]:
         elif name == "error_status":
             codes = value if isinstance(value, (list, tuple)) else [value]
             value = [_http_code(name, c) for c in codes] if codes else [503]
+        elif name == "api_products":
+            unknown = [v for v in value if v not in PRODUCTS]
+            if unknown:
+                raise ValueError(
+                    f"emulator knob 'api_products': {unknown[0]!r} is not one of "
+                    f"{', '.join(PRODUCTS)}"
+                )
+            value = list(value)
         elif name in ("whitelist", "virtual_numbers") and value is not None:
             value = [str(v) for v in value]
         elif name == "script":

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from . import faults, keys, responses, sending
+from .knobs import APIGEE_THROTTLES
 from .state import EmulatorState
 
 FORM = "application/x-www-form-urlencoded"
@@ -108,13 +109,14 @@ async def token(request: web.Request) -> web.Response:
             and form.get("client_secret") == state.knobs["client_secret"]
         )
         level = state.knobs["token_level"]
+        products = list(state.knobs["api_products"])
     if not good:
         return _bad_client(state, form.get("client_id"))
     access, ttl = state.issue_token()
     body = {
         "refresh_token_expires_in": "0",
-        "api_product_list": "[sms-nexmo, phone-numbers-nexmo]",
-        "api_product_list_json": ["sms-nexmo", "phone-numbers-nexmo"],
+        "api_product_list": f"[{', '.join(products)}]",
+        "api_product_list_json": products,
         "organization_name": "kpn",
         "developer_email": "demo@example.com",
         "token_type": "Bearer",
@@ -133,10 +135,22 @@ async def token(request: web.Request) -> web.Response:
 
 
 def api_problem(request: web.Request, state: EmulatorState) -> web.Response | None:
-    """The bearer check, then the quota. Compared with None on purpose: some aiohttp
-    releases make a web.Response falsy, so `a or b` would let a refusal through."""
+    """The bearer check, the app's API products, then the quota (Apigee's order). Compared
+    with None on purpose: some aiohttp releases make a web.Response falsy, so `a or b` would
+    let a refusal through."""
     problem = bearer_problem(request)
+    if problem is None:
+        problem = product_problem(request, state)
     return problem if problem is not None else quota_problem(state)
+
+
+def product_problem(request: web.Request, state: EmulatorState) -> web.Response | None:
+    """Apigee's 401 for a resource in none of the app's API products."""
+    product = "sms-nexmo" if request.path.startswith(SMS_BASE) else "phone-numbers-nexmo"
+    if product in state.knob("api_products"):
+        return None
+    state.count("product_refusals")
+    return responses.product_fault(state)
 
 
 def bearer_problem(request: web.Request) -> web.Response | None:
@@ -167,6 +181,10 @@ def bearer_problem(request: web.Request) -> web.Response | None:
 def quota_problem(state: EmulatorState) -> web.Response | None:
     if state.use_quota():
         return None
+    mode = state.knob("quota_mode")
+    if mode in APIGEE_THROTTLES:  # Apigee's QuotaViolation fault; the quota-* headers say when
+        kind, status = APIGEE_THROTTLES[mode]
+        return throttle_fault(state, status, kind)
     state.count("http_429")
     wait = math.ceil(state.seconds_to_quota_reset())
     return responses.kpn_error(
@@ -175,6 +193,13 @@ def quota_problem(state: EmulatorState) -> web.Response | None:
         "Rate limit quota violation. Quota limit exceeded.",
         extra_headers={"Retry-After": str(wait)},
     )
+
+
+def throttle_fault(state: EmulatorState, status: int, kind: str) -> web.Response:
+    state.count("throttle_faults")
+    if status == 429:
+        state.count("http_429")
+    return responses.ratelimit_fault(state, status, kind)
 
 
 # send ----------------------------------------------------------------------------------
@@ -195,6 +220,9 @@ async def handle_send(
     if wait is not None:
         with state.lock:
             mode = state.knobs["rate_limit_mode"]
+        if mode in APIGEE_THROTTLES:
+            kind, status = APIGEE_THROTTLES[mode]
+            return throttle_fault(state, status, kind)
         if mode == "http429":
             state.count("http_429")
             return responses.kpn_error(

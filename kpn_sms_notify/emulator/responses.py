@@ -91,6 +91,30 @@ def apigee_fault(
     return kpn_json(state, body, status=status)
 
 
+# Apigee's own texts (the double space is Apigee's).
+QUOTA_FAULT = "Rate limit quota violation. Quota limit  exceeded. Identifier : _default"
+QUOTA_ERRORCODE = "policies.ratelimit.QuotaViolation"
+SPIKE_ERRORCODE = "policies.ratelimit.SpikeArrestViolation"
+PRODUCT_FAULT = "Invalid API call as no apiproduct match found"
+PRODUCT_ERRORCODE = "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound"
+
+
+def ratelimit_fault(state: EmulatorState, status: int, kind: str) -> web.Response:
+    """Apigee's Quota ("quota") or SpikeArrest ("spike") violation: no Retry-After."""
+    if kind == "spike":
+        rate = state.knob("rate_limit")
+        allowed = f"{rate:g}ps" if rate else "30ps"
+        return apigee_fault(
+            state, status, f"Spike arrest violation. Allowed rate : {allowed}", SPIKE_ERRORCODE
+        )
+    return apigee_fault(state, status, QUOTA_FAULT, QUOTA_ERRORCODE)
+
+
+def product_fault(state: EmulatorState) -> web.Response:
+    """Apigee's answer to a call outside the app's API products (the token is fine)."""
+    return apigee_fault(state, 401, PRODUCT_FAULT, PRODUCT_ERRORCODE)
+
+
 def html_page(state: EmulatorState, status: int) -> web.Response:
     """What a proxy in front of the gateway answers: an HTML page, not JSON."""
     title = f"{status} {REASONS.get(status, 'Error')}"
@@ -121,7 +145,10 @@ def broken(state: EmulatorState, status: int, kind: str) -> web.Response:
 
 
 def error_of_kind(state: EmulatorState, status: int, kind: str, message: str = "") -> web.Response:
-    """An HTTP error with the body `kind`: kpn, apigee, html, empty or malformed."""
+    """An HTTP error with the body `kind`: kpn, apigee, html, empty, malformed, or Apigee's
+    rate-limit faults quota and spike."""
+    if kind in ("quota", "spike"):
+        return ratelimit_fault(state, status, kind)
     if kind == "kpn":
         return kpn_error(state, status, message)
     if kind == "apigee":

@@ -36,6 +36,8 @@ COUNTER_NAMES = (
     "http_429",
     "status_1",
     "http_errors",  # injected 4xx/5xx answers
+    "throttle_faults",  # throttles answered with Apigee's rate-limit fault (500 or 429)
+    "product_refusals",  # API calls outside the app's api_products (401)
     "dropped",
     "slow",
     "bad_bodies",
@@ -179,11 +181,14 @@ class EmulatorState:
     def _window_length(self) -> timedelta:
         unit = self.knobs["quota_time_unit"]
         n = self.knobs["quota_interval"]
+        if unit == "second":
+            return timedelta(seconds=n)
         days = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 30}[unit]
         return timedelta(days=days * n)
 
     def _window_start(self) -> datetime:
-        return datetime.now(UTC).replace(second=0, microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
+        return now if self.knobs["quota_time_unit"] == "second" else now.replace(second=0)
 
     def use_quota(self) -> bool:
         """Count one API call against the quota; False when over the limit."""

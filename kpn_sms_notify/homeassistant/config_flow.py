@@ -22,7 +22,13 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 
-from kpn_sms_notify.errors import KpnAuthError, KpnConnectionError, KpnSmsError, KpnValidationError
+from kpn_sms_notify.errors import (
+    KpnAuthError,
+    KpnConnectionError,
+    KpnProductError,
+    KpnSmsError,
+    KpnValidationError,
+)
 from kpn_sms_notify.inbound import SIGNATURE_METHODS
 from kpn_sms_notify.numbers import normalize_number, wire_number
 from kpn_sms_notify.protocol import DEFAULT_BASE_URL
@@ -79,7 +85,8 @@ def _schema(*, secret_required: bool) -> vol.Schema:
 
 async def _async_check(hass: HomeAssistant, user_input: Mapping[str, Any]
                        ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Validate with the shared schema, then log in to KPN. Returns (entry data, errors)."""
+    """Validate with the shared schema, then log in to KPN and check that the app has the
+    SMS product (a request that texts nobody). Returns (entry data, errors)."""
     data = {k: v.strip() if isinstance(v, str) else v for k, v in user_input.items()
             if v not in (None, "")}
     try:
@@ -101,7 +108,10 @@ async def _async_check(hass: HomeAssistant, user_input: Mapping[str, Any]
             return data, {CONF_INBOUND_NUMBER: "invalid_number"}
     client = build_client(hass, config)
     try:
-        await client.authenticate()
+        await client.check_access()
+    except KpnProductError as err:
+        LOGGER.warning("KPN refused the SMS API: %s", err)
+        return data, {"base": "missing_product"}
     except KpnAuthError:
         return data, {"base": "invalid_auth"}
     except KpnConnectionError:

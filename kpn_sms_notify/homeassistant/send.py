@@ -2,7 +2,7 @@
 exactly one Home Assistant outcome:
 
 - bad input (number, empty text, unknown `data` key)  -> ServiceValidationError
-- credentials refused                                  -> reauth started + HomeAssistantError
+- credentials refused, or the app lacks the SMS product -> reauth started + HomeAssistantError
 - gateway unreachable / API refusal                    -> HomeAssistantError
 - some recipients failed                               -> every recipient tried, then one
                                                           HomeAssistantError naming them (masked)
@@ -24,6 +24,7 @@ from kpn_sms_notify.errors import (
     KpnApiError,
     KpnAuthError,
     KpnConnectionError,
+    KpnProductError,
     KpnSmsError,
     KpnValidationError,
 )
@@ -143,10 +144,12 @@ async def async_send(
             translation_placeholders={"error": str(err)},
         ) from err
     except KpnAuthError as err:
-        _start_reauth(hass, entry)
+        # The reauth form checks the SMS product too, and says so until it is added.
+        _start_reauth(hass, entry, err)
         raise HomeAssistantError(
             translation_domain=DOMAIN,
-            translation_key="auth_failed",
+            translation_key="missing_product" if isinstance(err, KpnProductError)
+            else "auth_failed",
             translation_placeholders={"error": str(err)},
         ) from err
     except KpnConnectionError as err:
@@ -167,7 +170,7 @@ async def async_send(
     if report.failed:
         refused = [r for r in report.failed if isinstance(r.error, KpnAuthError)]
         if refused:  # the token was refused mid-send and so was its renewal
-            _start_reauth(hass, entry)
+            _start_reauth(hass, entry, refused[0].error)
         if len(refused) == len(report.results):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -187,9 +190,13 @@ async def async_send(
     return report
 
 
-def _start_reauth(hass: HomeAssistant, entry: ConfigEntry | None) -> None:
+def _start_reauth(hass: HomeAssistant, entry: ConfigEntry | None,
+                  error: KpnSmsError | None) -> None:
     if entry is not None:
         entry.async_start_reauth(hass)
+    elif isinstance(error, KpnProductError):
+        LOGGER.error("KPN refused the SMS API to the app of a YAML-configured kpn_sms_notify "
+                     "service: %s", error)
     else:
         LOGGER.error("KPN refused the credentials of a YAML-configured kpn_sms_notify service; "
                      "check client_id and client_secret in configuration.yaml")

@@ -10,6 +10,7 @@ from ha_common import ALICE, BOB, DOMAIN, SENDER, entry_data, setup_entry
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
@@ -135,6 +136,65 @@ async def test_unreachable_gateway_at_setup_retries_later(
     entry = await setup_entry(hass, emu)
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []  # no reauth
+
+
+async def test_app_without_the_sms_product_is_shown_then_the_user_recovers(
+    hass: HomeAssistant, emu: Emulator
+) -> None:
+    """KPN issues a token to an app without the SMS product: the flow checks the SMS API
+    itself (a request that texts nobody) and says what to do."""
+    emu.configure(api_products=["phone-numbers-nexmo"])
+    result = await start(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(emu))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "missing_product"}
+    assert hass.config_entries.async_entries(DOMAIN) == []
+    assert emu.counters["product_refusals"] == 1 and emu.counters["token_requests"] == 1
+
+    emu.configure(api_products=["sms-nexmo", "phone-numbers-nexmo"])  # added in the API Store
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(emu))
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert emu.messages == []  # the checks texted nobody
+
+
+async def test_missing_sms_product_on_a_running_entry_starts_reauth(
+    hass: HomeAssistant, emu: Emulator
+) -> None:
+    """The product is taken away after setup: the next text fails with what to do, the
+    token is not renewed, and reauth starts; its form keeps saying so until it is fixed."""
+    entry = await setup_entry(hass, emu, recipients={"Alice": ALICE, "Bob": BOB})
+    assert entry.state is ConfigEntryState.LOADED
+    emu.configure(api_products=["phone-numbers-nexmo"])
+    with pytest.raises(HomeAssistantError, match="add the SMS product to this app"):
+        await hass.services.async_call("notify", "kpn_sms", {"message": "x"}, blocking=True)
+    await hass.async_block_till_done()
+    assert emu.counters["token_requests"] == 1  # setup's token: no renewal per recipient
+    assert emu.messages == []
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["step_id"] == "reauth_confirm"
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET})
+    assert result["errors"] == {"base": "missing_product"}
+    emu.configure(api_products=["sms-nexmo", "phone-numbers-nexmo"])
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET})
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reauth_successful"
+    await hass.services.async_call("notify", "kpn_sms", {"message": "x"}, blocking=True)
+    assert sorted(m["to"] for m in emu.messages) == [ALICE, BOB]
+
+
+async def test_throttled_token_endpoint_at_setup_retries_later(
+    hass: HomeAssistant, emu: Emulator
+) -> None:
+    """Apigee's rate-limit fault (as stock Apigee sends it, HTTP 500) is a throttle: the
+    entry is retried later, not failed and not sent to reauth."""
+    emu.configure(script=[{"path": "token", "http": 500, "body": "quota"}])
+    entry = await setup_entry(hass, emu)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
 
 
 async def test_reconfigure_changes_settings_after_testing_them(

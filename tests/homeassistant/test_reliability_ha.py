@@ -163,6 +163,10 @@ FAULTS: list[tuple[str, dict[str, Any], str | None]] = [
     ("503-retried", {"script": [{"http": 503, "count": 2}]}, None),
     ("429-burst", {"rate_limit": 1, "rate_limit_burst": 1}, None),
     ("status-1", {"script": [{"status": "1"}]}, None),
+    # Apigee's rate-limit faults, as stock Apigee sends them (HTTP 500): throttles, retried.
+    ("quota500-burst", {"rate_limit": 1, "rate_limit_burst": 1, "rate_limit_mode": "quota500"},
+     None),
+    ("500-spike-fault", {"script": [{"http": 500, "body": "spike"}]}, None),
     ("500", {"script": [{"http": 500}]}, r"316\*{6}\d\d"),
     ("dropped", {"script": [{"drop": True}]}, r"316\*{6}\d\d"),
     ("malformed-200", {"script": [{"bad_body": "malformed"}]}, r"316\*{6}\d\d"),

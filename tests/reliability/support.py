@@ -45,6 +45,7 @@ CLEAR_FAULTS: dict[str, Any] = {
     "script": [], "rate_limit": None, "rate_limit_burst": None, "token_endpoint_down": False,
     "token_endpoint_status": None, "sunset": "n/a", "latency": 0.0, "error_rate": 0.0,
     "drop_rate": 0.0, "slow_rate": 0.0, "bad_body_rate": 0.0,
+    "api_products": ["sms-nexmo", "phone-numbers-nexmo"],
 }
 
 

@@ -68,9 +68,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     "random-errors": {"error_rate": 0.7, "error_body": "kpn", "seed": 7,
                       "error_status": [400, 401, 403, 404, 429, 500, 503]},
     "throttled-status-1": {"rate_limit": 0.5, "rate_limit_mode": "status1"},
+    "throttled-apigee-500": {"rate_limit": 0.5, "rate_limit_mode": "quota500"},
+    "no-sms-product": {"api_products": ["phone-numbers-nexmo"]},
 }
 DEFAULT_KNOBS: dict[str, Any] = {"quota_limit": 100000, "forced_http": {}, "error_rate": 0.0,
-                                 "rate_limit": None, "rate_limit_mode": "http429", "seed": None}
+                                 "rate_limit": None, "rate_limit_mode": "http429", "seed": None,
+                                 "api_products": ["sms-nexmo", "phone-numbers-nexmo"]}
 DEFAULT_KNOBS.update(message_id_format="hex", partial_status={}, throttle_text="wait")
 SEEN: dict[str, set[int]] = defaultdict(set)  # operation path -> status codes answered
 

@@ -53,6 +53,14 @@ FAULTS = [
     Fault("429-burst", {"rate_limit": 3, "rate_limit_burst": 3}, recipients=6),
     Fault("status1-wait", {"rate_limit": 3, "rate_limit_burst": 3,
                            "rate_limit_mode": "status1"}, recipients=6),
+    # Apigee's rate-limit faults (stock Apigee answers them with 500): throttles, not sent.
+    Fault("quota500-burst", {"rate_limit": 3, "rate_limit_burst": 3,
+                             "rate_limit_mode": "quota500"}, recipients=6),
+    Fault("spike500-burst", {"rate_limit": 3, "rate_limit_burst": 3,
+                             "rate_limit_mode": "spike500"}, recipients=6),
+    Fault("quota429-burst", {"rate_limit": 3, "rate_limit_burst": 3,
+                             "rate_limit_mode": "quota429"}, recipients=6),
+    Fault("500-quota-fault", {"script": [{"http": 500, "body": "quota", "count": 2}]}),
     Fault("500", {"script": [{"http": 500}]}, failed=1, reason=r"HTTP 500"),
     Fault("500-after-send", {"script": [{"http": 500, "after_send": True}]}, failed=1,
           reason=r"HTTP 500", failed_sent=True),
@@ -70,6 +78,10 @@ FAULTS = [
           whole=r"HTTP 503.*token service is not available"),
     Fault("token-endpoint-401", {"token_endpoint_status": 401},
           whole=r"token request refused: HTTP 401 invalid_client"),
+    # The app lacks the SMS product: a configuration error, the whole notification refused.
+    Fault("401-no-sms-product", {"api_products": ["phone-numbers-nexmo"]},
+          whole=r"HTTP 401 keymanagement\.service\.InvalidAPICallAsNoApiProductMatchFound: "
+                r".*add the SMS product to this app in KPN's API Store"),
     Fault("token-endpoint-dropped", {"script": [{"drop": True, "path": "token"}]},
           whole=r"token request: connection lost"),
     Fault("malformed-json-200", {"script": [{"bad_body": "malformed"}]}, failed=1,
