@@ -288,7 +288,7 @@ def test_apprise_reports_a_partly_sent_text_and_never_resends_it(
     assert emulator.counters["send_requests"] == 2  # A once, B once: no resend of part 1
     errors = {r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR}
     assert errors == {
-        "KPN SMS notification failed for 1 of 2 recipient(s): 316******21 partly sent (status 1)"
+        "KPN SMS notification failed for 1 of 2 recipient(s): +316******21 partly sent (status 1)"
     }
 
 

@@ -599,7 +599,7 @@ MESSAGES_STATUS: dict[str, Any] = {
 
 def test_messages_api_inbound_maps_to_the_same_record() -> None:
     part = parse_inbound(MESSAGES_INBOUND)
-    assert (part.msisdn, part.to) == ("31612345678", "3197010000000")
+    assert (part.msisdn, part.to) == ("+31612345678", "+3197010000000")
     assert part.message_id == MESSAGES_INBOUND["message_uuid"]
     assert (part.text, part.type, part.keyword) == ("HELLO from the Messages API", "text", "HELLO")
     assert part.message_timestamp == "2024-05-01 12:00:00"  # as the SMS API writes it
@@ -648,7 +648,7 @@ def test_messages_api_timestamps_become_sms_api_time() -> None:
 def test_messages_api_status_maps_to_a_receipt() -> None:
     receipt = parse_delivery_receipt(MESSAGES_STATUS)
     assert receipt.message_id == MESSAGES_STATUS["message_uuid"]
-    assert (receipt.msisdn, receipt.to) == ("31612345678", "KPNAlert")  # recipient, sender
+    assert (receipt.msisdn, receipt.to) == ("+31612345678", "KPNAlert")  # recipient, sender
     assert receipt.status == "rejected" and receipt.failed and receipt.final
     assert (receipt.err_code, receipt.error_meaning) == (1300, "Not part of the provider network")
     assert (receipt.price, receipt.network_code, receipt.client_ref) == (

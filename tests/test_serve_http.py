@@ -304,7 +304,8 @@ async def test_notify_endpoint(emulator: Emulator, emulator_url: str) -> None:
 async def test_a_foreign_number_keeps_its_country(emulator: Emulator, emulator_url: str) -> None:
     # Issue 11: "+49 201 0000" must text Germany, and the answer names it with "+" (bare
     # "492010000" would read back as the Dutch 0492 010000).
-    async with running(full_config(emulator_url)) as (_server, http):
+    serve = {"notify": {"allow": ["+49 201 0000"]}}  # /notify texts allowed numbers only
+    async with running(full_config(emulator_url, serve)) as (_server, http):
         answer = await http.post(
             "/notify", json={"message": "Hallo", "recipients": ["+49 201 0000"]}, headers=AUTH
         )

@@ -36,6 +36,8 @@ from .support import (
 )
 
 TWELVE = [f"316555{n:05d}" for n in range(12)]
+# serve answers /notify for allowed numbers only, at most 10 a request: these batches are 12.
+TWELVE_ALLOWED: dict[str, Any] = {"notify": {"allow": TWELVE, "max_recipients": len(TWELVE)}}
 ADVICE = "add the SMS product to this app in KPN's API Store"
 # "A 4/s Apigee-style 500 quota", two ways: a token bucket answered with the bare fault (no
 # hint: the client's own wait decides), and Apigee's Quota per second, whose quota-* headers
@@ -280,7 +282,7 @@ def test_cli_missing_sms_product_exits_3(
 async def test_serve_throttled_batch_is_all_sent(
     emulator: Emulator, emulator_url: str, tmp_path: Path
 ) -> None:
-    async with running_serve(serve_raw(emulator_url, tmp_path)) as url:
+    async with running_serve(serve_raw(emulator_url, tmp_path, serve=TWELVE_ALLOWED)) as url:
         emulator.configure(**FOUR_A_SECOND["bare-fault"])
         run = await serve_send(url, TWELVE, "quota")
     assert run.code == 200 and all(r.outcome == "sent" for r in run.rows), run.output
@@ -293,7 +295,8 @@ async def test_serve_throttled_past_the_budget_asks_for_a_retry(
 ) -> None:
     """An hourly quota used up (Apigee's 500 fault): those not texted are a transient
     failure (503, "retry"), not a permanent one, and the sender's retry texts only them."""
-    raw = serve_raw(emulator_url, tmp_path, client={"retry_budget": 5, "max_concurrency": 1})
+    raw = serve_raw(emulator_url, tmp_path, client={"retry_budget": 5, "max_concurrency": 1},
+                    serve=TWELVE_ALLOWED)
     async with running_serve(raw) as url:
         emulator.configure(quota_limit=1, quota_time_unit="hour", quota_mode="quota500")
         run = await serve_send(url, TWELVE[:3], "page")
@@ -312,7 +315,7 @@ async def test_serve_missing_sms_product_asks_for_a_retry(
 ) -> None:
     """Nothing sent: 503 so Alertmanager retries; once the product is added, that retry
     texts everyone once."""
-    async with running_serve(serve_raw(emulator_url, tmp_path)) as url:
+    async with running_serve(serve_raw(emulator_url, tmp_path, serve=TWELVE_ALLOWED)) as url:
         emulator.configure(**NO_SMS_PRODUCT)
         run = await serve_send(url, TWELVE[:3], "page")
         assert run.code == 503, run.output

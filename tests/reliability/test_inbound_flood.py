@@ -198,16 +198,17 @@ def test_flood_of_distinct_concat_refs_stays_bounded_and_survives_a_restart(
     assert "Traceback" not in log
     assert restarted - figures["baseline"] < MAX_RSS_GROWTH_MB, (restarted, figures)
     records = inbound_records(tmp_path)
-    (genuine,) = [r for r in records if r["msisdn"] == GENUINE]
+    # records carry E.164 with "+"
+    (genuine,) = [r for r in records if r["msisdn"] == "+" + GENUINE]
     assert genuine["text"] == "the first half, the second half" and genuine["complete"]
     # Every flood part was handed out incomplete before the restart or is still waiting
     # in the journal: none lost, none twice.
-    handed = [i for r in records if r["msisdn"].startswith("3169999") for i in r["message_ids"]]
+    handed = [i for r in records if r["msisdn"].startswith("+3169999") for i in r["message_ids"]]
     assert len(handed) == len(set(handed))
     waiting = [
         json.loads(line)["part"]["message_id"]
         for line in journal.read_text().splitlines()
-        if line.startswith('{"part"') and '"msisdn":"3169999' in line
+        if line.startswith('{"part"') and '"msisdn":"+3169999' in line
     ]
     assert set(handed) | set(waiting) == {f"FLOOD{n:06d}" for n in range(PARTS)}
     print(

@@ -473,7 +473,7 @@ async def test_notify_allow_list_cap_and_switch(emulator: Emulator, emulator_url
         )
     assert by_label.status_code == 200, by_label.text
     assert outsider.status_code == 403
-    assert outsider.json()["reason"] == "recipients[1]: 316******11 is not in serve.notify.allow"
+    assert outsider.json()["reason"] == "recipients[1]: +316******11 is not in serve.notify.allow"
     assert [m["to"] for m in emulator.messages] == [BOB]  # nothing half-sent
     capped = config(emulator_url, {"notify": {"allow": "any", "max_recipients": 2}})
     off = config(emulator_url, {"notify": {"enabled": False}})
