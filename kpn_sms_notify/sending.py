@@ -176,9 +176,8 @@ class Attempts:
         if outcome.ok:
             return RecipientResult(self.recipient, True, parts=outcome.parts, status="0",
                                    attempts=self.count, truncated=truncated)
-        return self.failure(outcome.error,  # type: ignore[arg-type]
-                            status=outcome.status, retryable=outcome.retry or outcome.ambiguous,
-                            parts=outcome.parts)
+        return self.failure(outcome.error, status=outcome.status,  # type: ignore[arg-type]
+                            retryable=outcome.retry or outcome.ambiguous, parts=outcome.parts)
 
     def failure(self, error: KpnSmsError, *, status: str | None = None,
                 retryable: bool = False,
