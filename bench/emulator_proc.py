@@ -33,8 +33,9 @@ class EmulatorProcess:
                                       "rate_limit": rate_limit, **knobs}
         self.url = ""
         # Kept open for the process lifetime; closed and removed by stop().
-        self._log = tempfile.NamedTemporaryFile(prefix="kpn-bench-emulator-", suffix=".log",  # noqa: SIM115
-                                                delete=False)
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="kpn-bench-emulator-", suffix=".log", delete=False
+        )
         args = [sys.executable, "-m", "kpn_sms_notify.emulator", "--port", "0"]
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log, text=True)
         assert self._proc.stdout is not None

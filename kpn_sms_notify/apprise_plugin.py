@@ -107,7 +107,8 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         "{schema}://{client_id}:{client_secret}@{sender}",
     )
     # Apprise reads these off the class (details(), YAML configs); they are never mutated.
-    template_tokens = dict(NotifyBase.template_tokens, **{  # noqa: RUF012
+    template_tokens = dict(  # noqa: RUF012
+        NotifyBase.template_tokens, **{
         "client_id": {"name": "Client ID", "type": "string", "required": True,
                       "private": True},
         "client_secret": {"name": "Client Secret", "type": "string", "required": True,
@@ -118,7 +119,8 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         "target_phone": {"name": "Target Phone No", "type": "string", "map_to": "targets"},
         "targets": {"name": "Targets", "type": "list:string", "required": True},
     })
-    template_args = dict(NotifyBase.template_args, **{  # noqa: RUF012
+    template_args = dict(  # noqa: RUF012
+        NotifyBase.template_args, **{
         "to": {"alias_of": "targets"},
         "from": {"alias_of": "sender"},
         "client_id": {"alias_of": "client_id"},

@@ -18,8 +18,9 @@ A, B = "31612345678", "31687654321"
 def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
-    return subprocess.run([sys.executable, "-m", "kpn_sms_notify", *args], env={**base, **(env or {})},
-                          input=stdin, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "kpn_sms_notify", *args],
+                          env={**base, **(env or {})}, input=stdin, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def kpn_env(url: str, **extra: str) -> dict[str, str]:

@@ -66,7 +66,8 @@ def test_errors_are_one_line_naming_key_and_value(override: dict[str, object], l
 
 
 def test_missing_required_key() -> None:
-    with pytest.raises(KpnValidationError, match="^config: client_secret: required key is missing$"):
+    with pytest.raises(KpnValidationError,
+                       match=r"^config: client_secret: required key is missing$"):
         validate_config({"client_id": "x"})
 
 

@@ -42,6 +42,67 @@ ensure_alertmanager() {
   return 0
 }
 
+# The pins of the `lint` extra in pyproject.toml whose names start with one of the prefixes given:
+# written there once, and read again here for .venv-ha.
+lint_pins() {
+  "$KPN_VENV/bin/python" - "$@" <<'PY'
+import sys
+import tomllib
+
+with open("pyproject.toml", "rb") as f:
+    pins = tomllib.load(f)["project"]["optional-dependencies"]["lint"]
+print("\n".join(p for p in pins if p.startswith(tuple(sys.argv[1:]))))
+PY
+}
+
+ensure_ha_mypy() {
+  # .venv-ha (scripts/ha-venv.sh) plus the lint extra's mypy and stubs, under HA's constraints.
+  # Reused while a marker holds the same pins.
+  local pins marker=.venv-ha/.kpn-lint-pins
+  pins=$(lint_pins mypy types-) || return 1
+  bash scripts/ha-venv.sh >/dev/null || return 1
+  [ "$(cat "$marker" 2>/dev/null)" != "$pins" ] || return 0
+  echo "pip install ${pins//$'\n'/ } into .venv-ha" >&2
+  # shellcheck disable=SC2086  # one pin a word
+  PIP_DISABLE_PIP_VERSION_CHECK=1 .venv-ha/bin/pip install -q \
+    -c tests/homeassistant/constraints-2025.4.4.txt $pins \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) || return 1
+  echo "$pins" > "$marker"
+}
+
+lint_check() {  # lint_check NAME COMMAND...: run one check, tally it
+  local name=$1 rc
+  shift
+  echo "--- lint: $name: $*"
+  "$@"; rc=$?
+  if [ "$rc" = 0 ]; then LINT_PASSED+=("$name"); else LINT_FAILED+=("$name (exit $rc)"); fi
+}
+
+lane_lint() {
+  # ruff (lint and format) over everything; mypy --strict over the package in .venv, and over the
+  # Home Assistant integration in .venv-ha, where homeassistant (which ships its types) is
+  # installed. Extra pytest arguments do not apply. The closing line reads like pytest's, so
+  # the summary counts each check as a test.
+  local start=$SECONDS ha_files
+  LINT_PASSED=() LINT_FAILED=()
+  ensure_venv lint || return 1
+  lint_check "ruff check" "$KPN_VENV/bin/ruff" check .
+  lint_check "ruff format" "$KPN_VENV/bin/ruff" format --check --diff .
+  lint_check "mypy" "$KPN_VENV/bin/mypy"
+  # HA's code needs Python 3.13. Its files are named one by one: pyproject's exclude (there for
+  # the core venv) applies to a directory given, not to files. The core modules they import are
+  # checked again, on 3.13.
+  if ensure_ha_mypy; then
+    mapfile -t ha_files < <(find kpn_sms_notify/homeassistant -name '*.py' | sort)
+    lint_check "mypy homeassistant" .venv-ha/bin/mypy --python-version 3.13 "${ha_files[@]}"
+  else
+    LINT_FAILED+=("mypy homeassistant (setting up .venv-ha failed)")
+  fi
+  [ ${#LINT_FAILED[@]} = 0 ] || printf 'FAILED lint: %s\n' "${LINT_FAILED[@]}"
+  echo "lint: ${#LINT_PASSED[@]} passed, ${#LINT_FAILED[@]} failed in $((SECONDS - start))s"
+  [ ${#LINT_FAILED[@]} = 0 ]
+}
+
 lane_core() {
   ensure_venv test,bench || return 1  # bench: its smoke test runs in this lane
   ensure_alertmanager

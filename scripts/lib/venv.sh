@@ -22,7 +22,7 @@ _pick_python() {
 _stamp() { { echo "$1"; cat "$KPN_REPO/pyproject.toml"; } | sha256sum | cut -c1-32; }
 
 ensure_venv() {
-  local extras=${1:-} spec want marker py
+  local extras=${1:-} spec want marker py other extras_of
   spec=$KPN_REPO${extras:+[$extras]}
   marker=$KPN_VENV/.kpn-sms-stamp${extras:+-$extras}
   want=$(_stamp "$extras")
@@ -40,7 +40,13 @@ ensure_venv() {
   # The host's find-links folder may not exist; pip then warns once per package: drop that noise.
   PIP_DISABLE_PIP_VERSION_CHECK=1 "$KPN_VENV/bin/pip" install -q -e "$spec" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) || return 1
-  rm -f "$KPN_VENV"/.kpn-sms-stamp*
+  # Installs only add: the markers of other extras stay valid unless pyproject.toml changed
+  # (scripts/test installs "lint", then "test,bench"). Stale ones go.
+  for other in "$KPN_VENV"/.kpn-sms-stamp*; do
+    [ -e "$other" ] || continue
+    extras_of=${other#"$KPN_VENV"/.kpn-sms-stamp}
+    [ "$(cat "$other")" = "$(_stamp "${extras_of#-}")" ] || rm -f "$other"
+  done
   echo "$want" > "$marker"
   # The test extra includes the base install: a later `scripts/demo` needs nothing more.
   [ -z "$extras" ] || _stamp "" > "$KPN_VENV/.kpn-sms-stamp"
