@@ -19,7 +19,12 @@ from kpn_sms_notify import (
     models,
     protocol,
 )
-from kpn_sms_notify.emulator import DEFAULT_VIRTUAL_NUMBER, EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
+from kpn_sms_notify.emulator import (
+    DEFAULT_VIRTUAL_NUMBER,
+    EMU_CLIENT_ID,
+    EMU_CLIENT_SECRET,
+    Emulator,
+)
 from kpn_sms_notify.models import Token
 
 A, B, C = "31612345678", "31687654321", "31655512345"
