@@ -431,3 +431,11 @@ async def test_register_and_number_update_renew_a_rejected_token(emulator: Emula
         await sms.update_number("NL", DEFAULT_VIRTUAL_NUMBER, "")
         assert sms.token_requests == 3
     assert emulator.counters["auth_failures"] == 2
+
+
+async def test_unicode_never_sends_gsm7_accented_letters_unchanged(emulator: Emulator,
+                                                                   emulator_url: str) -> None:
+    async with client(emulator_url, unicode="never") as sms:
+        assert (await sms.send("Café über Ärger, año Ñandú, § 5 à 6 – ça", [A])).ok
+    (sent,) = emulator.messages
+    assert sent["text"] == "Café über Ärger, año Ñandu, § 5 à 6 - ca" and sent["type"] == "text"
