@@ -107,6 +107,8 @@ def test_bare_e164_reads_as_international_when_the_region_cannot_read_it(region:
     then the digits are tried with a "+" in front, spaces and dots removed."""
     assert normalize_number("31612345678", region) == "31612345678"
     assert normalize_number("31 6 12.34-56 78", region) == "31612345678"
+    with pytest.raises(KpnValidationError):  # only digits get the "+": not a stray letter
+        normalize_number("31612345678x", region)
 
 
 @pytest.mark.parametrize(
