@@ -133,7 +133,11 @@ def validate_sender(sender: object, *, field: str = "sender") -> str:
 
     A leading "+" or "00" on a numeric sender is dropped, since the API wants E.164 digits.
     """
-    if not isinstance(sender, str | int) or isinstance(sender, bool):
+    if isinstance(sender, bool):  # YAML reads an unquoted yes/no/on/off/true/false as one
+        raise KpnValidationError(
+            f"{field}: expected text, got the boolean {sender} (in YAML, quote yes/no/on/off)",
+            field=field, value=sender)
+    if not isinstance(sender, str | int):
         raise KpnValidationError(f"{field}: expected text, got {type(sender).__name__}",
                                  field=field, value=sender)
     text = str(sender).strip()

@@ -75,7 +75,8 @@ def _sender(value: Any) -> str:
     try:
         return validate_sender(value)
     except KpnValidationError as err:
-        raise vol.Invalid(str(err).split("' ", 1)[-1]) from None
+        # validate_config adds the key and the value: keep only the reason.
+        raise vol.Invalid(str(err).removeprefix("sender: ").split("' ", 1)[-1]) from None
 
 
 def _region(value: Any) -> str:

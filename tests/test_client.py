@@ -11,12 +11,21 @@ import httpx
 import pytest
 
 from kpn_sms_notify import (
+    KpnApiError,
     KpnAuthError,
     KpnConnectionError,
     KpnSms,
     KpnValidationError,
+    models,
+    protocol,
 )
-from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
+from kpn_sms_notify.emulator import (
+    DEFAULT_VIRTUAL_NUMBER,
+    EMU_CLIENT_ID,
+    EMU_CLIENT_SECRET,
+    Emulator,
+)
+from kpn_sms_notify.models import Token
 
 A, B, C = "31612345678", "31687654321", "31655512345"
 
@@ -101,14 +110,56 @@ async def test_unreachable_gateway() -> None:
             await sms.authenticate()
 
 
-async def test_token_renewed_before_expiry(emulator: Emulator, emulator_url: str) -> None:
-    emulator.configure(token_ttl=2)
-    async with client(emulator_url, token_margin=300) as sms:
-        assert (await sms.send("one", [A])).ok
-        await asyncio.sleep(1.6)  # margin is capped at a quarter of a short token's life
-        assert (await sms.send("two", [A])).ok
-        assert sms.token_requests == 2
+class Clock:
+    """The wall clock the client reads for token lifetimes (models and protocol), set by hand.
+    The emulator keeps its own real clock, so its tokens stay valid throughout."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fixed = Clock(1_900_000_000.0)
+    monkeypatch.setattr(models, "time", fixed)
+    monkeypatch.setattr(protocol, "time", fixed)
+    return fixed
+
+
+@pytest.mark.parametrize(("margin", "renew_at"), [(300, 100.0), (60, 60.0)])
+async def test_token_renewed_before_expiry(emulator: Emulator, emulator_url: str, clock: Clock,
+                                           margin: float, renew_at: float) -> None:
+    """The margin is token_margin, capped at a quarter of the token's life: a 400 s token
+    is renewed when 100 s are left (margin 300), or 60 s (margin 60); not a moment before."""
+    emulator.configure(token_ttl=400)
+    async with client(emulator_url, token_margin=margin) as sms:
+        assert (await sms.send("one", [A])).ok and sms.token_requests == 1
+        clock.now += 400 - renew_at - 0.1  # renew_at + 0.1 s left: still fresh
+        assert (await sms.send("two", [A])).ok and sms.token_requests == 1
+        clock.now += 0.2  # renew_at - 0.1 s left: renewed first
+        assert (await sms.send("three", [A])).ok and sms.token_requests == 2
     assert emulator.counters.get("auth_failures", 0) == 0
+
+
+async def test_stored_token_margin_is_a_quarter_of_what_is_left(
+        emulator: Emulator, emulator_url: str, clock: Clock) -> None:
+    """A token from the store counts its life from when it is loaded (the first use): 200 s
+    left then gives a margin of 50 s (token_margin 300 capped at a quarter)."""
+    emulator.configure(token_ttl=400)
+    store = MemoryStore()
+    async with client(emulator_url, token_store=store) as first:
+        await first.authenticate()
+    clock.now += 200
+    async with client(emulator_url, token_store=store) as second:
+        assert (await second.send("zero", [A])).ok and second.token_requests == 0  # loaded
+        clock.now += 149.9  # 50.1 s left
+        assert (await second.send("one", [A])).ok and second.token_requests == 0
+        clock.now += 0.2  # 49.9 s left
+        assert (await second.send("two", [A])).ok and second.token_requests == 1
+    assert emulator.counters["token_requests"] == 2
 
 
 async def test_rejected_token_is_renewed_once_and_the_send_retried(
@@ -299,3 +350,106 @@ async def test_a_foreign_number_keeps_its_country(emulator: Emulator, emulator_u
     assert report.results[0].masked == "+492****00"
     assert [m["to"] for m in emulator.messages] == ["492010000", "492010000"]
     assert "492010000" not in caplog.text  # masked in the DEBUG log too
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.token: Token | None = None
+
+    def load(self) -> Token | None:
+        return self.token
+
+    def save(self, token: Token) -> None:
+        self.token = token
+
+
+# -- token endpoint, gateway faults, refusals (issue 19) ---------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+async def test_busy_token_endpoint_is_transient_not_an_auth_failure(
+        emulator: Emulator, emulator_url: str, status: int) -> None:
+    """A JSON 5xx or 429 from the token endpoint says nothing about the credentials."""
+    emulator.configure(script=[{"path": "token", "http": status}])
+    async with client(emulator_url) as sms:
+        with pytest.raises(KpnConnectionError) as caught:
+            await sms.authenticate()
+        assert type(caught.value) is KpnConnectionError and not caught.value.sent
+        await sms.authenticate()  # the next request gets its token
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+async def test_renewal_hitting_a_busy_token_endpoint_is_retried(
+        emulator: Emulator, emulator_url: str, status: int) -> None:
+    """Mid-batch, a rejected token's renewal meets a busy token endpoint: a transient
+    failure, retried, so the text still goes out (serve would otherwise drop the alert)."""
+    async with client(emulator_url, retries=2) as sms:
+        await sms.authenticate()
+        emulator.expire_tokens()
+        emulator.configure(script=[{"path": "token", "http": status}])
+        report = await sms.send("Disk full", [A])
+    assert report.ok and report.results[0].attempts == 3, report.results[0].reason
+    assert [m["to"] for m in emulator.messages] == [A]
+
+
+async def test_http_504_on_send_is_ambiguous_not_failed(emulator: Emulator,
+                                                        emulator_url: str) -> None:
+    """A 504 may come after the text went out: not retried by default (it could text the
+    person twice), and not a permanent failure; retried only with retry_ambiguous."""
+    emulator.configure(script=[{"http": 504, "after_send": True}])
+    async with client(emulator_url) as sms:
+        (result,) = (await sms.send("Disk full", [A])).results
+    assert not result.ok and not result.permanent and result.attempts == 1
+    assert "HTTP 504" in (result.reason or "")
+    emulator.configure(script=[{"http": 504}])
+    async with client(emulator_url, retry_ambiguous=True) as sms:
+        (result,) = (await sms.send("Disk full", [A])).results
+    assert result.ok and result.attempts == 2
+
+
+async def test_gateway_fault_is_not_taken_for_a_token_rejection(emulator: Emulator,
+                                                               emulator_url: str) -> None:
+    """An Apigee fault envelope on a 500 that is not about the token: no renewal, and no
+    resend after an answer that may follow an accepted text."""
+    emulator.configure(script=[{"http": 500, "body": "apigee", "after_send": True}])
+    async with client(emulator_url) as sms:
+        (result,) = (await sms.send("Disk full", [A])).results
+        assert sms.token_requests == 1
+    assert not result.ok and result.attempts == 1 and not result.permanent
+    assert emulator.counters["send_requests"] == 1 and len(emulator.messages) == 1
+
+
+REGISTER_PATH = "/communication/nexmo/sms/register"
+UPDATE_PATH = "/communication/nexmo/phone-numbers/number/update"
+
+
+@pytest.mark.parametrize(("status", "error"), [(400, KpnApiError), (401, KpnAuthError)])
+async def test_refused_register_or_number_update_never_reads_as_success(
+        emulator: Emulator, emulator_url: str, status: int, error: type[Exception]) -> None:
+    emulator.configure(forced_http={REGISTER_PATH: status, UPDATE_PATH: status})
+    async with client(emulator_url) as sms:
+        with pytest.raises(error, match=f"HTTP {status}"):
+            await sms.register_webhook(A, "https://example.org/inbound")
+        with pytest.raises(error, match=f"HTTP {status}"):
+            await sms.update_number("NL", DEFAULT_VIRTUAL_NUMBER, "")
+
+
+async def test_register_and_number_update_renew_a_rejected_token(emulator: Emulator,
+                                                                 emulator_url: str) -> None:
+    async with client(emulator_url) as sms:
+        await sms.authenticate()
+        emulator.expire_tokens()
+        assert await sms.register_webhook(A, "https://example.org/inbound")
+        assert sms.token_requests == 2
+        emulator.expire_tokens()
+        await sms.update_number("NL", DEFAULT_VIRTUAL_NUMBER, "")
+        assert sms.token_requests == 3
+    assert emulator.counters["auth_failures"] == 2
+
+
+async def test_unicode_never_sends_gsm7_accented_letters_unchanged(emulator: Emulator,
+                                                                   emulator_url: str) -> None:
+    async with client(emulator_url, unicode="never") as sms:
+        assert (await sms.send("Café über Ärger, año Ñandú, § 5 à 6 – ça", [A])).ok
+    (sent,) = emulator.messages
+    assert sent["text"] == "Café über Ärger, año Ñandu, § 5 à 6 - ca" and sent["type"] == "text"

@@ -3,6 +3,7 @@ pointed at it the way bench/ does: by overriding NotifyVonage.notify_url."""
 
 from __future__ import annotations
 
+import apprise
 import httpx
 import pytest
 from conftest import WebhookReceiver  # type: ignore[import-not-found]
@@ -41,8 +42,9 @@ def test_basic_auth_credentials(emulator_url: str) -> None:
     """The Vonage SDK v4 sends key:secret as HTTP Basic auth."""
     good = HTTP.post(emulator_url + "/sms/json", data=SMS, auth=(EMU_API_KEY, EMU_API_SECRET))
     bad = HTTP.post(emulator_url + "/sms/json", data=SMS, auth=(EMU_API_KEY, "wrong"))
-    garbled = HTTP.post(emulator_url + "/sms/json", data=SMS,
-                        headers={"Authorization": "Basic !!notbase64"})
+    garbled = HTTP.post(
+        emulator_url + "/sms/json", data=SMS, headers={"Authorization": "Basic !!notbase64"}
+    )
     assert good.json()["messages"][0]["status"] == "0"
     assert bad.json()["messages"][0]["status"] == "4"
     assert garbled.json()["messages"][0]["status"] == "2"
@@ -90,7 +92,6 @@ def test_dlr_to_callback(emulator: Emulator, emulator_url: str, receiver: Webhoo
 def test_apprise_vonage_plugin_against_the_emulator(
     emulator: Emulator, emulator_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    apprise = pytest.importorskip("apprise")
     from apprise.plugins.vonage import NotifyVonage
 
     # vonage:// has its endpoint as a class attribute; no URL argument changes it.
@@ -110,7 +111,6 @@ def test_apprise_vonage_counts_a_refusal_as_success(
     emulator: Emulator, emulator_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The gap issue 4 names: vonage:// only looks at the HTTP status."""
-    apprise = pytest.importorskip("apprise")
     from apprise.plugins.vonage import NotifyVonage
 
     monkeypatch.setattr(NotifyVonage, "notify_url", emulator_url + "/sms/json")

@@ -57,17 +57,25 @@ def test_compose(message: str, title: str | None, expected: str) -> None:
     assert compose(message, title) == expected
 
 
-@pytest.mark.parametrize(("text", "max_parts"), [("x" * 1000, 3), ("ë" * 500, 2), ("€" * 400, 1),
-                                                 ("😀" * 200, 2)])
-def test_truncate_fits_and_ends_with_a_marker(text: str, max_parts: int) -> None:
+@pytest.mark.parametrize(
+    ("text", "max_parts", "kept"),
+    [
+        ("x" * 1000, 3, 456),  # 3 x 153 septets, less the 3 of "..."
+        ("ë" * 500, 2, 133),  # 2 x 67 UCS-2 units, less the 1 of "…"
+        ("€" * 400, 1, 78),  # 160 septets less "...": 157, and each € takes two
+        ("😀" * 200, 2, 66),  # 33 surrogate pairs a part; "…" fits in the last part's 67th unit
+    ],
+)
+def test_truncate_keeps_the_longest_fit_and_ends_with_a_marker(
+    text: str, max_parts: int, kept: int
+) -> None:
     fitted = fit(text, max_parts=max_parts)
-    assert fitted.truncated
-    assert fitted.info.parts == max_parts
-    assert analyse(fitted.text).parts <= max_parts
-    assert fitted.text.endswith("..." if fitted.info.encoding == "gsm7" else "…")
+    marker = "..." if fitted.info.encoding == "gsm7" else "…"
+    assert fitted.truncated and fitted.info.parts == max_parts
+    assert fitted.text == text[:kept] + marker
     # the longest fit: one more character of the original would not fit
-    body = fitted.text.removesuffix("...").removesuffix("…")
-    assert text.startswith(body)
+    policy = "always" if fitted.info.encoding == "ucs2" else "auto"
+    assert analyse(text[: kept + 1] + marker, policy).parts > max_parts
 
 
 def test_fit_keeps_short_text_untouched() -> None:
@@ -89,3 +97,11 @@ def test_fit_never_policy_transliterates_before_counting() -> None:
 def test_empty_text_is_refused(text: str) -> None:
     with pytest.raises(KpnValidationError, match="message: the text is empty"):
         fit(text, max_parts=3)
+
+
+def test_unicode_never_keeps_the_accented_letters_gsm7_has() -> None:
+    """GSM-7's own letters with accents stay as they are; only the others lose theirs."""
+    kept = "é è ù ì ò à ü ö ä ñ É Ä Ö Ñ Ü Ç Å å Ø ø Æ æ ß § ¿ ¡ £ ¥ ¤"
+    fitted = fit(kept, max_parts=1, unicode="never")
+    assert fitted.text == kept and fitted.info.encoding == "gsm7"
+    assert fit("ç ê ë ÿ á", max_parts=1, unicode="never").text == "c e e y a"

@@ -137,3 +137,70 @@ def test_log_fields_mask_numbers_with_or_without_plus() -> None:
     fields = safe_fields({"to": "+31612345678", "msisdn": "31687654321", "from": "KPNAlert"})
     assert fields == {"to": "+316******78", "msisdn": "316******21", "from": "KPNAlert"}
     assert scrub("sent to +492010000") == "sent to +492****00"
+
+
+# -- errors name the field and the (masked) value exactly (issue 19: mutation survivors) ----
+
+
+@pytest.mark.parametrize(
+    ("raw", "message", "value"),
+    [
+        (None, "to: expected a phone number, got NoneType", None),
+        (True, "to: expected a phone number, got bool", True),
+        (6.5, "to: expected a phone number, got float", 6.5),
+        (" (0) ", "to: empty phone number", ""),
+        ("061", "to: '***' is not a valid phone number (default region DE)", "***"),
+    ],
+)
+def test_bad_number_error_names_the_field_and_the_masked_value(
+    raw: object, message: str, value: object
+) -> None:
+    with pytest.raises(KpnValidationError) as info:
+        normalize_number(raw, "DE", field="to")
+    assert (str(info.value), info.value.field, info.value.value) == (message, "to", value)
+
+
+def test_number_defaults_are_region_nl_and_field_recipient() -> None:
+    assert normalize_number("0612345678") == "31612345678"
+    with pytest.raises(KpnValidationError, match=r"^recipient: .* \(default region NL\)$") as info:
+        normalize_number("061")
+    assert info.value.field == "recipient"
+
+
+@pytest.mark.parametrize("region", ["DE", "ZZ"])
+def test_bare_e164_reads_as_international_when_the_region_cannot_read_it(region: str) -> None:
+    """Germany reads "316…" as a (bad) national number, an unknown region not at all:
+    then the digits are tried with a "+" in front, spaces and dots removed."""
+    assert normalize_number("31612345678", region) == "31612345678"
+    assert normalize_number("31 6 12.34-56 78", region) == "31612345678"
+    with pytest.raises(KpnValidationError):  # only digits get the "+": not a stray letter
+        normalize_number("31612345678x", region)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message", "value"),
+    [
+        (True, "from: expected text, got the boolean True (in YAML, quote yes/no/on/off)", True),
+        (None, "from: expected text, got NoneType", None),
+        (4.5, "from: expected text, got float", 4.5),
+        ("1234567890123456", "from: '1234567890123456' is not a valid sender ID: "
+         "a numeric sender has at most 15 digits", "1234567890123456"),
+        ("KPNAlertTooLong", "from: 'KPNAlertTooLong' is not a valid sender ID: "
+         "an alphanumeric sender has at most 11 characters", "KPNAlertTooLong"),
+        ("KPN-Alert12", "from: 'KPN-Alert12' is not a valid sender ID: "
+         "use letters and digits only (A-Z, a-z, 0-9)", "KPN-Alert12"),
+        (" Home Alert ", "from: 'Home Alert' is not a valid sender ID: must not contain spaces",
+         "Home Alert"),
+    ],
+)
+def test_bad_sender_error_names_the_field_and_the_value(
+    raw: object, message: str, value: object
+) -> None:
+    with pytest.raises(KpnValidationError) as info:
+        validate_sender(raw, field="from")
+    assert (str(info.value), info.value.field, info.value.value) == (message, "from", value)
+
+
+def test_mask_shows_digits_only_from_six_on() -> None:
+    assert mask_number("12345") == "*****"
+    assert mask_number("123456") == "123*56"

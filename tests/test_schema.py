@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from kpn_sms_notify.cliconfig import load
 from kpn_sms_notify.errors import KpnValidationError
 from kpn_sms_notify.schema import DEFAULTS, validate_config
 
@@ -85,3 +88,20 @@ def test_error_stays_on_one_line_for_odd_keys() -> None:
     with pytest.raises(KpnValidationError) as info:
         validate_config({**BASE, "x\ry": 1})
     assert str(info.value) == "config: 'x\\ry': unknown key (got 1)"
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "true", "True"])
+def test_a_yaml_boolean_as_sender_is_a_config_error_naming_the_field(
+    word: str, tmp_path: Path
+) -> None:
+    """`sender: yes` is a boolean to YAML: refused, naming the field, never sent as "True"."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"client_id: my-id\nclient_secret: TOPSECRET-123\nsender: {word}\n")
+    with pytest.raises(KpnValidationError) as info:
+        load(str(path), {}, environ={})
+    text = str(info.value)
+    assert text.startswith("config: sender: expected text, got the boolean "), text
+    assert "quote" in text and "\n" not in text and "TOPSECRET" not in text
+    assert info.value.field == "sender"
+    path.write_text(f"client_id: my-id\nclient_secret: x\nsender: '{word}'\n")
+    assert load(str(path), {}, environ={})[0]["sender"] == word  # quoted, it is the text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -67,7 +68,8 @@ def test_parse_token_reads_strings_and_ignores_unknown_fields() -> None:
         (400, {"ErrorCode": "invalid_request", "Error": "bad"}, KpnAuthError),
         (500, b"<html><title>Bad gateway</title></html>", KpnConnectionError),
         (503, b"", KpnConnectionError),
-        (200, {"token_type": "Bearer"}, KpnConnectionError),
+        (200, {"token_type": "Bearer", "expires_in": "3599"}, KpnConnectionError),
+        (200, {"access_token": "", "expires_in": "3599"}, KpnConnectionError),
         (200, {"access_token": "x", "expires_in": "soon"}, KpnConnectionError),
         (200, b"<html>", KpnConnectionError),
     ],
@@ -76,6 +78,36 @@ def test_parse_token_errors(status: int, body: object, error: type[Exception]) -
     raw = body if isinstance(body, bytes) else _b(body)
     with pytest.raises(error):
         protocol.parse_token(status, JSON, raw)
+
+
+@pytest.mark.parametrize(
+    ("answer", "complaint"),
+    [
+        ({"token_type": "Bearer", "expires_in": "3599"}, "no access_token"),
+        ({"access_token": 7, "expires_in": "3599"}, "no access_token"),
+        ({"access_token": "x", "expires_in": "0"}, "expires_in '0' is not a positive number"),
+        ({"access_token": "x", "expires_in": "-5"}, "expires_in '-5' is not a positive"),
+        ({"access_token": "x"}, "expires_in None is not a positive number"),
+    ],
+)
+def test_token_answer_without_a_usable_token_or_lifetime_is_refused(
+    answer: dict[str, object], complaint: str
+) -> None:
+    """Each answer lacks exactly one thing; the error says which."""
+    with pytest.raises(KpnConnectionError, match=complaint):
+        protocol.parse_token(200, JSON, _b(answer), now=1000.0)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_busy_or_failing_token_endpoint_is_transient(status: int) -> None:
+    """A JSON error from the token endpoint on 5xx or 429 is not a verdict on the credentials:
+    a transient KpnConnectionError with nothing sent, never KpnAuthError or KpnApiError."""
+    body = _b({"transactionId": "t", "status": str(status), "name": "Error",
+               "message": "The token service is not available", "info": ""})
+    with pytest.raises(KpnConnectionError) as caught:
+        protocol.parse_token(status, JSON, body)
+    assert type(caught.value) is KpnConnectionError and caught.value.sent is False
+    assert f"HTTP {status}" in str(caught.value)
 
 
 def test_parse_token_invalid_client_message() -> None:
@@ -231,11 +263,14 @@ def test_parse_simple_register_and_number_update() -> None:
 
 
 def test_quota_exhausted_429_waits_for_the_reset() -> None:
-    headers = {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": "2030-01-01T00:00:30Z"}
+    # Relative to the real clock (parse_send reads it): the reset is two hours from now.
+    reset = (datetime.now(UTC) + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
     body = _b({"transactionId": "t", "status": "429", "name": "Too Many Requests",
                "message": "quota", "info": ""})
-    outcome = protocol.parse_send(429, headers, body, recipient="31612345678")
-    assert outcome.retry and outcome.wait is not None and outcome.wait > 3600  # years away
+    live = {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": reset}
+    outcome = protocol.parse_send(429, live, body, recipient="31612345678")
+    assert outcome.retry and outcome.wait is not None and 7100 < outcome.wait <= 7200
+    headers = {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": "2030-01-01T00:00:30Z"}
     now = 1893456000.0  # 2030-01-01T00:00:00Z
     quota = protocol.parse_headers(headers).quota
     assert protocol.quota_wait(quota, now=now) == 30.0
@@ -331,3 +366,25 @@ def test_a_plain_401_still_asks_for_a_new_token() -> None:
         assert protocol.is_token_rejection(401, body)
         assert isinstance(protocol.parse_send(401, JSON, body, recipient="316").error,
                           KpnAuthError)
+
+
+def test_quota_reset_in_epoch_seconds() -> None:
+    """Ten digits are epoch seconds (thirteen are milliseconds): 30 s, not 0 s."""
+    now = 1893456000.0
+    quota = protocol.parse_headers(
+        {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": "1893456030"}).quota
+    assert protocol.quota_wait(quota, now=now) == 30.0
+
+
+def test_long_error_text_is_shortened_to_one_line_of_200_characters() -> None:
+    words = " ".join(f"word{i}" for i in range(100))  # 589 characters
+    body = _b({"message-count": "1", "messages": [
+        {"status": "4", "error-text": words.replace(" ", "\n", 3)}]})
+    outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
+    assert isinstance(outcome.error, KpnApiError)
+    assert outcome.error.detail == words[:199] + "…"
+    assert len(outcome.error.detail) == 200 and "\n" not in str(outcome.error)
+    fits = words[:199] + "!"  # exactly 200 characters: kept whole
+    exact = _b({"messages": [{"status": "4", "error-text": fits}]})
+    kept = protocol.parse_send(200, JSON, exact, recipient="31612345678").error
+    assert isinstance(kept, KpnApiError) and kept.detail == fits

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import httpx
 import pytest
 
-from kpn_sms_notify import KpnAuthError, KpnSmsSync, KpnValidationError
+from kpn_sms_notify import KpnApiError, KpnAuthError, KpnSmsSync, KpnValidationError
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 from kpn_sms_notify.models import Token
 
@@ -115,3 +116,106 @@ def test_worker_threads_share_one_http_client(emulator: Emulator, emulator_url: 
     finally:
         httpx.Client.__init__ = original  # type: ignore[method-assign]
     assert len(made) == 1
+
+
+# -- a rejected token, refusals, answers the parser must survive (issue 19) ---------------
+
+DEFAULT_NUMBER = "3197012345678"
+
+
+def test_rejected_token_is_dropped_and_renewed_once(emulator: Emulator, emulator_url: str) -> None:
+    """KPN rejects the token mid-use: dropped, one new token for both recipients, resent."""
+    with client(emulator_url) as sms:
+        assert sms.send("one", [A]).ok
+        emulator.expire_tokens()
+        report = sms.send("two", [A, B])
+        assert report.ok, [r.reason for r in report.failed]
+        assert sms.token_requests == 2
+        assert sms.send("three", [A]).ok and sms.token_requests == 2
+    assert emulator.counters["token_requests"] == 2
+    assert len(emulator.messages) == 4
+
+
+def test_register_and_number_update_renew_a_rejected_token(emulator: Emulator,
+                                                           emulator_url: str) -> None:
+    with client(emulator_url) as sms:
+        sms.authenticate()
+        emulator.expire_tokens()
+        assert sms.register_webhook(A, "https://example.org/inbound")
+        assert sms.token_requests == 2
+        emulator.expire_tokens()
+        sms.update_number("NL", DEFAULT_NUMBER, "")
+        assert sms.token_requests == 3
+    assert emulator.counters["auth_failures"] == 2
+
+
+class StaleStore:
+    """A store that keeps handing out the first token it saw (it never takes a newer one)."""
+
+    def __init__(self) -> None:
+        self.token: Token | None = None
+
+    def load(self) -> Token | None:
+        return self.token
+
+    def save(self, token: Token) -> None:
+        self.token = self.token or token
+
+
+def test_a_rejected_token_is_not_reloaded_from_the_store(emulator: Emulator,
+                                                         emulator_url: str) -> None:
+    store = StaleStore()
+    with client(emulator_url, token_store=store) as first:
+        first.authenticate()
+    with client(emulator_url, token_store=store) as second:
+        assert second.send("one", [A]).ok and second.token_requests == 0  # from the store
+        emulator.expire_tokens()
+        assert second.send("two", [A]).ok and second.token_requests == 1
+        assert second.send("three", [A]).ok and second.token_requests == 1
+    assert emulator.counters["auth_failures"] == 1
+
+
+@pytest.mark.parametrize(("status", "error"), [(400, KpnApiError), (401, KpnAuthError)])
+def test_refused_register_or_number_update_never_reads_as_success(
+        emulator: Emulator, emulator_url: str, status: int, error: type[Exception]) -> None:
+    emulator.configure(forced_http={
+        "/communication/nexmo/sms/register": status,
+        "/communication/nexmo/phone-numbers/number/update": status})
+    with client(emulator_url) as sms:
+        with pytest.raises(error, match=f"HTTP {status}"):
+            sms.register_webhook(A, "https://example.org/inbound")
+        with pytest.raises(error, match=f"HTTP {status}"):
+            sms.update_number("NL", DEFAULT_NUMBER, "")
+
+
+def _gateway(send_body: bytes) -> httpx.MockTransport:
+    """A gateway whose /send answers `send_body` with HTTP 200: bodies the emulator never
+    sends (an empty list, entries that are not objects)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/accesstoken"):
+            return httpx.Response(200, json={"access_token": "t0k", "expires_in": "3599"})
+        return httpx.Response(200, content=send_body,
+                              headers={"Content-Type": "application/json"})
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.mark.parametrize("messages", [[], [1, "x", None, []], ["x"] * 3])
+def test_send_answer_without_message_objects_is_a_clear_ambiguous_failure(
+        messages: list[object]) -> None:
+    body = json.dumps({"message-count": "1", "messages": messages}).encode()
+    with httpx.Client(transport=_gateway(body)) as http, \
+            client("https://gateway.test", http_client=http) as sms:
+        (result,) = sms.send("hello", [A]).results
+    assert not result.ok and not result.permanent and result.attempts == 1
+    assert result.reason == "the gateway's answer listed no messages"
+
+
+def test_non_object_entries_beside_an_accepted_part_are_skipped() -> None:
+    part = {"status": "0", "message-id": "id-1", "to": A, "message-price": "0.075"}
+    body = json.dumps({"message-count": "1", "messages": ["junk", part, 7]}).encode()
+    with httpx.Client(transport=_gateway(body)) as http, \
+            client("https://gateway.test", http_client=http) as sms:
+        (result,) = sms.send("hello", [A]).results
+    assert result.ok and result.message_ids == ("id-1",)

@@ -90,4 +90,6 @@ def test_sender_is_valid_or_one_line_error(raw: Any) -> None:
     except KpnValidationError as err:
         assert str(err).startswith("sender: ") and "\n" not in str(err)
         return
+    # None and booleans (YAML's yes/no) are never text: never "None" or "True" as a sender.
+    assert raw is not None and not isinstance(raw, bool), (raw, sender)
     assert re.fullmatch(r"\d{1,15}|(?=.*[A-Za-z])[A-Za-z0-9]{1,11}", sender), sender
