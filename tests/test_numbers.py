@@ -161,7 +161,7 @@ def test_bad_number_error_names_the_field_and_the_masked_value(
 
 
 def test_number_defaults_are_region_nl_and_field_recipient() -> None:
-    assert normalize_number("0612345678") == "31612345678"
+    assert normalize_number("0612345678") == "+31612345678"
     with pytest.raises(KpnValidationError, match=r"^recipient: .* \(default region NL\)$") as info:
         normalize_number("061")
     assert info.value.field == "recipient"
@@ -171,8 +171,8 @@ def test_number_defaults_are_region_nl_and_field_recipient() -> None:
 def test_bare_e164_reads_as_international_when_the_region_cannot_read_it(region: str) -> None:
     """Germany reads "316…" as a (bad) national number, an unknown region not at all:
     then the digits are tried with a "+" in front, spaces and dots removed."""
-    assert normalize_number("31612345678", region) == "31612345678"
-    assert normalize_number("31 6 12.34-56 78", region) == "31612345678"
+    assert normalize_number("31612345678", region) == "+31612345678"
+    assert normalize_number("31 6 12.34-56 78", region) == "+31612345678"
     with pytest.raises(KpnValidationError):  # only digits get the "+": not a stray letter
         normalize_number("31612345678x", region)
 
