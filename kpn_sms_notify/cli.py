@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--overflow", choices=("truncate", "fail"))
     send.add_argument("--json", action="store_true", help="print the results as JSON")
 
-    sub.add_parser("token", help="check the credentials by fetching a token")
+    sub.add_parser("token", help="check the credentials and that the app has the SMS API")
 
     reg = sub.add_parser("register-webhook", help="point inbound texts at a URL")
     reg.add_argument("url", metavar="URL", help="your webhook (https)")
@@ -137,8 +137,9 @@ async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) 
     async with KpnSms.from_config(config, token_store=store) as sms:
         if args.command == "token":
             token = await sms.authenticate()
+            await sms.check_access()  # a token alone does not show the app has the SMS product
             tier = f", account level {token.level}" if token.level else ""
-            print(f"credentials OK: token valid for {token.expires_in():.0f}s{tier}")
+            print(f"credentials OK: token valid for {token.expires_in():.0f}s{tier}, SMS API open")
             return EXIT_OK
         if args.command == "register-webhook":
             return await _register(sms, args)

@@ -29,6 +29,7 @@ from .support import (
     apprise_send,
     check_run,
     cli_send,
+    run_cli,
     running_serve,
     serve_raw,
     serve_send,
@@ -274,6 +275,20 @@ def test_cli_missing_sms_product_exits_3(
     assert run.error is not None and ADVICE in run.error and "\n" not in run.error
     assert "Traceback" not in run.output
     assert emulator.counters["token_requests"] == 1 and emulator.messages == []
+
+
+def test_cli_token_says_when_the_app_lacks_the_sms_product(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    """`kpn-sms token` checks the API too: KPN issues tokens to an app without the product."""
+    config = write_cli_config(tmp_path / "kpn.yaml", emulator_url)
+    ok = run_cli("--config", str(config), "token")
+    assert ok.returncode == 0 and "SMS API open" in ok.stdout, ok.stderr
+    emulator.configure(**NO_SMS_PRODUCT)
+    refused = run_cli("--config", str(config), "token")
+    assert refused.returncode == 3 and ADVICE in refused.stderr, refused.stderr
+    assert "credentials OK" not in refused.stdout and "Traceback" not in refused.stderr
+    assert emulator.messages == []  # the check texts nobody
 
 
 # ------------------------------------------------------------------ kpn-sms serve
