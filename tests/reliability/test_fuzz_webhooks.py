@@ -31,7 +31,7 @@ from kpn_sms_notify.server.alerts import (
     parse_notify_payload,
     route_notification,
 )
-from kpn_sms_notify.server.config import Route
+from kpn_sms_notify.server.alerts import Route
 from kpn_sms_notify.server.text import render
 
 from .support import PATH_SECRET, SERVE_TOKEN, ServeThread, serve_raw
