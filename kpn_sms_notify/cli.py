@@ -13,13 +13,10 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from . import __version__, token_cache
+from . import __version__
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError, KpnValidationError
-from .ha_install import install_homeassistant
-from .progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
@@ -114,6 +111,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return serve(args.serve_config or args.config, debug=args.debug)
     if command == "install-homeassistant":
+        from pathlib import Path
+
+        from .ha_install import install_homeassistant
+
         target = install_homeassistant(Path(args.config_dir))
         print(f"installed the integration in {target}; restart Home Assistant")
         return EXIT_OK
@@ -127,6 +128,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from . import token_cache
     from .client import KpnSms
 
     # `token` checks the credentials: always a fresh token, never one from the cache.
@@ -156,6 +158,8 @@ async def _register(sms: Any, args: argparse.Namespace) -> int:
 
 
 async def _send(sms: Any, args: argparse.Namespace) -> int:
+    from .progress import Progress
+
     text = sys.stdin.read() if args.text == "-" else args.text
     options = {"title": args.title, "max_parts": args.max_parts, "unicode": args.unicode,
                "overflow": args.overflow}
