@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "fault_after_send": False,  # error/drop faults happen after the message was accepted
     "forced_status": {},  # number -> Vonage status code (str)
     "forced_http": {},  # path -> HTTP status (any API path, token endpoint included)
-    "script": [],  # one-shot scripted answers, see faults.py
+    "script": [],  # one-shot scripted answers: check_script below
     "partial_status": {},  # number -> status for the parts after the first of a long text
     "throttle_text": "wait",  # status 1 error-text: "wait" [ ms ], "no_wait" or "mt_limit"
     "seed": None,  # seed of the fault dice, for reproducible runs
