@@ -574,8 +574,10 @@ def test_decode_json_is_the_json_half_of_the_reader() -> None:
     """The reader `kpn-sms serve` also uses for alert bodies: UTF-8 JSON of any kind, a
     byte-order mark dropped, the same one-line reasons; the depth limit is the caller's."""
     assert decode_json(b"\xef\xbb\xbf[1, 2]") == [1, 2]
-    for body, reason in ((b"{oops", "body: not valid JSON (Expecting property name"),
-                         (b'"\xff"', "body: not UTF-8 text")):
+    for body, reason in (
+        (b"{oops", "body: not valid JSON (Expecting property name"),
+        (b'"\xff"', "body: not UTF-8 text"),
+    ):
         with pytest.raises(KpnValidationError, match=re.escape(reason)):
             decode_json(body)
     with pytest.raises(RecursionError):
