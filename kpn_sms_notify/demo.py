@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from .client import KpnSms
+from .emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 from .inbound import InboundAssembler, parse_delivery_receipt, parse_inbound
 from .numbers import mask_number, wire_number
 
@@ -43,8 +44,6 @@ async def _receiver(inbox: asyncio.Queue[tuple[str, dict[str, Any]]]) -> tuple[w
 
 
 async def demo() -> int:
-    from .emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
-
     emulator = Emulator(latency=0.05, webhook_retry_interval=0.5)
     base_url = await emulator.start()
     inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import random
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -23,6 +24,7 @@ from kpn_sms_notify.inbound import (
     InboundPart,
     SeenReceipts,
     compute_signature,
+    decode_json,
     parse_delivery_receipt,
     parse_inbound,
     verify_signature,
@@ -566,6 +568,20 @@ def test_an_unreadable_body_says_why_on_one_line(
         webhook_params(query=[], body=body, content_type=content_type)
     assert str(caught.value).startswith(reason)
     assert "\n" not in str(caught.value) and caught.value.field
+
+
+def test_decode_json_is_the_json_half_of_the_reader() -> None:
+    """The reader `kpn-sms serve` also uses for alert bodies: UTF-8 JSON of any kind, a
+    byte-order mark dropped, the same one-line reasons; the depth limit is the caller's."""
+    assert decode_json(b"\xef\xbb\xbf[1, 2]") == [1, 2]
+    for body, reason in (
+        (b"{oops", "body: not valid JSON (Expecting property name"),
+        (b'"\xff"', "body: not UTF-8 text"),
+    ):
+        with pytest.raises(KpnValidationError, match=re.escape(reason)):
+            decode_json(body)
+    with pytest.raises(RecursionError):
+        decode_json(b"[" * 100_000)
 
 
 # ------------------------------------------------------------------ the Messages API's shapes

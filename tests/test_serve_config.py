@@ -26,8 +26,7 @@ from kpn_sms_notify.server.alerts import (
     parse_notify_payload,
     route_notification,
 )
-from kpn_sms_notify.server.config import DEFAULT_TEMPLATE
-from kpn_sms_notify.server.text import render
+from kpn_sms_notify.server.text import DEFAULT_TEMPLATE, render
 
 MINIMAL_YAML = """\
 client_id: my-client-id

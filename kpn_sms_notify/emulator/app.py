@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from . import control, faults, keys, kpn_routes, numbers_routes, responses, vonage_routes
+from .knobs import SEND_PATHS, TOKEN_PATH
 from .state import EmulatorState
 from .webhooks import Deliverer
 
@@ -23,7 +24,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
         return await handler(request)
     state: EmulatorState = request.app[keys.STATE]
-    is_send = request.path in faults.SEND_PATHS
+    is_send = request.path in SEND_PATHS
     if is_send:
         state.count("send_requests")
         state.enter()
@@ -35,7 +36,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
             await asyncio.sleep(latency)
         if forced is not None:
             state.count("http_429" if forced == 429 else "http_errors")
-            if request.path == faults.TOKEN_PATH:
+            if request.path == TOKEN_PATH:
                 state.count("token_requests")
                 state.count("token_failures")
                 if forced == 401:

@@ -1,20 +1,5 @@
-"""Fault injection: what the knobs and the one-shot script do to an API answer.
-
-A script entry is a dict, consumed by the next request it applies to:
-
-    {"http": 503}                       answer HTTP 503 (body "kpn" unless "body" says
-                                        kpn / apigee / html / empty / malformed, or
-                                        quota / spike: Apigee's rate-limit fault)
-    {"status": "1"}                     answer HTTP 200 with this Vonage status
-    {"drop": true}                      close the connection without answering
-    {"slow": 5}                         accept, then answer 5 s later
-    {"bad_body": "html"}                accept, then answer 200 with a broken body
-    {"ok": true}                        answer normally (keeps a place in the queue)
-    "count": N                          the entry applies to the next N requests (default 1)
-    "after_send": true                  http/drop happen after the message was accepted
-    "path": "send"                      which requests: "send" (KPN /send and Vonage
-                                        /sms/json, the default), "token", "*", or a path
-"""
+"""Fault injection: what the knobs and the one-shot script (its format: knobs.py) do to an
+API answer."""
 
 from __future__ import annotations
 
@@ -24,12 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from . import responses
-from .knobs import ERROR_BODIES
 from .state import EmulatorState
-
-SEND_PATHS = ("/communication/nexmo/sms/send", "/sms/json")
-TOKEN_PATH = "/oauth/client_credential/accesstoken"
-_ACTIONS = ("http", "status", "drop", "slow", "bad_body", "ok")
 
 
 class DropConnection(Exception):
@@ -38,50 +18,6 @@ class DropConnection(Exception):
 
 class BadRequest(Exception):
     """Raised inside a handler: answer 400 with a KPN ErrorResponse carrying this text."""
-
-
-def check_script(entries: Any) -> list[dict[str, Any]]:
-    """Validate script entries; raise ValueError naming the bad entry."""
-    out: list[dict[str, Any]] = []
-    for i, raw in enumerate(entries):
-        if not isinstance(raw, dict):
-            raise ValueError(f"emulator knob 'script'[{i}]: {raw!r} is not an object")
-        entry = dict(raw)
-        actions = [a for a in _ACTIONS if a in entry]
-        if len(actions) != 1:
-            raise ValueError(
-                f"emulator knob 'script'[{i}]: needs exactly one of {', '.join(_ACTIONS)}"
-            )
-        unknown = set(entry) - {*_ACTIONS, "count", "after_send", "path", "body"}
-        if unknown:
-            raise ValueError(f"emulator knob 'script'[{i}]: unknown key {sorted(unknown)[0]!r}")
-        if "http" in entry and not (isinstance(entry["http"], int) and 100 <= entry["http"] <= 599):
-            raise ValueError(f"emulator knob 'script'[{i}]: bad http status {entry['http']!r}")
-        if entry.get("body", "kpn") not in ERROR_BODIES:
-            raise ValueError(f"emulator knob 'script'[{i}]: bad body {entry['body']!r}")
-        if "bad_body" in entry and entry["bad_body"] not in ("malformed", "html", "empty"):
-            raise ValueError(f"emulator knob 'script'[{i}]: bad bad_body {entry['bad_body']!r}")
-        if "status" in entry:
-            entry["status"] = str(entry["status"])
-        count = entry.get("count", 1)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ValueError(f"emulator knob 'script'[{i}]: bad count {count!r}")
-        entry["count"] = count
-        entry.setdefault("path", "send")
-        entry.setdefault("after_send", False)
-        out.append(entry)
-    return out
-
-
-def script_applies(entry: dict[str, Any], path: str) -> bool:
-    where = entry["path"]
-    if where == "*":
-        return True
-    if where == "send":
-        return path in SEND_PATHS
-    if where == "token":
-        return path == TOKEN_PATH
-    return bool(where == path)
 
 
 class Plan:

@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "fault_after_send": False,  # error/drop faults happen after the message was accepted
     "forced_status": {},  # number -> Vonage status code (str)
     "forced_http": {},  # path -> HTTP status (any API path, token endpoint included)
-    "script": [],  # one-shot scripted answers, see faults.py
+    "script": [],  # one-shot scripted answers: check_script below
     "partial_status": {},  # number -> status for the parts after the first of a long text
     "throttle_text": "wait",  # status 1 error-text: "wait" [ ms ], "no_wait" or "mt_limit"
     "seed": None,  # seed of the fault dice, for reproducible runs
@@ -255,8 +255,6 @@ def check(knobs: dict[str, Any]) -> dict[str, Any]:
         elif name in ("whitelist", "virtual_numbers") and value is not None:
             value = [str(v) for v in value]
         elif name == "script":
-            from .faults import check_script  # local: faults imports this module
-
             value = check_script(value)
         elif name in ("balance", "price_per_part"):
             value = f"{float(value):.8f}"
@@ -288,3 +286,68 @@ def public(knobs: dict[str, Any]) -> dict[str, Any]:
         if shown.get(name):
             shown[name] = "***"
     return shown
+
+
+# The one-shot fault script (knob "script"); faults.py applies it.
+#
+# A script entry is a dict, consumed by the next request it applies to:
+#
+#     {"http": 503}                       answer HTTP 503 (body "kpn" unless "body" says
+#                                         kpn / apigee / html / empty / malformed, or
+#                                         quota / spike: Apigee's rate-limit fault)
+#     {"status": "1"}                     answer HTTP 200 with this Vonage status
+#     {"drop": true}                      close the connection without answering
+#     {"slow": 5}                         accept, then answer 5 s later
+#     {"bad_body": "html"}                accept, then answer 200 with a broken body
+#     {"ok": true}                        answer normally (keeps a place in the queue)
+#     "count": N                          the entry applies to the next N requests (default 1)
+#     "after_send": true                  http/drop happen after the message was accepted
+#     "path": "send"                      which requests: "send" (KPN /send and Vonage
+#                                         /sms/json, the default), "token", "*", or a path
+SEND_PATHS = ("/communication/nexmo/sms/send", "/sms/json")
+TOKEN_PATH = "/oauth/client_credential/accesstoken"
+SCRIPT_ACTIONS = ("http", "status", "drop", "slow", "bad_body", "ok")
+
+
+def check_script(entries: Any) -> list[dict[str, Any]]:
+    """Validate script entries; raise ValueError naming the bad entry."""
+    out: list[dict[str, Any]] = []
+    for i, raw in enumerate(entries):
+        if not isinstance(raw, dict):
+            raise ValueError(f"emulator knob 'script'[{i}]: {raw!r} is not an object")
+        entry = dict(raw)
+        actions = [a for a in SCRIPT_ACTIONS if a in entry]
+        if len(actions) != 1:
+            raise ValueError(
+                f"emulator knob 'script'[{i}]: needs exactly one of {', '.join(SCRIPT_ACTIONS)}"
+            )
+        unknown = set(entry) - {*SCRIPT_ACTIONS, "count", "after_send", "path", "body"}
+        if unknown:
+            raise ValueError(f"emulator knob 'script'[{i}]: unknown key {sorted(unknown)[0]!r}")
+        if "http" in entry and not (isinstance(entry["http"], int) and 100 <= entry["http"] <= 599):
+            raise ValueError(f"emulator knob 'script'[{i}]: bad http status {entry['http']!r}")
+        if entry.get("body", "kpn") not in ERROR_BODIES:
+            raise ValueError(f"emulator knob 'script'[{i}]: bad body {entry['body']!r}")
+        if "bad_body" in entry and entry["bad_body"] not in ("malformed", "html", "empty"):
+            raise ValueError(f"emulator knob 'script'[{i}]: bad bad_body {entry['bad_body']!r}")
+        if "status" in entry:
+            entry["status"] = str(entry["status"])
+        count = entry.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"emulator knob 'script'[{i}]: bad count {count!r}")
+        entry["count"] = count
+        entry.setdefault("path", "send")
+        entry.setdefault("after_send", False)
+        out.append(entry)
+    return out
+
+
+def script_applies(entry: dict[str, Any], path: str) -> bool:
+    where = entry["path"]
+    if where == "*":
+        return True
+    if where == "send":
+        return path in SEND_PATHS
+    if where == "token":
+        return path == TOKEN_PATH
+    return bool(where == path)

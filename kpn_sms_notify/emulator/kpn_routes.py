@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from . import faults, keys, responses, sending
-from .knobs import APIGEE_THROTTLES
+from .knobs import APIGEE_THROTTLES, TOKEN_PATH
 from .state import EmulatorState
 
 FORM = "application/x-www-form-urlencoded"
@@ -76,7 +76,7 @@ async def token(request: web.Request) -> web.Response:
     with state.lock:
         down = state.knobs["token_endpoint_down"]
         forced = state.knobs["token_endpoint_status"]
-    entry = state.next_script(faults.TOKEN_PATH)
+    entry = state.next_script(TOKEN_PATH)
     if entry is not None and "http" in entry:
         if entry["http"] == 401:
             return _bad_client(state, await _client_id(request), forced=True)
@@ -296,6 +296,6 @@ async def register(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_route("*", faults.TOKEN_PATH, token)
+    app.router.add_route("*", TOKEN_PATH, token)
     app.router.add_post(f"{SMS_BASE}/send", send)
     app.router.add_post(f"{SMS_BASE}/register", register)

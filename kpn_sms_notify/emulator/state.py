@@ -222,11 +222,9 @@ class EmulatorState:
     # scripted answers --------------------------------------------------------------
     def next_script(self, path: str) -> dict[str, Any] | None:
         """Pop the next scripted answer that applies to `path` (counts down `count`)."""
-        from .faults import script_applies  # local: faults imports state's users
-
         with self.lock:
             for entry in self.script:
-                if script_applies(entry, path):
+                if knobs_mod.script_applies(entry, path):
                     entry["count"] -= 1
                     if entry["count"] <= 0:
                         self.script.remove(entry)

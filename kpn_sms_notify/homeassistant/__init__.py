@@ -9,7 +9,6 @@ maps to exactly one Home Assistant outcome: refused credentials -> reauth, gatew
 from __future__ import annotations
 
 from homeassistant.components import webhook
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_NAME, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
@@ -22,7 +21,13 @@ from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
 
 from .const import CONF_WEBHOOK_ID, DOMAIN, LOGGER
 from .inbound_webhook import async_register_webhook, async_register_with_kpn
-from .runtime import KpnRuntime, async_warm_numbers, build_client, is_transient
+from .runtime import (
+    KpnRuntime,
+    KpnSmsConfigEntry,
+    async_warm_numbers,
+    build_client,
+    is_transient,
+)
 
 PLATFORMS: list[Platform] = [Platform.NOTIFY]
 DATA_HASS_CONFIG = f"{DOMAIN}_hass_config"
@@ -37,7 +42,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bool:
     """Authenticate once, then set up the entities, the legacy service and the webhook."""
     await async_warm_numbers(hass)
     try:
@@ -89,13 +94,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     return True
 
 
-async def _async_update_listener(hass: HomeAssistant, entry: ConfigEntry) -> None:
+async def _async_update_listener(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> None:
     # Recipients are subentries: adding or removing one means new entities.
     hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    runtime: KpnRuntime = entry.runtime_data
+async def async_unload_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bool:
+    runtime = entry.runtime_data
     if runtime.legacy_service is not None:
         await runtime.legacy_service.async_unregister_services()
         _forget_legacy_service(hass, runtime.legacy_service)

@@ -3,12 +3,6 @@ time (one copy of the code for 2025.4 and 2026.x; tests run on both)."""
 
 from __future__ import annotations
 
-from homeassistant import config_entries
-
-# Config subentries (one per recipient) arrived in 2025.3. Without them the recipients live
-# in the entry's options instead.
-SUPPORTS_SUBENTRIES: bool = hasattr(config_entries, "ConfigSubentryFlow")
-
 # 2026.x moved NotifyEntity to notify/entity.py; the package still re-exports it, but do not
 # rely on the re-export staying forever.
 try:
@@ -19,4 +13,4 @@ except ImportError:  # pragma: no cover - only on a release that dropped the re-
         NotifyEntityFeature,
     )
 
-__all__ = ["SUPPORTS_SUBENTRIES", "NotifyEntity", "NotifyEntityFeature"]
+__all__ = ["NotifyEntity", "NotifyEntityFeature"]

@@ -1,16 +1,20 @@
 """UI setup: credentials are tested before the entry exists; one entry per client_id; reauth
-and reconfigure; recipients are subentries (or, on a Home Assistant without subentries,
-options)."""
+and reconfigure; recipients are subentries."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
 from homeassistant.components import webhook
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
@@ -34,7 +38,6 @@ from kpn_sms_notify.numbers import normalize_number, wire_number
 from kpn_sms_notify.protocol import DEFAULT_BASE_URL
 from kpn_sms_notify.schema import validate_config
 
-from . import compat
 from .const import (
     CONF_BASE_URL,
     CONF_CLIENT_ID,
@@ -42,7 +45,6 @@ from .const import (
     CONF_INBOUND_MODE,
     CONF_INBOUND_NUMBER,
     CONF_NUMBER,
-    CONF_RECIPIENTS,
     CONF_REGION,
     CONF_SENDER,
     CONF_SIGNATURE_METHOD,
@@ -197,21 +199,10 @@ class KpnSmsConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @classmethod
     @callback
-    def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, Any]:
-        if not compat.SUPPORTS_SUBENTRIES:
-            return {}
-        return {SUBENTRY_RECIPIENT: _recipient_flow()}
-
-    @classmethod
-    @callback
-    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
-        # Recipients as options only where subentries do not exist.
-        return not compat.SUPPORTS_SUBENTRIES
-
-    @staticmethod
-    @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        return RecipientsOptionsFlow()
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
 
 
 def _without_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,87 +214,47 @@ def _recipient_schema() -> vol.Schema:
     return vol.Schema({vol.Required(CONF_NAME): str, vol.Required(CONF_NUMBER): str})
 
 
-@functools.cache
-def _recipient_flow() -> type:
-    """The recipient subentry flow class (built lazily: the base class is 2025.3+ only)."""
-    from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+class RecipientSubentryFlow(ConfigSubentryFlow):
+    """Add or change one recipient: a label and a phone number."""
 
-    class RecipientSubentryFlow(ConfigSubentryFlow):
-        """Add or change one recipient: a label and a phone number."""
-
-        async def async_step_user(self, user_input: dict[str, Any] | None = None
-                                  ) -> SubentryFlowResult:
-            return await self._async_step("user", user_input)
-
-        async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None
-                                         ) -> SubentryFlowResult:
-            return await self._async_step("reconfigure", user_input)
-
-        async def _async_step(self, step_id: str, user_input: dict[str, Any] | None
+    async def async_step_user(self, user_input: dict[str, Any] | None = None
                               ) -> SubentryFlowResult:
-            entry = self._get_entry()
-            current = self._get_reconfigure_subentry() if step_id == "reconfigure" else None
-            errors: dict[str, str] = {}
-            if user_input is not None:
-                await async_warm_numbers(self.hass)
-                label = user_input[CONF_NAME].strip()
-                try:
-                    number = normalize_number(user_input[CONF_NUMBER],
-                                              entry.data.get(CONF_REGION, "NL"), field="number")
-                except KpnValidationError:
-                    errors[CONF_NUMBER] = "invalid_number"
-                else:
-                    # Compared without "+": older entries hold the number's bare digits.
-                    taken = {wire_number(s.unique_id or "") for s in entry.subentries.values()
-                             if current is None or s.subentry_id != current.subentry_id}
-                    if not label:
-                        errors[CONF_NAME] = "name_required"
-                    elif wire_number(number) in taken:
-                        return self.async_abort(reason="already_configured")
-                    elif current is None:
-                        return self.async_create_entry(title=label, data={CONF_NUMBER: number},
-                                                       unique_id=number)
-                    else:
-                        return self.async_update_and_abort(
-                            entry, current, title=label, data={CONF_NUMBER: number},
-                            unique_id=number)
-            suggested = user_input or (
-                {CONF_NAME: current.title, **current.data} if current else {})
-            return self.async_show_form(
-                step_id=step_id, errors=errors,
-                data_schema=self.add_suggested_values_to_schema(_recipient_schema(), suggested))
+        return await self._async_step("user", user_input)
 
-    return RecipientSubentryFlow
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None
+                                     ) -> SubentryFlowResult:
+        return await self._async_step("reconfigure", user_input)
 
-
-class RecipientsOptionsFlow(OptionsFlow):
-    """Recipients as options, one `label: number` per line (Home Assistant without
-    subentries)."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None
-                              ) -> ConfigFlowResult:
+    async def _async_step(self, step_id: str, user_input: dict[str, Any] | None
+                          ) -> SubentryFlowResult:
+        entry = self._get_entry()
+        current = self._get_reconfigure_subentry() if step_id == "reconfigure" else None
         errors: dict[str, str] = {}
-        current = self.config_entry.options.get(CONF_RECIPIENTS, {})
-        text = "\n".join(f"{label}: {number}" for label, number in current.items())
         if user_input is not None:
-            text = user_input.get(CONF_RECIPIENTS, "")
             await async_warm_numbers(self.hass)
-            recipients: dict[str, str] = {}
-            for line in filter(None, (raw.strip() for raw in text.splitlines())):
-                label, sep, number = line.rpartition(":")
-                try:
-                    if not sep or not label.strip():
-                        raise KpnValidationError("expected label: number", field="recipients")
-                    recipients[label.strip()] = normalize_number(
-                        number, self.config_entry.data.get(CONF_REGION, "NL"))
-                except KpnValidationError:
-                    errors[CONF_RECIPIENTS] = "invalid_recipients"
-                    break
-            if not errors:
-                return self.async_create_entry(data={CONF_RECIPIENTS: recipients})
+            label = user_input[CONF_NAME].strip()
+            try:
+                number = normalize_number(user_input[CONF_NUMBER],
+                                          entry.data.get(CONF_REGION, "NL"), field="number")
+            except KpnValidationError:
+                errors[CONF_NUMBER] = "invalid_number"
+            else:
+                # Compared without "+": older entries hold the number's bare digits.
+                taken = {wire_number(s.unique_id or "") for s in entry.subentries.values()
+                         if current is None or s.subentry_id != current.subentry_id}
+                if not label:
+                    errors[CONF_NAME] = "name_required"
+                elif wire_number(number) in taken:
+                    return self.async_abort(reason="already_configured")
+                elif current is None:
+                    return self.async_create_entry(title=label, data={CONF_NUMBER: number},
+                                                   unique_id=number)
+                else:
+                    return self.async_update_and_abort(
+                        entry, current, title=label, data={CONF_NUMBER: number},
+                        unique_id=number)
+        suggested = user_input or (
+            {CONF_NAME: current.title, **current.data} if current else {})
         return self.async_show_form(
-            step_id="init", errors=errors,
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema({vol.Optional(CONF_RECIPIENTS): TextSelector(
-                    TextSelectorConfig(multiline=True))}),
-                {CONF_RECIPIENTS: text}))
+            step_id=step_id, errors=errors,
+            data_schema=self.add_suggested_values_to_schema(_recipient_schema(), suggested))

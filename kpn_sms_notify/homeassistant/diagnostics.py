@@ -6,17 +6,16 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from kpn_sms_notify.numbers import mask_number
 
 from .const import CONF_INBOUND_NUMBER, TO_REDACT
 from .notify import entry_recipients
-from .runtime import KpnRuntime
+from .runtime import KpnRuntime, KpnSmsConfigEntry
 
 
-async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: ConfigEntry
+async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: KpnSmsConfigEntry
                                              ) -> dict[str, Any]:
     data = async_redact_data(dict(entry.data), TO_REDACT)
     if data.get(CONF_INBOUND_NUMBER):

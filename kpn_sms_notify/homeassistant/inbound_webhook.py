@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import hdrs, web
 from homeassistant.components import webhook
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError
@@ -45,7 +44,7 @@ from .const import (
     LOGGER,
     MAX_WEBHOOK_BODY,
 )
-from .runtime import KpnRuntime
+from .runtime import KpnRuntime, KpnSmsConfigEntry
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
@@ -71,10 +70,10 @@ def _is_receipt(params: Mapping[str, Any]) -> bool:
 
 
 async def async_handle_webhook(
-    hass: HomeAssistant, entry: ConfigEntry, request: web.Request
+    hass: HomeAssistant, entry: KpnSmsConfigEntry, request: web.Request
 ) -> web.Response:
     """Answer KPN: 200 when handled (or a duplicate), 400 with the reason when unreadable."""
-    runtime: KpnRuntime = entry.runtime_data
+    runtime = entry.runtime_data
     try:
         params = await read_params(request)
     except KpnValidationError as err:
@@ -101,7 +100,7 @@ async def async_handle_webhook(
     return web.Response(status=200, text="OK")
 
 
-def _handle_inbound(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
+def _handle_inbound(hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime,
                     params: Mapping[str, Any]) -> None:
     part = parse_inbound(params)
     message = runtime.assembler.feed(part)
@@ -114,7 +113,7 @@ def _handle_inbound(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime
     _fire_inbound(hass, entry, runtime, message)
 
 
-def _fire_inbound(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
+def _fire_inbound(hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime,
                   message: InboundMessage) -> None:
     runtime.inbound_events += 1
     LOGGER.debug("KPN inbound SMS %s from %s (%d part(s))", message.message_id,
@@ -122,7 +121,7 @@ def _fire_inbound(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
     hass.bus.async_fire(EVENT_INBOUND, {**message.to_dict(), "config_entry_id": entry.entry_id})
 
 
-def _handle_receipt(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime,
+def _handle_receipt(hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime,
                     params: Mapping[str, Any]) -> None:
     receipt = parse_delivery_receipt(params)
     if not runtime.receipts_seen.first(receipt.key):
@@ -132,7 +131,8 @@ def _handle_receipt(hass: HomeAssistant, entry: ConfigEntry, runtime: KpnRuntime
     hass.bus.async_fire(EVENT_DELIVERY, {**receipt.to_dict(), "config_entry_id": entry.entry_id})
 
 
-def async_register_webhook(hass: HomeAssistant, entry: ConfigEntry, webhook_id: str) -> None:
+def async_register_webhook(hass: HomeAssistant, entry: KpnSmsConfigEntry,
+                           webhook_id: str) -> None:
     async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
         return await async_handle_webhook(hass, entry, request)
 
@@ -141,11 +141,11 @@ def async_register_webhook(hass: HomeAssistant, entry: ConfigEntry, webhook_id: 
                            allowed_methods=("GET", "POST"))
 
 
-def _issue_id(entry: ConfigEntry) -> str:
+def _issue_id(entry: KpnSmsConfigEntry) -> str:
     return f"webhook_registration_{entry.entry_id}"
 
 
-async def async_register_with_kpn(hass: HomeAssistant, entry: ConfigEntry,
+async def async_register_with_kpn(hass: HomeAssistant, entry: KpnSmsConfigEntry,
                                   runtime: KpnRuntime) -> None:
     """Tell KPN where to deliver inbound texts; a failure becomes a repair issue, not a crash.
 
@@ -183,7 +183,7 @@ async def async_register_with_kpn(hass: HomeAssistant, entry: ConfigEntry,
                 mask_number(number), mode)
 
 
-def _raise_issue(hass: HomeAssistant, entry: ConfigEntry, error: str) -> None:
+def _raise_issue(hass: HomeAssistant, entry: KpnSmsConfigEntry, error: str) -> None:
     ir.async_create_issue(
         hass, DOMAIN, _issue_id(entry), is_fixable=False, severity=ir.IssueSeverity.WARNING,
         translation_key="webhook_registration_failed",

@@ -14,7 +14,6 @@ import voluptuous as vol
 from homeassistant.components.notify import PLATFORM_SCHEMA as NOTIFY_PLATFORM_SCHEMA
 from homeassistant.components.notify.const import ATTR_DATA, ATTR_TARGET, ATTR_TITLE
 from homeassistant.components.notify.legacy import BaseNotificationService
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
@@ -24,10 +23,10 @@ from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
-from kpn_sms_notify.numbers import DEFAULT_REGION, mask_number, normalize_number, wire_number
+from kpn_sms_notify.numbers import DEFAULT_REGION, mask_number, normalize_number
 from kpn_sms_notify.schema import SCHEMA_FIELDS, normalize_recipients
 
-from .compat import SUPPORTS_SUBENTRIES, NotifyEntity, NotifyEntityFeature
+from .compat import NotifyEntity, NotifyEntityFeature
 from .const import (
     CONF_CLIENT_ID,
     CONF_CLIENT_SECRET,
@@ -41,7 +40,13 @@ from .const import (
     LOGGER,
     SUBENTRY_RECIPIENT,
 )
-from .runtime import KpnRuntime, async_warm_numbers, build_client, is_transient
+from .runtime import (
+    KpnRuntime,
+    KpnSmsConfigEntry,
+    async_warm_numbers,
+    build_client,
+    is_transient,
+)
 from .send import async_send
 
 PARALLEL_UPDATES = 0  # sends are independent; the library rate-limits the account itself
@@ -137,7 +142,8 @@ class KpnSmsNotificationService(BaseNotificationService):
     """`notify.<name>`: message, title, target (numbers; overrides recipients), data."""
 
     def __init__(self, client: KpnSms, *, targets: dict[str, str] | None = None,
-                 entry: ConfigEntry | None = None, runtime: KpnRuntime | None = None) -> None:
+                 entry: KpnSmsConfigEntry | None = None,
+                 runtime: KpnRuntime | None = None) -> None:
         self.client = client
         self._targets = targets
         self._entry = entry
@@ -159,34 +165,25 @@ class KpnSmsNotificationService(BaseNotificationService):
         )
 
 
-def entry_recipients(entry: ConfigEntry) -> dict[str, str]:
-    """label -> number for a config entry: its recipient subentries, else its options."""
-    found: dict[str, str] = {}
-    if SUPPORTS_SUBENTRIES:
-        for subentry in entry.subentries.values():
-            if subentry.subentry_type == SUBENTRY_RECIPIENT:
-                found[subentry.title] = subentry.data[CONF_NUMBER]
-    found.update(entry.options.get(CONF_RECIPIENTS, {}))
-    return found
+def entry_recipients(entry: KpnSmsConfigEntry) -> dict[str, str]:
+    """label -> number for a config entry: its recipient subentries."""
+    return {subentry.title: subentry.data[CONF_NUMBER]
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_RECIPIENT}
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry,
+async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry,
                             async_add_entities: AddEntitiesCallback) -> None:
     """One notify entity per recipient."""
-    runtime: KpnRuntime = entry.runtime_data
-    if SUPPORTS_SUBENTRIES:
-        for subentry_id, subentry in entry.subentries.items():
-            if subentry.subentry_type != SUBENTRY_RECIPIENT:
-                continue
-            async_add_entities(
-                [KpnSmsRecipientEntity(entry, runtime, subentry.title,
-                                       subentry.data[CONF_NUMBER], subentry_id)],
-                config_subentry_id=subentry_id,  # type: ignore[call-arg]
-            )
-    async_add_entities(
-        KpnSmsRecipientEntity(entry, runtime, label, number, None)
-        for label, number in entry.options.get(CONF_RECIPIENTS, {}).items()
-    )
+    runtime = entry.runtime_data
+    for subentry_id, subentry in entry.subentries.items():
+        if subentry.subentry_type != SUBENTRY_RECIPIENT:
+            continue
+        async_add_entities(
+            [KpnSmsRecipientEntity(entry, runtime, subentry.title,
+                                   subentry.data[CONF_NUMBER], subentry_id)],
+            config_subentry_id=subentry_id,  # type: ignore[call-arg]
+        )
 
 
 def _canonical(number: str, region: str) -> str:
@@ -210,14 +207,13 @@ class KpnSmsRecipientEntity(NotifyEntity):
     _attr_name = None  # the device's name: "KPN SMS Alice" -> notify.kpn_sms_alice
     _attr_supported_features = NotifyEntityFeature.TITLE
 
-    def __init__(self, entry: ConfigEntry, runtime: KpnRuntime, label: str, number: str,
-                 subentry_id: str | None) -> None:
+    def __init__(self, entry: KpnSmsConfigEntry, runtime: KpnRuntime, label: str, number: str,
+                 subentry_id: str) -> None:
         self._entry = entry
         self._runtime = runtime
         self._number = _canonical(number, entry.data.get(CONF_REGION, DEFAULT_REGION))
-        # Stable across a change of number: the subentry is the recipient. Without one, the
-        # digits without "+", as entries stored them before numbers carried a "+".
-        key = f"{entry.unique_id or entry.entry_id}_{subentry_id or wire_number(number)}"
+        # Stable across a change of number: the subentry is the recipient.
+        key = f"{entry.unique_id or entry.entry_id}_{subentry_id}"
         self._attr_unique_id = key
         self._attr_extra_state_attributes = {"recipient": mask_number(self._number)}
         self._attr_device_info = DeviceInfo(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.httpx_client import get_async_client
 
@@ -35,6 +36,10 @@ class KpnRuntime:
         default_factory=lambda: SeenReceipts(max_entries=_MAX_RECEIPTS_SEEN)
     )
     legacy_service: Any = None  # the notify.<title> service loaded by discovery
+
+
+# A loaded entry of this integration: `entry.runtime_data` is its KpnRuntime.
+KpnSmsConfigEntry: TypeAlias = ConfigEntry[KpnRuntime]
 
 
 def client_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import voluptuous as vol
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
 
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.errors import (
@@ -41,42 +41,29 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .runtime import KpnSmsConfigEntry
 
 
 def _unicode_policy(value: Any) -> str:
     # HA users write `unicode: false` (core#61488); the library speaks auto/always/never.
-    if isinstance(value, bool):
-        return "always" if value else "never"
-    text = str(value).strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else value
     if text in ("auto", "always", "never"):
-        return text
-    if text in ("true", "yes", "on"):
-        return "always"
-    if text in ("false", "no", "off"):
-        return "never"
-    raise vol.Invalid("expected auto, always, never, true or false")
-
-
-def _status_report(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise vol.Invalid("expected true or false")
+        return str(text)
+    try:
+        return "always" if cv.boolean(value) else "never"
+    except vol.Invalid:
+        raise vol.Invalid("expected auto, always, never, true or false") from None
 
 
 DATA_SCHEMA = vol.Schema(
     {
-        vol.Optional(DATA_SENDER): vol.Coerce(str),
+        vol.Optional(DATA_SENDER): cv.string,
         vol.Optional(DATA_UNICODE): _unicode_policy,
         vol.Optional(DATA_MAX_PARTS): vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
         vol.Optional(DATA_OVERFLOW): vol.In(("truncate", "fail")),
-        vol.Optional(DATA_CLIENT_REF): vol.All(vol.Coerce(str), vol.Length(max=40)),
-        vol.Optional(DATA_STATUS_REPORT): _status_report,
-        vol.Optional(DATA_CALLBACK): vol.Coerce(str),
+        vol.Optional(DATA_CLIENT_REF): vol.All(cv.string, vol.Length(max=40)),
+        vol.Optional(DATA_STATUS_REPORT): cv.boolean,
+        vol.Optional(DATA_CALLBACK): cv.string,
     }
 )
 
@@ -124,7 +111,7 @@ async def async_send(
     *,
     title: str | None = None,
     data: Mapping[str, Any] | None = None,
-    entry: ConfigEntry | None = None,
+    entry: KpnSmsConfigEntry | None = None,
     webhook_url: str | None = None,
 ) -> SendReport:
     """Text `message` (with `title`) to `targets` (None: the configured recipients)."""
@@ -190,7 +177,7 @@ async def async_send(
     return report
 
 
-def _start_reauth(hass: HomeAssistant, entry: ConfigEntry | None,
+def _start_reauth(hass: HomeAssistant, entry: KpnSmsConfigEntry | None,
                   error: KpnSmsError | None) -> None:
     if entry is not None:
         entry.async_start_reauth(hass)

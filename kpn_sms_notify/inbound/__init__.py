@@ -22,7 +22,7 @@ checks), `messages_api` (the Messages API's names), `messages`, `assembler`, `re
 from __future__ import annotations
 
 from .assembler import InboundAssembler
-from .body import query_params, webhook_params
+from .body import decode_json, query_params, webhook_params
 from .messages import InboundMessage, InboundPart, parse_inbound
 from .receipts import (
     DLR_ERROR_CODES,
@@ -56,6 +56,7 @@ __all__ = [
     "InboundPart",
     "SeenReceipts",
     "compute_signature",
+    "decode_json",
     "parse_delivery_receipt",
     "parse_inbound",
     "query_params",

@@ -79,10 +79,14 @@ def body_params(body: bytes, content_type: str | None) -> dict[str, Any]:
     return _form(data)
 
 
-def json_object(data: bytes) -> dict[str, Any]:
-    """A UTF-8 JSON object, or a KpnValidationError saying why not."""
+def decode_json(data: bytes) -> Any:
+    """A UTF-8 JSON value (a leading byte-order mark is dropped), or a KpnValidationError
+    saying why not. Nesting deeper than the parser goes raises RecursionError: each reader
+    words its own depth limit."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
     try:
-        value = json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise KpnValidationError("body: not UTF-8 text", field="body") from None
     except ValueError as err:
@@ -91,6 +95,12 @@ def json_object(data: bytes) -> dict[str, Any]:
             f"{getattr(err, 'lineno', '?')} column {getattr(err, 'colno', '?')})",
             field="body",
         ) from None
+
+
+def json_object(data: bytes) -> dict[str, Any]:
+    """A UTF-8 JSON object, or a KpnValidationError saying why not."""
+    try:
+        value = decode_json(data)
     except RecursionError:
         raise KpnValidationError("body: not valid JSON (nested too deeply)", field="body") from None
     if not isinstance(value, dict):

@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import KpnValidationError
 from ..textclean import for_log, repair_surrogates
-from .config import Route
 
 MAX_ALERTS = 1000  # more than this in one payload is not a real notification
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One `receivers:` entry: who gets the alerts it matches."""
+
+    name: str
+    recipients: tuple[str, ...]
+    match: Mapping[str, str] = field(default_factory=dict)  # label -> exact value
+    match_re: Mapping[str, re.Pattern[str]] = field(default_factory=dict)  # label -> regex
+    template: str | None = None
+
+    @property
+    def by_labels(self) -> bool:
+        return bool(self.match or self.match_re)
 
 
 def _bad(field_name: str, reason: str, value: Any = None) -> KpnValidationError:

@@ -23,7 +23,9 @@ from ..inbound import DEFAULT_MAX_SKEW, SIGNATURE_METHODS
 from ..inbound.assembler import DEFAULT_MAX_BYTES, DEFAULT_MAX_PARTS_PER_SENDER
 from ..numbers import mask_number, normalize_number
 from ..schema import is_loopback_host, looks_secret, shown_url, validate_config
+from .alerts import Route
 from .files import readable_by_all
+from .text import DEFAULT_TEMPLATE, check_template
 
 _LOGGER = logging.getLogger("kpn_sms_notify.server")
 _SECRET_KEYS = frozenset({"token", "password", "path_secret", "signature_secret", "headers"})
@@ -32,22 +34,6 @@ _FD_HEADROOM = 64  # descriptors kept for state files, the gateway and the emula
 _MIN_PATH_SECRET = 16  # characters; "unguessable" means at least ~80 bits of randomness
 
 DEFAULT_LISTEN = "127.0.0.1:9478"
-DEFAULT_TEMPLATE = "[{STATUS}{count_tag}] {alertname}{severity_tag}: {summary}{more}"
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One `receivers:` entry: who gets the alerts it matches."""
-
-    name: str
-    recipients: tuple[str, ...]
-    match: Mapping[str, str] = field(default_factory=dict)  # label -> exact value
-    match_re: Mapping[str, re.Pattern[str]] = field(default_factory=dict)  # label -> regex
-    template: str | None = None
-
-    @property
-    def by_labels(self) -> bool:
-        return bool(self.match or self.match_re)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +121,6 @@ def _path_secret(value: Any) -> str:
 
 
 def _template(value: Any) -> str:
-    from .text import check_template  # local: text imports this module's DEFAULT_TEMPLATE
-
     if not isinstance(value, str) or not value.strip():
         raise vol.Invalid("expected a non-empty template string")
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,13 @@ from aiohttp import hdrs, web
 
 from ..client import KpnSms
 from ..errors import KpnValidationError
-from ..inbound import InboundAssembler, SeenReceipts, query_params, webhook_params
+from ..inbound import (
+    InboundAssembler,
+    SeenReceipts,
+    decode_json,
+    query_params,
+    webhook_params,
+)
 from ..schema import recipient_numbers
 from .config import ServeConfig
 from .dedupe import SentLog
@@ -65,18 +70,10 @@ async def read_json(request: web.Request) -> Any:
     if not body.strip():
         raise KpnValidationError("body: empty; expected a JSON object", field="body")
     try:
-        data = json.loads(body)
+        data = decode_json(body)
     except RecursionError:
         raise KpnValidationError(
             f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body"
-        ) from None
-    except UnicodeDecodeError:
-        raise KpnValidationError("body: not UTF-8 text", field="body") from None
-    except ValueError as err:
-        raise KpnValidationError(
-            f"body: not valid JSON ({getattr(err, 'msg', 'parse error')} at line "
-            f"{getattr(err, 'lineno', '?')} column {getattr(err, 'colno', '?')})",
-            field="body",
         ) from None
     if _depth(data) > MAX_JSON_DEPTH:
         raise KpnValidationError(

@@ -19,9 +19,9 @@ from typing import Any
 
 from ..textclean import clean_sms_text
 from .alerts import Alert, Notification
-from .config import DEFAULT_TEMPLATE
 
 _LOGGER = logging.getLogger("kpn_sms_notify.server")
+DEFAULT_TEMPLATE = "[{STATUS}{count_tag}] {alertname}{severity_tag}: {summary}{more}"
 
 
 class _Missing(dict[str, str]):

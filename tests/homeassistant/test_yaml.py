@@ -67,6 +67,19 @@ async def test_target_overrides_recipients_and_data_options_reach_the_wire(
     assert sent["text"].endswith("…") and len(sent["text"]) <= 70
 
 
+async def test_data_flags_take_home_assistant_boolean_spellings(
+    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any]
+) -> None:
+    """`unicode` and `status_report` read "off" / "yes" as Home Assistant's cv.boolean does."""
+    await setup_yaml(hass, **kpn_config, recipients=[ALICE])
+    await hass.services.async_call("notify", "kpn_sms", {
+        "message": "Привет", "data": {"unicode": "off", "status_report": "yes"},
+    }, blocking=True)
+    [sent] = emu.messages
+    assert sent["type"] == "text"  # unicode "off" is "never": transliterated to GSM-7
+    assert sent["status_report_req"] is True
+
+
 async def test_recipients_mapping_gives_a_service_per_label(
     hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any]
 ) -> None:
@@ -169,6 +182,9 @@ async def test_unreachable_gateway_at_boot_still_gives_a_service_that_sends_late
         ({"message": "hi", "data": {"colour": "red"}}, "data.colour: unknown key"),
         ({"message": "hi", "data": {"max_parts": 99}}, "data.max_parts"),
         ({"message": "hi", "data": {"sender": "Way Too Long Sender"}}, "sender"),
+        ({"message": "hi", "data": {"status_report": "maybe"}}, "data.status_report"),
+        ({"message": "hi", "data": {"unicode": "perhaps"}}, "data.unicode"),
+        ({"message": "hi", "data": {"sender": ["A", "B"]}}, "data.sender"),
     ],
 )
 async def test_bad_input_raises_service_validation_error_and_sends_nothing(

@@ -27,11 +27,11 @@ from kpn_sms_notify.inbound import (
     parse_inbound,
 )
 from kpn_sms_notify.server.alerts import (
+    Route,
     parse_alert_payload,
     parse_notify_payload,
     route_notification,
 )
-from kpn_sms_notify.server.config import Route
 from kpn_sms_notify.server.text import render
 
 from .support import PATH_SECRET, SERVE_TOKEN, ServeThread, serve_raw
