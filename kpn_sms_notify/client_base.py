@@ -5,21 +5,23 @@ build and how they read the answers. No I/O here; each client only adds the wait
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 
 from . import protocol
-from .errors import KpnSmsError, KpnValidationError
+from .errors import KpnValidationError
 from .models import Token
-from .numbers import mask_number, normalize_number
+from .numbers import normalize_number
 from .protocol import ApiRequest, SendOutcome
 from .sending import SendPlan
 from .session import Session
 from .settings import Settings
-from .transport import error_from_exception, outcome_from_exception
+from .transport import library_errors
 
 RequestBuilder = Callable[[Token], ApiRequest]
+Answer = tuple[int, httpx.Headers, bytes]  # status, headers, body of one HTTP answer
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -65,31 +67,26 @@ class ClientBase:
 
     # ------------------------------------------------------------ answers
 
-    def _read_send(self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError,
-                   number: str) -> SendOutcome:
-        if isinstance(answer, httpx.HTTPError):
-            return outcome_from_exception(answer, mask_number(number))
+    def _wire_errors(self, request: ApiRequest, what: str) -> AbstractContextManager[None]:
+        """Around one exchange: an httpx failure becomes a library error, raised from it."""
+        return library_errors(request, what=what, timeout=self.settings.timeout)
+
+    def _read_send(self, answer: Answer, number: str) -> SendOutcome:
         status, headers, body = answer
         outcome = protocol.parse_send(status, headers, body, recipient=number)
         self.session.saw(outcome.headers)
         return outcome
 
-    def _read_token(self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError) -> Token:
-        if isinstance(answer, httpx.HTTPError):
-            raise error_from_exception(answer, "token request") from None
+    def _read_token(self, answer: Answer) -> Token:
         status, headers, body = answer
         token = protocol.parse_token(status, headers, body)
         self.session.saw(protocol.parse_headers(headers))
         return token
 
-    def _read_simple(self, answer: tuple[int, httpx.Headers, bytes]) -> dict[str, Any]:
+    def _read_simple(self, answer: Answer) -> dict[str, Any]:
         status, headers, body = answer
         self.session.saw(protocol.parse_headers(headers))
         return protocol.parse_simple(status, headers, body)
-
-    @staticmethod
-    def _transport_error(exc: httpx.HTTPError) -> KpnSmsError:
-        return error_from_exception(exc, "request")
 
 
 def checked_url(field: str, url: str) -> str:

@@ -18,17 +18,16 @@ import httpx
 
 from . import protocol
 from .auth import SyncTokenManager, TokenStore
-from .client_base import ClientBase, RequestBuilder, split_config
+from .client_base import Answer, ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
-from .protocol import ApiRequest
+from .protocol import ApiRequest, SendOutcome
 from .ratelimit import SyncRateLimiter
-from .sending import Attempts, Halt, SendPlan, prepare, token_failure
+from .sending import Attempts, Halt, SendPlan, prepare
 from .transport import ssl_context
 
 _LOGGER = logging.getLogger(__name__)
-Answer = tuple[int, httpx.Headers, bytes]
 
 
 class KpnSmsSync(ClientBase):
@@ -129,46 +128,36 @@ class KpnSmsSync(ClientBase):
             token: Token | None = None
             try:
                 token = self._auth.get()
-            except KpnSmsError as err:  # a renewal failed mid-batch: nothing was sent
-                outcome = token_failure(err)
-            else:
                 self._limiter.acquire()
-                answer = self._try_exchange(self._send_request(token, plan, number))
+                answer = self._exchange(self._send_request(token, plan, number),
+                                        mask_number(number))
                 outcome = self._read_send(answer, number)
-            if outcome.ok:
+            except KpnSmsError as err:  # no token (a renewal failed mid-batch), or no answer
+                outcome = SendOutcome(error=err)
+            retry = attempts.next(outcome, time.monotonic())
+            if retry is None:
                 return attempts.result(outcome, plan.truncated)
-            if token is not None and attempts.should_renew_token(outcome):
-                self._auth.drop(token)
+            if retry.renew_token and token is not None:
+                self._auth.drop(token)  # the next round fetches a new one, shared by all
                 continue
-            delay = attempts.retry_delay(outcome, time.monotonic())
-            if delay is None:
-                return attempts.result(outcome)
-            pause = attempts.pause(outcome, delay)
-            if pause:
-                self._limiter.pause(pause)
+            if retry.pause:
+                self._limiter.pause(retry.pause)
             self.session.retries += 1
-            _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
-            time.sleep(delay)
+            _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), retry.delay,
+                          outcome.error)
+            time.sleep(retry.delay)
 
     def _fetch_token(self) -> Token:
-        return self._read_token(self._try_exchange(self._token_request()))
+        return self._read_token(self._exchange(self._token_request(), "token request"))
 
     def _call(self, build: RequestBuilder) -> dict[str, Any]:
+        """A non-send API call, with one token renewal on rejection."""
         token = self._auth.get()
-        answer = self._try_exchange(build(token))
-        if not isinstance(answer, httpx.HTTPError) and protocol.is_token_rejection(
-                answer[0], answer[2]):
+        answer = self._exchange(build(token), "request")
+        if protocol.is_token_rejection(answer[0], answer[2]):
             token = self._auth.renew(token)
-            answer = self._try_exchange(build(token))
-        if isinstance(answer, httpx.HTTPError):
-            raise self._transport_error(answer) from None
+            answer = self._exchange(build(token), "request")
         return self._read_simple(answer)
-
-    def _try_exchange(self, request: ApiRequest) -> Answer | httpx.HTTPError:
-        try:
-            return self._exchange(request)
-        except httpx.HTTPError as exc:
-            return exc
 
     def _client(self) -> httpx.Client:
         # Worker threads share one client (and its connection pool); made once, under a lock.
@@ -177,12 +166,14 @@ class KpnSmsSync(ClientBase):
                 self._http = httpx.Client(timeout=self.settings.timeout, verify=ssl_context())
             return self._http
 
-    def _exchange(self, request: ApiRequest) -> Answer:
+    def _exchange(self, request: ApiRequest, what: str) -> Answer:
         http = self._http or self._client()
         self.session.log_request(request)
-        response = http.request(
-            request.method, request.url, params=request.params or None,
-            data=request.data or None, headers=request.headers, timeout=self.settings.timeout)
-        body = response.read()
+        with self._wire_errors(request, what):
+            response = http.request(
+                request.method, request.url, params=request.params or None,
+                data=request.data or None, headers=request.headers,
+                timeout=self.settings.timeout)
+            body = response.read()
         self.session.log_response(request, response.status_code, response.headers, body)
         return response.status_code, response.headers, body
