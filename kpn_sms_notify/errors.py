@@ -84,8 +84,7 @@ class KpnConnectionError(KpnSmsError):
 
     kind = Kind.UNREACHABLE
 
-    def __init__(self, message: str, *, sent: bool = False,
-                 transient: bool | None = None) -> None:
+    def __init__(self, message: str, *, sent: bool = False, transient: bool | None = None) -> None:
         super().__init__(message)
         # True when the request may have reached the gateway: a retry could text twice.
         self.sent = sent
@@ -164,8 +163,7 @@ class KpnRateLimitError(KpnApiError):
 
     kind = Kind.THROTTLED
 
-    def __init__(self, message: str, *, retry_after: float | None = None,
-                 **kwargs: object) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
         self.sent, self.transient, self.permanent = False, True, False

@@ -40,12 +40,14 @@ def library_errors(request: ApiRequest, *, what: str, timeout: float) -> Iterato
     try:
         yield
     except httpx.HTTPError as exc:
-        raise error_from_exception(exc, what=what, timeout=timeout,
-                                   sends_sms=request.sends_sms) from exc
+        raise error_from_exception(
+            exc, what=what, timeout=timeout, sends_sms=request.sends_sms
+        ) from exc
 
 
-def error_from_exception(exc: httpx.HTTPError, *, what: str, timeout: float,
-                         sends_sms: bool = False) -> KpnConnectionError:
+def error_from_exception(
+    exc: httpx.HTTPError, *, what: str, timeout: float, sends_sms: bool = False
+) -> KpnConnectionError:
     """The library error for an httpx failure. `sent` (a retry may text twice) is set only
     when the request texts someone and the failure came after it left."""
     left = not isinstance(exc, _NOT_SENT)
@@ -61,8 +63,8 @@ def error_from_exception(exc: httpx.HTTPError, *, what: str, timeout: float,
     if not left:
         return KpnConnectionError(f"{what}: could not connect to the gateway: {_why(exc, where)}")
     return KpnConnectionError(
-        f"{what}: connection lost before the gateway answered ({where}: {_detail(exc)})",
-        sent=sent)
+        f"{what}: connection lost before the gateway answered ({where}: {_detail(exc)})", sent=sent
+    )
 
 
 def _why(exc: httpx.HTTPError, where: str) -> str:
