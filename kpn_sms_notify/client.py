@@ -7,7 +7,6 @@ one it created itself is closed by `close()` / `async with`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -26,11 +25,12 @@ from .ratelimit import AsyncRateLimiter
 from .sending import Attempts, Halt, SendPlan, prepare
 from .transport import ssl_context
 
-_LOGGER = logging.getLogger(__name__)
-
 
 class KpnSms(ClientBase):
     """Send texts through KPN's SMS API; authenticates once and shares the token."""
+
+    _auth: AsyncTokenManager
+    _limiter: AsyncRateLimiter
 
     def __init__(
         self,
@@ -142,7 +142,6 @@ class KpnSms(ClientBase):
     async def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
-            attempts.count += 1
             token: Token | None = None
             try:
                 token = await self._auth.get()
@@ -153,18 +152,11 @@ class KpnSms(ClientBase):
                 outcome = self._read_send(answer, number)
             except KpnSmsError as err:  # no token (a renewal failed mid-batch), or no answer
                 outcome = SendOutcome(error=err)
-            retry = attempts.next(outcome, time.monotonic())
-            if retry is None:
-                return attempts.result(outcome, plan.truncated)
-            if retry.renew_token and token is not None:
-                self._auth.drop(token)  # the next round fetches a new one, shared by all
-                continue
-            if retry.pause:
-                self._limiter.pause(retry.pause)
-            self.session.retries += 1
-            _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), retry.delay,
-                          outcome.error)
-            await asyncio.sleep(retry.delay)
+            after = self._settle(attempts, outcome, token, plan)
+            if isinstance(after, RecipientResult):
+                return after
+            if after:
+                await asyncio.sleep(after)
 
     async def _fetch_token(self) -> Token:
         return self._read_token(await self._exchange(self._token_request(), "token request"))

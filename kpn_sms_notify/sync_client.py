@@ -6,7 +6,6 @@ thread pool, paced by one shared rate limiter.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,11 +26,12 @@ from .ratelimit import SyncRateLimiter
 from .sending import Attempts, Halt, SendPlan, prepare
 from .transport import ssl_context
 
-_LOGGER = logging.getLogger(__name__)
-
 
 class KpnSmsSync(ClientBase):
     """Blocking client with the same methods as KpnSms."""
+
+    _auth: SyncTokenManager
+    _limiter: SyncRateLimiter
 
     def __init__(
         self,
@@ -124,7 +124,6 @@ class KpnSmsSync(ClientBase):
     def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
-            attempts.count += 1
             token: Token | None = None
             try:
                 token = self._auth.get()
@@ -134,18 +133,11 @@ class KpnSmsSync(ClientBase):
                 outcome = self._read_send(answer, number)
             except KpnSmsError as err:  # no token (a renewal failed mid-batch), or no answer
                 outcome = SendOutcome(error=err)
-            retry = attempts.next(outcome, time.monotonic())
-            if retry is None:
-                return attempts.result(outcome, plan.truncated)
-            if retry.renew_token and token is not None:
-                self._auth.drop(token)  # the next round fetches a new one, shared by all
-                continue
-            if retry.pause:
-                self._limiter.pause(retry.pause)
-            self.session.retries += 1
-            _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), retry.delay,
-                          outcome.error)
-            time.sleep(retry.delay)
+            after = self._settle(attempts, outcome, token, plan)
+            if isinstance(after, RecipientResult):
+                return after
+            if after:
+                time.sleep(after)
 
     def _fetch_token(self) -> Token:
         return self._read_token(self._exchange(self._token_request(), "token request"))
