@@ -179,6 +179,20 @@ def authenticate_error(
     return asyncio.run(run())
 
 
+def send_one(mode: str, base_url: str, *, timeout: float = 5.0) -> RecipientResult:
+    """The one result of sending "hello" to A, from the async or the sync client."""
+    options: dict[str, Any] = {"base_url": base_url, "timeout": timeout, "sender": "KPNAlert"}
+    if mode == "sync":
+        with KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, **options) as sync_sms:
+            return sync_sms.send("hello", [A]).results[0]
+
+    async def run() -> RecipientResult:
+        async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, **options) as sms:
+            return (await sms.send("hello", [A])).results[0]
+
+    return asyncio.run(run())
+
+
 def causes(err: BaseException) -> Iterator[BaseException]:
     """What lies below `err`: its causes and the errors it was raised while handling."""
     below = err.__cause__ or err.__context__
@@ -248,18 +262,7 @@ def test_send_timeout_is_ambiguous_and_keeps_its_cause(
     mode: str, emulator: Emulator, emulator_url: str
 ) -> None:
     emulator.configure(script=[{"slow": 3}])
-    options: dict[str, Any] = {"base_url": emulator_url, "timeout": 0.5, "sender": "KPNAlert"}
-    if mode == "sync":
-        with KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, **options) as sync_sms:
-            report = sync_sms.send("hello", [A])
-    else:
-
-        async def run() -> Any:
-            async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, **options) as sms:
-                return await sms.send("hello", [A])
-
-        report = asyncio.run(run())
-    result = report.results[0]
+    result = send_one(mode, emulator_url, timeout=0.5)
     port = emulator_url.rsplit(":", 1)[1]
     assert result.reason == (
         f"timed out after 0.5 s waiting for the gateway's answer (127.0.0.1:{port})"
@@ -268,6 +271,36 @@ def test_send_timeout_is_ambiguous_and_keeps_its_cause(
     assert isinstance(err, KpnTimeoutError) and isinstance(err.__cause__, httpx.ReadTimeout)
     assert err.sent and err.ambiguous and not (err.transient or err.permanent)
     assert result.attempts == 1 and not result.permanent
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dropped_connection_after_sending_is_ambiguous(
+    mode: str, emulator: Emulator, emulator_url: str
+) -> None:
+    emulator.configure(script=[{"drop": True}])
+    result = send_one(mode, emulator_url)
+    port = emulator_url.rsplit(":", 1)[1]
+    assert (result.reason or "").startswith(
+        f"connection lost before the gateway answered (127.0.0.1:{port}: "
+    )
+    err = result.error
+    assert type(err) is KpnConnectionError and isinstance(err.__cause__, httpx.HTTPError)
+    assert err.sent and err.ambiguous and not result.permanent
+
+
+def test_connect_timeout_names_the_time_limit() -> None:
+    """A connect time-out (the emulator cannot make one on loopback: a mock)."""
+
+    def no_handshake(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    err = authenticate_error("sync", "https://sms.example.com", timeout=3, handler=no_handshake)
+    assert_says_why(
+        err,
+        "token request: timed out after 3 s connecting to the gateway at sms.example.com:443",
+        httpx.ConnectTimeout,
+    )
+    assert isinstance(err, KpnTimeoutError) and err.transient and not err.sent
 
 
 # ------------------------------------------------------------------ the classification
