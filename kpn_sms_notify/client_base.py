@@ -79,7 +79,7 @@ class ClientBase:
         return lambda token: protocol.number_update_request(
             self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url)
 
-    # ------------------------------------------------------------ answers
+    # ------------------------------------------------------------ attempts and answers
 
     def _settle(self, attempts: Attempts, outcome: SendOutcome, token: Token | None,
                 plan: SendPlan) -> RecipientResult | float:
