@@ -39,14 +39,7 @@ except ImportError:  # pragma: no cover - apprise without a persistent store
 
 from . import __version__
 from .apprise_support import OPTIONS, PROCESS_TOKENS, RENAMED, AppriseTokenStore
-from .errors import (
-    KpnAuthError,
-    KpnConnectionError,
-    KpnProductError,
-    KpnRateLimitError,
-    KpnSmsError,
-    KpnValidationError,
-)
+from .errors import KpnSmsError, KpnValidationError
 from .models import RecipientResult
 from .numbers import mask_number, normalize_number
 from .protocol import DEFAULT_BASE_URL, SMS_PATH
@@ -290,7 +283,7 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
                     sms.authenticate()  # from this process or the store, else one request
                 report = sms.send(body, numbers, title=title or None)
         except KpnSmsError as err:
-            why = _kind(err)
+            why = err.summary
             for number in numbers:
                 self.logger.warning("Failed to send KPN SMS to %s: %s", mask_number(number), err)
             return [f"{mask_number(n)} {why}" for n in numbers]
@@ -356,26 +349,12 @@ def _url_words(message: str) -> str:
     return message
 
 
-def _kind(err: KpnSmsError) -> str:
-    if isinstance(err, KpnProductError):
-        return "SMS product missing from the KPN app"
-    if isinstance(err, KpnAuthError):
-        return "credentials refused"
-    if isinstance(err, KpnRateLimitError):
-        return "throttled, not sent"
-    if isinstance(err, KpnConnectionError):
-        return "gateway unreachable"
-    if isinstance(err, KpnValidationError):
-        return f"not sent ({err.field or 'input'})"
-    return "refused by the gateway"
-
-
 def _short_reason(result: RecipientResult) -> str:
     if result.partly_sent:
         return f"partly sent (status {result.status})"
     if result.status:
         return f"status {result.status}"
-    return _kind(result.error) if result.error is not None else "failed"
+    return result.error.summary if result.error is not None else "failed"
 
 
 def _add_supports_force(manager: Any) -> bool:

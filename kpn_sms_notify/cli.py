@@ -16,9 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .errors import KpnAuthError, KpnConnectionError, KpnSmsError, KpnValidationError
+from .errors import Kind, KpnSmsError, KpnValidationError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+# The exit code of an error, by its kind; a refusal or a throttle is EXIT_FAILED.
+_EXIT_CODES = {Kind.INPUT: EXIT_INPUT, Kind.CREDENTIALS: EXIT_AUTH, Kind.PRODUCT: EXIT_AUTH,
+               Kind.UNREACHABLE: EXIT_UNREACHABLE}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,16 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return _dispatch(args)
-    except KpnValidationError as err:
-        return _fail(err, EXIT_INPUT)
-    except KpnAuthError as err:
-        return _fail(err, EXIT_AUTH)
-    except KpnConnectionError as err:
-        return _fail(err, EXIT_UNREACHABLE)
     except KpnSmsError as err:
-        return _fail(err, EXIT_FAILED)
+        return _fail(err, exit_code(err))
     except KeyboardInterrupt:
         return 130
+
+
+def exit_code(err: KpnSmsError) -> int:
+    """The documented exit code of a failed command."""
+    return _EXIT_CODES.get(err.kind, EXIT_FAILED)
 
 
 def _fail(err: Exception, code: int) -> int:

@@ -7,7 +7,6 @@ one it created itself is closed by `close()` / `async with`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -17,21 +16,21 @@ import httpx
 
 from . import protocol
 from .auth import AsyncTokenManager, TokenStore
-from .client_base import ClientBase, RequestBuilder, split_config
+from .client_base import Answer, ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
-from .protocol import ApiRequest
+from .protocol import ApiRequest, SendOutcome
 from .ratelimit import AsyncRateLimiter
-from .sending import Attempts, Halt, SendPlan, prepare, token_failure
+from .sending import Attempts, Halt, SendPlan, prepare
 from .transport import ssl_context
-
-_LOGGER = logging.getLogger(__name__)
-Answer = tuple[int, httpx.Headers, bytes]
 
 
 class KpnSms(ClientBase):
     """Send texts through KPN's SMS API; authenticates once and shares the token."""
+
+    _auth: AsyncTokenManager
+    _limiter: AsyncRateLimiter
 
     def __init__(
         self,
@@ -143,64 +142,46 @@ class KpnSms(ClientBase):
     async def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
-            attempts.count += 1
             token: Token | None = None
             try:
                 token = await self._auth.get()
-            except KpnSmsError as err:  # a renewal failed mid-batch: nothing was sent
-                outcome = token_failure(err)
-            else:
                 async with self._slots:
                     await self._limiter.acquire()
-                    answer = await self._try_exchange(self._send_request(token, plan, number))
+                    answer = await self._exchange(
+                        self._send_request(token, plan, number), mask_number(number))
                 outcome = self._read_send(answer, number)
-            if outcome.ok:
-                return attempts.result(outcome, plan.truncated)
-            if token is not None and attempts.should_renew_token(outcome):
-                self._auth.drop(token)  # the next round fetches a new one, shared by all
-                continue
-            delay = attempts.retry_delay(outcome, time.monotonic())
-            if delay is None:
-                return attempts.result(outcome)
-            pause = attempts.pause(outcome, delay)
-            if pause:
-                self._limiter.pause(pause)
-            self.session.retries += 1
-            _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
-            await asyncio.sleep(delay)
+            except KpnSmsError as err:  # no token (a renewal failed mid-batch), or no answer
+                outcome = SendOutcome(error=err)
+            after = self._settle(attempts, outcome, token, plan)
+            if isinstance(after, RecipientResult):
+                return after
+            if after:
+                await asyncio.sleep(after)
 
     async def _fetch_token(self) -> Token:
-        return self._read_token(await self._try_exchange(self._token_request()))
+        return self._read_token(await self._exchange(self._token_request(), "token request"))
 
     async def _call(self, build: RequestBuilder) -> dict[str, Any]:
         """A non-send API call, with one token renewal on rejection."""
         token = await self._auth.get()
-        answer = await self._try_exchange(build(token))
-        if not isinstance(answer, httpx.HTTPError) and protocol.is_token_rejection(
-                answer[0], answer[2]):
+        answer = await self._exchange(build(token), "request")
+        if protocol.is_token_rejection(answer[0], answer[2]):
             token = await self._auth.renew(token)
-            answer = await self._try_exchange(build(token))
-        if isinstance(answer, httpx.HTTPError):
-            raise self._transport_error(answer) from None
+            answer = await self._exchange(build(token), "request")
         return self._read_simple(answer)
 
-    async def _try_exchange(self, request: ApiRequest) -> Answer | httpx.HTTPError:
-        try:
-            return await self._exchange(request)
-        except httpx.HTTPError as exc:
-            return exc
-
-    async def _exchange(self, request: ApiRequest) -> Answer:
+    async def _exchange(self, request: ApiRequest, what: str) -> Answer:
         if self._http is None:
             # Reading the CA bundle is blocking I/O: keep it off the event loop.
             verify = await asyncio.to_thread(ssl_context)
             if self._http is None:
                 self._http = httpx.AsyncClient(timeout=self.settings.timeout, verify=verify)
         self.session.log_request(request)
-        response = await self._http.request(
-            request.method, request.url, params=request.params or None,
-            data=request.data or None, headers=request.headers,
-            timeout=self.settings.timeout)
-        body = await response.aread()
+        with self._wire_errors(request, what):
+            response = await self._http.request(
+                request.method, request.url, params=request.params or None,
+                data=request.data or None, headers=request.headers,
+                timeout=self.settings.timeout)
+            body = await response.aread()
         self.session.log_response(request, response.status_code, response.headers, body)
         return response.status_code, response.headers, body

@@ -4,22 +4,26 @@ build and how they read the answers. No I/O here; each client only adds the wait
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import httpx
 
 from . import protocol
-from .errors import KpnSmsError, KpnValidationError
-from .models import Token
+from .errors import KpnValidationError
+from .models import RecipientResult, Token
 from .numbers import mask_number, normalize_number
 from .protocol import ApiRequest, SendOutcome
-from .sending import SendPlan
+from .sending import Attempts, SendPlan
 from .session import Session
 from .settings import Settings
-from .transport import error_from_exception, outcome_from_exception
+from .transport import library_errors
 
 RequestBuilder = Callable[[Token], ApiRequest]
+Answer = tuple[int, httpx.Headers, bytes]  # status, headers, body of one HTTP answer
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -28,7 +32,19 @@ def split_config(config: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
     return config["client_id"], config["client_secret"], options
 
 
+class _Tokens(Protocol):
+    def drop(self, rejected: Token) -> None: ...
+
+
+class _Limiter(Protocol):
+    def pause(self, seconds: float) -> None: ...
+
+
 class ClientBase:
+    # Set by each client: its token manager and rate limiter (async or sync).
+    _auth: _Tokens
+    _limiter: _Limiter
+
     def __init__(self, client_id: str, client_secret: str, options: Mapping[str, Any]) -> None:
         self.settings = Settings.from_config(
             {"client_id": client_id, "client_secret": client_secret, **options})
@@ -63,33 +79,50 @@ class ClientBase:
         return lambda token: protocol.number_update_request(
             self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url)
 
-    # ------------------------------------------------------------ answers
+    # ------------------------------------------------------------ attempts and answers
 
-    def _read_send(self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError,
-                   number: str) -> SendOutcome:
-        if isinstance(answer, httpx.HTTPError):
-            return outcome_from_exception(answer, mask_number(number))
+    def _settle(self, attempts: Attempts, outcome: SendOutcome, token: Token | None,
+                plan: SendPlan) -> RecipientResult | float:
+        """After one attempt at a recipient: its result when final, else the seconds to wait
+        before the next attempt (0: at once, with a new token). The retry policy decides;
+        this applies it to the client's shared token and pacing."""
+        attempts.count += 1
+        retry = attempts.next(outcome, time.monotonic())
+        if retry is None:
+            return attempts.result(outcome, plan.truncated)
+        if retry.renew_token:
+            if token is not None:
+                self._auth.drop(token)  # the next attempt fetches a new one, shared by all
+            return 0.0
+        if retry.pause:
+            self._limiter.pause(retry.pause)
+        self.session.retries += 1
+        # On the client's own logger (kpn_sms_notify.client or .sync_client), as before.
+        logging.getLogger(type(self).__module__).debug(
+            "%s: retrying in %.2fs (%s)", mask_number(attempts.recipient), retry.delay,
+            outcome.error)
+        return retry.delay
+
+    def _wire_errors(self, request: ApiRequest, what: str) -> AbstractContextManager[None]:
+        """Around one exchange: an httpx failure becomes a library error, raised from it."""
+        return library_errors(request, what=what, timeout=self.settings.timeout)
+
+    def _read_send(self, answer: Answer, number: str) -> SendOutcome:
         status, headers, body = answer
         outcome = protocol.parse_send(status, headers, body, recipient=number)
         self.session.saw(outcome.headers)
         return outcome
 
-    def _read_token(self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError) -> Token:
-        if isinstance(answer, httpx.HTTPError):
-            raise error_from_exception(answer, "token request") from None
+    def _read_token(self, answer: Answer) -> Token:
         status, headers, body = answer
         token = protocol.parse_token(status, headers, body)
         self.session.saw(protocol.parse_headers(headers))
         return token
 
-    def _read_simple(self, answer: tuple[int, httpx.Headers, bytes]) -> dict[str, Any]:
+    def _read_simple(self, answer: Answer) -> dict[str, Any]:
         status, headers, body = answer
         self.session.saw(protocol.parse_headers(headers))
         return protocol.parse_simple(status, headers, body)
-
-    @staticmethod
-    def _transport_error(exc: httpx.HTTPError) -> KpnSmsError:
-        return error_from_exception(exc, "request")
 
 
 def checked_url(field: str, url: str) -> str:

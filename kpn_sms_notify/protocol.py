@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import (
+    Kind,
     KpnApiError,
     KpnAuthError,
     KpnConnectionError,
@@ -63,28 +64,39 @@ class ApiRequest:
 
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
-    """What one /send answer means for the recipient.
+    """What one /send attempt means for the recipient.
 
     `parts` (accepted) or `error` (failed) is set; both when a long text was partly accepted,
-    which is never retried (it would repeat the accepted parts). `retry` says whether sending
-    again is safe and may help; `wait` is the server's hint in seconds; `throttled` says the
-    gateway or Vonage refused for the rate (nothing sent; every send of the client should
-    pause); `token_rejected` asks the client to fetch a new token and try once more.
+    which is never retried (it would repeat the accepted parts). What the failure means for
+    a retry is the error's own classification (see errors.py): `retry` (nothing sent, sending
+    again may help), `ambiguous` (the text may have gone out) and `throttled` (refused for the
+    rate, nothing sent: every send of the client should pause) read it. `wait` is the
+    server's hint in seconds; `token_rejected` asks the client to fetch a new token and try
+    once more.
     """
 
     parts: tuple[MessagePart, ...] = ()
     error: KpnSmsError | None = None
     status: str | None = None
-    retry: bool = False
     wait: float | None = None
-    throttled: bool = False
     token_rejected: bool = False
-    ambiguous: bool = False
     headers: ApiHeaders = field(default_factory=ApiHeaders)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def retry(self) -> bool:
+        return self.error is not None and self.error.transient
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.error is not None and self.error.ambiguous
+
+    @property
+    def throttled(self) -> bool:
+        return self.error is not None and self.error.kind is Kind.THROTTLED
 
     @property
     def partly_sent(self) -> bool:
@@ -267,23 +279,17 @@ def parse_send(status_code: int, headers: Mapping[str, str], body: bytes, *,
         err = KpnConnectionError(
             f"{masked}: unreadable answer from the gateway ({_describe_body(headers, body)})",
             sent=True)
-        return SendOutcome(error=err, ambiguous=True, headers=api_headers)
-    error = error_from_answer(status_code, headers, body, recipient=masked)
+        return SendOutcome(error=err, headers=api_headers)
+    error = error_from_answer(status_code, headers, body, recipient=masked, texts=True)
     # A throttle (429, or Apigee's rate-limit fault on any status, 500 included) stopped at
     # the gateway: nothing reached Vonage, so it is retried like any 429.
-    throttled = isinstance(error, KpnRateLimitError)
-    wait = error.retry_after if isinstance(error, KpnRateLimitError) else None
-    if throttled and wait is None:
-        wait = quota_wait(api_headers.quota)
-    return SendOutcome(
-        error=error,
-        retry=throttled or status_code == 503,
-        wait=wait,
-        throttled=throttled,
-        token_rejected=is_token_rejection(status_code, body),
-        ambiguous=status_code in (500, 502, 504) and not throttled,
-        headers=api_headers,
-    )
+    wait = None
+    if isinstance(error, KpnRateLimitError):
+        wait = error.retry_after
+        if wait is None:
+            wait = quota_wait(api_headers.quota)
+    return SendOutcome(error=error, wait=wait,
+                       token_rejected=is_token_rejection(status_code, body), headers=api_headers)
 
 
 def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> SendOutcome:
@@ -308,7 +314,7 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
         return SendOutcome(parts=tuple(parts), status="0", headers=headers)
     if failure is None:
         err = KpnConnectionError(f"{masked}: the gateway's answer listed no messages", sent=True)
-        return SendOutcome(error=err, ambiguous=True, headers=headers)
+        return SendOutcome(error=err, headers=headers)
     status = str(failure.get("status", "")).strip()
     info = status_info(status)
     text = _one_line(str(failure.get("error-text") or info.meaning))
@@ -320,10 +326,9 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
                    f"refused with status {status} {info.name}: {text}; not sent again, as "
                    "that would repeat the accepted parts")
         partial = KpnApiError(message, http_status=200, status=status, detail=text,
-                              recipient=masked)
+                              recipient=masked, partly_sent=True)
         return SendOutcome(parts=tuple(parts), error=partial, status=status, headers=headers)
     message = f"{masked}: status {status} {info.name}: {text}"
-    retry = info.retry
     wait = None
     if status == "1":
         match = _THROTTLE_WAIT.search(text)
@@ -332,9 +337,9 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
                                                status=status, detail=text, recipient=masked)
     else:
         error = KpnApiError(message, http_status=200, status=status, detail=text,
-                            recipient=masked)
-    return SendOutcome(parts=tuple(parts), error=error, status=status, retry=retry, wait=wait,
-                       throttled=status == "1", headers=headers)
+                            recipient=masked, transient=info.retry)
+    return SendOutcome(parts=tuple(parts), error=error, status=status, wait=wait,
+                       headers=headers)
 
 
 def parse_simple(status_code: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -380,8 +385,11 @@ def is_product_code(code: str) -> bool:
 
 
 def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes, *,
-                      recipient: str | None = None) -> KpnSmsError:
-    """Map a non-success answer (any of the gateway's error bodies) to one error."""
+                      recipient: str | None = None, texts: bool = False) -> KpnSmsError:
+    """Map a non-success answer (any of the gateway's error bodies) to one error.
+
+    `texts`: the request texts someone, so a 500, 502 or 504 leaves open whether it did
+    (the error is ambiguous). A 503 is transient: the gateway took nothing in."""
     api_headers = parse_headers(headers)
     data = _json_object(body)
     code, detail = _error_fields(data)
@@ -391,6 +399,8 @@ def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes,
     message = f"{prefix}HTTP {status_code}" + (f" {code}" if code else "") + f": {detail}"
     kwargs: dict[str, Any] = {"http_status": status_code, "code": code, "detail": detail,
                               "recipient": recipient}
+    sent = texts and status_code in (500, 502, 504)
+    transient = status_code == 503
     if status_code == 429 or (code is not None and is_throttle_code(code)):
         return KpnRateLimitError(message, retry_after=api_headers.retry_after, **kwargs)
     if code is not None and is_product_code(code):
@@ -398,11 +408,11 @@ def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes,
         return KpnProductError(f"HTTP {status_code} {code}: {detail}: {PRODUCT_ADVICE}",
                                code=code)
     if is_token_rejection(status_code, body) or status_code == 403:
-        return KpnAuthError(message)
+        return KpnAuthError(message, sent=sent)
     if status_code >= 500 and data is None:
         # An HTML or empty page from a proxy: we never reached the API proper.
-        return KpnConnectionError(message, sent=status_code != 503)
-    return KpnApiError(message, **kwargs)
+        return KpnConnectionError(message, sent=sent, transient=transient)
+    return KpnApiError(message, transient=transient, sent=sent, **kwargs)
 
 
 def _error_fields(data: dict[str, Any] | None) -> tuple[str | None, str | None]:

@@ -1,6 +1,6 @@
-"""What both clients do around the wire, without I/O: prepare a notification, decide
-after each attempt whether to stop, retry, or renew the token first, and stop a batch that
-the gateway refuses as a whole.
+"""What both clients do around the wire, without I/O: prepare a notification, the retry
+policy (after each attempt: stop, retry after how long, pause every send, or renew the token
+first), and stop a batch that the gateway refuses as a whole.
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .encoding import compose, fit
-from .errors import (
-    KpnApiError,
-    KpnConnectionError,
-    KpnProductError,
-    KpnSmsError,
-    KpnValidationError,
-)
+from .errors import KpnProductError, KpnSmsError, KpnValidationError
 from .models import MessagePart, RecipientResult
 from .numbers import normalize_number, validate_sender
 from .protocol import SendOutcome
@@ -117,20 +111,27 @@ def prepare(
     return SendPlan(fitted.text, tuple(numbers), fields, fitted.truncated)
 
 
-def token_failure(error: KpnSmsError) -> SendOutcome:
-    """A token that could not be had mid-batch: nothing went out, so a transient failure
-    (token service down or unreachable) may be retried; refused credentials may not."""
-    return SendOutcome(error=error, retry=isinstance(error, KpnConnectionError))
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How to try a recipient again: at once with a new token (`renew_token`), or after
+    `delay` seconds, with every send of the client paused for `pause` seconds meanwhile."""
+
+    delay: float = 0.0
+    pause: float = 0.0
+    renew_token: bool = False
 
 
 class Attempts:
-    """The retry state of one recipient.
+    """The retry policy, for one recipient: after each attempt, stop or try again, and how.
+    No I/O: both clients drive it the same way and only do the waiting.
 
-    Retries are bounded in count (`retries`) and in time (`retry_budget` seconds). Ambiguous
-    failures (the request may have gone out: read time-outs, 500/502) are retried only with
-    `retry_ambiguous`, since a retry may text the person twice. A throttle (429, Vonage
-    status 1, or Apigee's rate-limit fault on any status) sent nothing: it is retried after the
-    quota window, and pauses every send of the client meanwhile.
+    A rejected token is renewed once, and the request tried again at once. Other failures
+    are retried as their error classifies them (errors.py): transient ones, and ambiguous
+    ones (the request may have gone out: read time-outs, 500/502) only with
+    `retry_ambiguous`, since a retry may text the person twice. Retries are bounded in count
+    (`retries`) and in time (`retry_budget` seconds). A throttle (429, Vonage status 1, or
+    Apigee's rate-limit fault on any status) sent nothing: it is retried after the quota
+    window, and pauses every send of the client meanwhile.
     """
 
     def __init__(self, recipient: str, settings: Settings, started: float) -> None:
@@ -141,15 +142,23 @@ class Attempts:
         self.retries = 0
         self.token_renewed = False
 
-    def should_renew_token(self, outcome: SendOutcome) -> bool:
-        """A rejected token is renewed once, and the request tried again."""
+    def next(self, outcome: SendOutcome, now: float) -> Retry | None:
+        """How to try again after `outcome`, or None when it is final."""
+        if outcome.ok:
+            return None
         if outcome.token_rejected and not self.token_renewed:
             self.token_renewed = True
-            return True
-        return False
+            return Retry(renew_token=True)
+        delay = self._delay(outcome, now)
+        if delay is None:
+            return None
+        # After a throttle every send waits: the window the gateway named, else this backoff.
+        pause = 0.0
+        if outcome.throttled:
+            pause = outcome.wait if outcome.wait is not None else delay
+        return Retry(delay=delay, pause=pause)
 
-    def retry_delay(self, outcome: SendOutcome, now: float) -> float | None:
-        """Seconds to wait before trying again, or None to stop."""
+    def _delay(self, outcome: SendOutcome, now: float) -> float | None:
         retryable = outcome.retry or (outcome.ambiguous and self.settings.retry_ambiguous)
         if not retryable or self.retries >= self.settings.retries:
             return None
@@ -164,23 +173,13 @@ class Attempts:
         self.retries += 1
         return delay
 
-    @staticmethod
-    def pause(outcome: SendOutcome, delay: float) -> float:
-        """Seconds every send of the client waits before this retry: after a throttle, the
-        window the gateway named, else this retry's backoff; nothing after other failures."""
-        if not outcome.throttled:
-            return 0.0
-        return outcome.wait if outcome.wait is not None else delay
-
     def result(self, outcome: SendOutcome, truncated: bool = False) -> RecipientResult:
-        if outcome.ok:
+        if outcome.error is None:
             return RecipientResult(self.recipient, True, parts=outcome.parts, status="0",
                                    attempts=self.count, truncated=truncated)
-        return self.failure(outcome.error, status=outcome.status,  # type: ignore[arg-type]
-                            retryable=outcome.retry or outcome.ambiguous, parts=outcome.parts)
+        return self.failure(outcome.error, status=outcome.status, parts=outcome.parts)
 
     def failure(self, error: KpnSmsError, *, status: str | None = None,
-                retryable: bool = False,
                 parts: tuple[MessagePart, ...] = ()) -> RecipientResult:
         reason = str(error)
         prefix = f"{RecipientResult(self.recipient, False).masked}: "
@@ -188,13 +187,12 @@ class Attempts:
             reason = reason[len(prefix):]
         if self.retries:
             reason += f" (after {self.count} attempts)"
-        # Refused credentials are not the recipient's fault: once they are fixed, the same
-        # text goes through, so a host that can retry (serve, Alertmanager) should. A partly
-        # sent text is final too: sending it again would repeat the accepted parts.
-        permanent = isinstance(error, KpnValidationError) or bool(parts) or (
-            isinstance(error, KpnApiError) and not retryable)
+        # `permanent` is the error's own: bad input, a refusal sending again cannot change,
+        # or a partly sent text (sending it again would repeat the accepted parts). Refused
+        # credentials are not: once they are fixed, the same text goes through, so a host
+        # that can retry (serve, Alertmanager) should.
         return RecipientResult(self.recipient, False, parts=parts, status=status, reason=reason,
-                               error=error, attempts=self.count, permanent=permanent)
+                               error=error, attempts=self.count, permanent=error.permanent)
 
 
 class Halt:

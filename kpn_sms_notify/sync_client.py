@@ -6,7 +6,6 @@ thread pool, paced by one shared rate limiter.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,21 +17,21 @@ import httpx
 
 from . import protocol
 from .auth import SyncTokenManager, TokenStore
-from .client_base import ClientBase, RequestBuilder, split_config
+from .client_base import Answer, ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
-from .protocol import ApiRequest
+from .protocol import ApiRequest, SendOutcome
 from .ratelimit import SyncRateLimiter
-from .sending import Attempts, Halt, SendPlan, prepare, token_failure
+from .sending import Attempts, Halt, SendPlan, prepare
 from .transport import ssl_context
-
-_LOGGER = logging.getLogger(__name__)
-Answer = tuple[int, httpx.Headers, bytes]
 
 
 class KpnSmsSync(ClientBase):
     """Blocking client with the same methods as KpnSms."""
+
+    _auth: SyncTokenManager
+    _limiter: SyncRateLimiter
 
     def __init__(
         self,
@@ -125,50 +124,32 @@ class KpnSmsSync(ClientBase):
     def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
         attempts = Attempts(number, self.settings, time.monotonic())
         while True:
-            attempts.count += 1
             token: Token | None = None
             try:
                 token = self._auth.get()
-            except KpnSmsError as err:  # a renewal failed mid-batch: nothing was sent
-                outcome = token_failure(err)
-            else:
                 self._limiter.acquire()
-                answer = self._try_exchange(self._send_request(token, plan, number))
+                answer = self._exchange(self._send_request(token, plan, number),
+                                        mask_number(number))
                 outcome = self._read_send(answer, number)
-            if outcome.ok:
-                return attempts.result(outcome, plan.truncated)
-            if token is not None and attempts.should_renew_token(outcome):
-                self._auth.drop(token)
-                continue
-            delay = attempts.retry_delay(outcome, time.monotonic())
-            if delay is None:
-                return attempts.result(outcome)
-            pause = attempts.pause(outcome, delay)
-            if pause:
-                self._limiter.pause(pause)
-            self.session.retries += 1
-            _LOGGER.debug("%s: retrying in %.2fs (%s)", mask_number(number), delay, outcome.error)
-            time.sleep(delay)
+            except KpnSmsError as err:  # no token (a renewal failed mid-batch), or no answer
+                outcome = SendOutcome(error=err)
+            after = self._settle(attempts, outcome, token, plan)
+            if isinstance(after, RecipientResult):
+                return after
+            if after:
+                time.sleep(after)
 
     def _fetch_token(self) -> Token:
-        return self._read_token(self._try_exchange(self._token_request()))
+        return self._read_token(self._exchange(self._token_request(), "token request"))
 
     def _call(self, build: RequestBuilder) -> dict[str, Any]:
+        """A non-send API call, with one token renewal on rejection."""
         token = self._auth.get()
-        answer = self._try_exchange(build(token))
-        if not isinstance(answer, httpx.HTTPError) and protocol.is_token_rejection(
-                answer[0], answer[2]):
+        answer = self._exchange(build(token), "request")
+        if protocol.is_token_rejection(answer[0], answer[2]):
             token = self._auth.renew(token)
-            answer = self._try_exchange(build(token))
-        if isinstance(answer, httpx.HTTPError):
-            raise self._transport_error(answer) from None
+            answer = self._exchange(build(token), "request")
         return self._read_simple(answer)
-
-    def _try_exchange(self, request: ApiRequest) -> Answer | httpx.HTTPError:
-        try:
-            return self._exchange(request)
-        except httpx.HTTPError as exc:
-            return exc
 
     def _client(self) -> httpx.Client:
         # Worker threads share one client (and its connection pool); made once, under a lock.
@@ -177,12 +158,14 @@ class KpnSmsSync(ClientBase):
                 self._http = httpx.Client(timeout=self.settings.timeout, verify=ssl_context())
             return self._http
 
-    def _exchange(self, request: ApiRequest) -> Answer:
+    def _exchange(self, request: ApiRequest, what: str) -> Answer:
         http = self._http or self._client()
         self.session.log_request(request)
-        response = http.request(
-            request.method, request.url, params=request.params or None,
-            data=request.data or None, headers=request.headers, timeout=self.settings.timeout)
-        body = response.read()
+        with self._wire_errors(request, what):
+            response = http.request(
+                request.method, request.url, params=request.params or None,
+                data=request.data or None, headers=request.headers,
+                timeout=self.settings.timeout)
+            body = response.read()
         self.session.log_response(request, response.status_code, response.headers, body)
         return response.status_code, response.headers, body

@@ -185,6 +185,13 @@ def test_unreachable_gateway(logs: pytest.LogCaptureFixture) -> None:
         "KPN SMS notification failed for 1 of 1 recipient(s): +316******78 gateway unreachable"]
 
 
+def test_unreachable_gateway_warning_says_why(logs: pytest.LogCaptureFixture) -> None:
+    assert notify(kpn_url("http://127.0.0.1:9", "0612345678", extra="&timeout=2")) is False
+    assert warnings(logs) == [
+        "Failed to send KPN SMS to +316******78: token request: could not connect to the "
+        "gateway: connection refused by 127.0.0.1:9"]
+
+
 def test_invalid_target_is_reported_and_the_rest_texted(
         emulator: Emulator, emulator_url: str, logs: pytest.LogCaptureFixture) -> None:
     assert notify(kpn_url(emulator_url, "0612345678", "12345")) is False

@@ -92,6 +92,13 @@ def test_unreachable_gateway_exits_4() -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_unreachable_gateway_says_why() -> None:
+    proc = run("send", "--to", "0612345678", "hello", env=kpn_env("http://127.0.0.1:9"))
+    assert proc.returncode == 4
+    assert proc.stderr.strip().endswith(
+        "could not connect to the gateway: connection refused by 127.0.0.1:9")
+
+
 def test_failed_recipient_exits_1(emulator: Emulator, emulator_url: str) -> None:
     emulator.configure(forced_status={B: "29"})
     proc = run("send", "--to", A, "--to", B, "hello", env=kpn_env(emulator_url))

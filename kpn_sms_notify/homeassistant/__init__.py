@@ -21,13 +21,7 @@ from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
 
 from .const import CONF_WEBHOOK_ID, DOMAIN, LOGGER
 from .inbound_webhook import async_register_webhook, async_register_with_kpn
-from .runtime import (
-    KpnRuntime,
-    KpnSmsConfigEntry,
-    async_warm_numbers,
-    build_client,
-    is_transient,
-)
+from .runtime import KpnRuntime, KpnSmsConfigEntry, async_warm_numbers, build_client
 
 PLATFORMS: list[Platform] = [Platform.NOTIFY]
 DATA_HASS_CONFIG = f"{DOMAIN}_hass_config"
@@ -58,7 +52,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bo
             translation_domain=DOMAIN, translation_key="auth_failed",
             translation_placeholders={"error": str(err)}) from err
     except KpnSmsError as err:
-        if not is_transient(err):  # e.g. the product is not in the KPN project: fix, not wait
+        if not err.transient:  # e.g. the product is not in the KPN project: fix, not wait
             raise ConfigEntryError(
                 translation_domain=DOMAIN, translation_key="api_error",
                 translation_placeholders={"error": str(err)}) from err

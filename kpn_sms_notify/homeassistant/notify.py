@@ -40,13 +40,7 @@ from .const import (
     LOGGER,
     SUBENTRY_RECIPIENT,
 )
-from .runtime import (
-    KpnRuntime,
-    KpnSmsConfigEntry,
-    async_warm_numbers,
-    build_client,
-    is_transient,
-)
+from .runtime import KpnRuntime, KpnSmsConfigEntry, async_warm_numbers, build_client
 from .send import async_send
 
 PARALLEL_UPDATES = 0  # sends are independent; the library rate-limits the account itself
@@ -112,7 +106,7 @@ async def async_get_service(
                      name, config[CONF_CLIENT_ID], err)
         return None
     except KpnSmsError as err:
-        if not is_transient(err):
+        if not err.transient:
             LOGGER.error("notify.%s not set up: KPN refused the login of client_id %r: %s",
                          name, config[CONF_CLIENT_ID], err)
             return None

@@ -12,7 +12,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.httpx_client import get_async_client
 
 from kpn_sms_notify.client import KpnSms
-from kpn_sms_notify.errors import KpnApiError, KpnConnectionError, KpnRateLimitError, KpnSmsError
 from kpn_sms_notify.inbound import InboundAssembler, SeenReceipts
 from kpn_sms_notify.numbers import preload as preload_numbers
 from kpn_sms_notify.schema import CONFIG_KEYS
@@ -65,10 +64,3 @@ async def async_warm_numbers(hass: HomeAssistant) -> None:
         return
     await hass.async_add_executor_job(preload_numbers)
     hass.data[_WARM_KEY] = True
-
-
-def is_transient(err: KpnSmsError) -> bool:
-    """A failure that waiting may fix: unreachable, throttled, or a 5xx from the gateway."""
-    if isinstance(err, KpnConnectionError | KpnRateLimitError):
-        return True
-    return isinstance(err, KpnApiError) and (err.http_status or 0) >= 500

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import KpnAuthError, KpnSmsError, KpnValidationError
+from ..errors import KpnSmsError, KpnValidationError
 from ..numbers import mask_number, normalize_number
 from .alerts import parse_alert_payload, parse_notify_payload, route_notification
 from .auth import check_credentials, unauthorized
@@ -68,8 +68,9 @@ async def deliver(
         report = await sms.send(text, owed, title=title, overflow=overflow)
     except KpnValidationError:
         raise  # bad input from the payload: 400
-    except (KpnAuthError, KpnSmsError) as err:
-        # Nothing was sent (login refused or gateway unreachable): all owed, try again.
+    except KpnSmsError as err:
+        # send() raising means nothing was sent (login refused, gateway unreachable): all
+        # owed, try again. Per recipient, the error's own `permanent` decides (below).
         outcome.transient = True
         for number in owed:
             outcome.add(number, "retry", str(err))
