@@ -28,11 +28,26 @@ RATE = 30.0
 # (recipients, R, max_concurrency) per bulk run. The headline run uses the R = 30/s
 # (10,000 take 333 s). The second raises R to 200/s to find the client's own ceiling;
 # max_concurrency 20 > R x latency = 10 (Little's law), so concurrency is not the cap.
-FULL = {"sizes": [1, 10, 100], "reps": 5, "slow_reps": 3, "notifications": 100,
-        "cpu_messages": 500, "cpu_reps": 5, "import_reps": 20,
-        "bulk": [(10_000, 30.0, 10), (2_000, 200.0, 20)]}
-QUICK = {"sizes": [1, 3], "reps": 1, "slow_reps": 1, "notifications": 30,
-         "cpu_messages": 60, "cpu_reps": 1, "import_reps": 2, "bulk": [(90, 30.0, 10)]}
+FULL = {
+    "sizes": [1, 10, 100],
+    "reps": 5,
+    "slow_reps": 3,
+    "notifications": 100,
+    "cpu_messages": 500,
+    "cpu_reps": 5,
+    "import_reps": 20,
+    "bulk": [(10_000, 30.0, 10), (2_000, 200.0, 20)],
+}
+QUICK = {
+    "sizes": [1, 3],
+    "reps": 1,
+    "slow_reps": 1,
+    "notifications": 30,
+    "cpu_messages": 60,
+    "cpu_reps": 1,
+    "import_reps": 2,
+    "bulk": [(90, 30.0, 10)],
+}
 
 
 def _log(msg: str) -> None:
@@ -46,16 +61,24 @@ def _meta(mode: str, plan: dict[str, Any]) -> dict[str, Any]:
         except Exception:
             return None
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=HERE.parent).stdout.strip() or None
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent
+        ).stdout.strip()
+        or None
+    )
     return {
-        "mode": mode, "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": mode,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m bench" + (" --quick" if mode == "quick" else ""),
-        "commit": commit, "python": platform.python_version(),
-        "platform": platform.platform(), "cpus": os.cpu_count(),
+        "commit": commit,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-        "versions": {n: ver(n) for n in ("kpn-sms-notify", "httpx", "apprise", "vonage",
-                                         "aiohttp")},
+        "versions": {
+            n: ver(n) for n in ("kpn-sms-notify", "httpx", "apprise", "vonage", "aiohttp")
+        },
         "emulator": {"latency": LATENCY, "rate_limit": RATE, "separate_process": True},
         "plan": {k: v for k, v in plan.items()},
     }
@@ -64,8 +87,11 @@ def _meta(mode: str, plan: dict[str, Any]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run, under a minute")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections (default all: {','.join(SECTIONS)})")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections (default all: {','.join(SECTIONS)})",
+    )
     parser.add_argument("--sizes", help="fan-out recipient counts, e.g. 1,10,100")
     parser.add_argument("--out", type=Path, help="output folder (default bench/results[/quick])")
     args = parser.parse_args(argv)
@@ -119,8 +145,12 @@ def _run(section: str, emu: EmulatorProcess, plan: dict[str, Any], out_dir: Path
     if section == "cpu":
         from .cpu import run_cpu
 
-        return run_cpu(emu, plan["cpu_messages"], plan["cpu_reps"],
-                       profile_to=None if plan["quick"] else out_dir)
+        return run_cpu(
+            emu,
+            plan["cpu_messages"],
+            plan["cpu_reps"],
+            profile_to=None if plan["quick"] else out_dir,
+        )
     if section == "imports":
         from .imports import run_imports
 

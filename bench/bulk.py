@@ -27,8 +27,20 @@ def run_bulk(emu: EmulatorProcess, count: int, rate: float, concurrency: int) ->
         before = emu.counters()
         emu_cpu = _cpu_seconds(emu.pid)
         out = subprocess.run(
-            [sys.executable, "-m", "bench.bulk_child", emu.url, str(count), str(rate),
-             str(concurrency)], capture_output=True, text=True, cwd=ROOT, timeout=3600)
+            [
+                sys.executable,
+                "-m",
+                "bench.bulk_child",
+                emu.url,
+                str(count),
+                str(rate),
+                str(concurrency),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=3600,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"bulk child failed: {out.stderr[-2000:]}")
         result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -36,15 +48,21 @@ def run_bulk(emu: EmulatorProcess, count: int, rate: float, concurrency: int) ->
         after = emu.counters()
     finally:
         emu.configure(rate_limit=saved_rate)
-    counts = delta(before, after, "token_requests", "send_requests", "accepted", "http_429",
-                   "status_1")
+    counts = delta(
+        before, after, "token_requests", "send_requests", "accepted", "http_429", "status_1"
+    )
     latency = float(emu.knobs["latency"])
     ideal = (count - 1) / rate + latency  # the physical limit for `count` sends
     throughput = result["accepted"] / result["elapsed"]
     return {
-        **result, "rate_limit": rate, "max_concurrency": concurrency,
-        "emulator": {**counts, "peak_in_flight": after["peak_in_flight"],
-                     "cpu_s": round(emu_cpu, 2)},
+        **result,
+        "rate_limit": rate,
+        "max_concurrency": concurrency,
+        "emulator": {
+            **counts,
+            "peak_in_flight": after["peak_in_flight"],
+            "cpu_s": round(emu_cpu, 2),
+        },
         "client_cpu_share": round(result["client_cpu_s"] / result["elapsed"], 3),
         "ideal_elapsed": round(ideal, 3),
         "throughput_per_s": round(throughput, 2),

@@ -27,8 +27,9 @@ def main(url: str, count: int, rate: float, concurrency: int) -> dict[str, objec
     recipients = peers.numbers(count)
 
     async def run() -> dict[str, object]:
-        config = validate_config(peers.ours_config(url, rate_limit=rate,
-                                                   max_concurrency=concurrency))
+        config = validate_config(
+            peers.ours_config(url, rate_limit=rate, max_concurrency=concurrency)
+        )
         async with KpnSms.from_config(config) as sms:
             warm = await sms.send(peers.TEXT, peers.numbers(1, 9_500_000), title=peers.TITLE)
             assert warm.ok
@@ -51,11 +52,14 @@ def main(url: str, count: int, rate: float, concurrency: int) -> dict[str, objec
             sampler.join()
             peak[0] = max(peak[0], proc.memory_info().rss)
             return {
-                "recipients": count, "accepted": len(report.accepted),
+                "recipients": count,
+                "accepted": len(report.accepted),
                 "failed": len(report.failed),
                 "reasons": sorted({r.reason or "" for r in report.failed})[:5],
-                "retries": sms.session.retries, "token_requests": sms.token_requests,
-                "elapsed": round(elapsed, 3), "client_cpu_s": round(cpu, 2),
+                "retries": sms.session.retries,
+                "token_requests": sms.token_requests,
+                "elapsed": round(elapsed, 3),
+                "client_cpu_s": round(cpu, 2),
                 "client_cpu_us_per_message": round(cpu / count * 1e6),
                 "rss_baseline_mb": round(baseline / 2**20, 1),
                 "rss_peak_mb": round(peak[0] / 2**20, 1),

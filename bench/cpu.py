@@ -30,17 +30,24 @@ async def _bare_loop(http: httpx.AsyncClient, token: str, recipients: list[str])
     async def one(number: str) -> None:
         async with slots:
             answer = await http.post(
-                peers.SEND_PATH, headers={"Authorization": f"Bearer {token}"},
-                data={"from": peers.SENDER, "to": number,
-                      "text": f"{peers.TITLE}\n{peers.TEXT}", "type": "text"})
+                peers.SEND_PATH,
+                headers={"Authorization": f"Bearer {token}"},
+                data={
+                    "from": peers.SENDER,
+                    "to": number,
+                    "text": f"{peers.TITLE}\n{peers.TEXT}",
+                    "type": "text",
+                },
+            )
         if answer.json()["messages"][0]["status"] != "0":
             raise RuntimeError(f"bare loop: {answer.text}")
 
     await asyncio.gather(*(one(n) for n in recipients))
 
 
-def run_cpu(emu: EmulatorProcess, messages: int, reps: int,
-            profile_to: Path | None = None) -> dict[str, Any]:
+def run_cpu(
+    emu: EmulatorProcess, messages: int, reps: int, profile_to: Path | None = None
+) -> dict[str, Any]:
     from kpn_sms_notify import KpnSms, validate_config
 
     saved_rate = emu.knobs["rate_limit"]
@@ -48,12 +55,19 @@ def run_cpu(emu: EmulatorProcess, messages: int, reps: int,
     loop = asyncio.new_event_loop()
     recipients = peers.numbers(messages)
     try:
-        sms = KpnSms.from_config(validate_config(peers.ours_config(
-            emu.url, rate_limit=1000, max_concurrency=CONCURRENCY)))
+        sms = KpnSms.from_config(
+            validate_config(
+                peers.ours_config(emu.url, rate_limit=1000, max_concurrency=CONCURRENCY)
+            )
+        )
         http = httpx.AsyncClient(base_url=emu.url, timeout=10)
-        token = loop.run_until_complete(http.post(
-            peers.TOKEN_PATH, params={"grant_type": "client_credentials"},
-            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET})).json()
+        token = loop.run_until_complete(
+            http.post(
+                peers.TOKEN_PATH,
+                params={"grant_type": "client_credentials"},
+                data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+            )
+        ).json()
         bearer = token["access_token"]
 
         def ours() -> None:
@@ -85,7 +99,9 @@ def run_cpu(emu: EmulatorProcess, messages: int, reps: int,
         emu.configure(rate_limit=saved_rate)
     ours_us, bare_us = summary(cpu["ours"], 1), summary(cpu["bare_httpx"], 1)
     return {
-        "messages_per_run": messages, "reps": reps, "concurrency": CONCURRENCY,
+        "messages_per_run": messages,
+        "reps": reps,
+        "concurrency": CONCURRENCY,
         "cpu_us_per_message": {"ours": ours_us, "bare_httpx": bare_us},
         "wall_s_per_run": {k: summary(v, 3) for k, v in wall.items()},
         "ratio": round(ours_us["median"] / bare_us["median"], 3),

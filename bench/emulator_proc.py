@@ -29,8 +29,12 @@ class EmulatorProcess:
     """`python -m kpn_sms_notify.emulator` on a free port; `knobs` are re-applied after reset."""
 
     def __init__(self, *, latency: float, rate_limit: float | None, **knobs: Any) -> None:
-        self.knobs: dict[str, Any] = {**ACCOUNT_KNOBS, "latency": latency,
-                                      "rate_limit": rate_limit, **knobs}
+        self.knobs: dict[str, Any] = {
+            **ACCOUNT_KNOBS,
+            "latency": latency,
+            "rate_limit": rate_limit,
+            **knobs,
+        }
         self.url = ""
         # Kept open for the process lifetime; closed and removed by stop().
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
@@ -92,8 +96,9 @@ class EmulatorProcess:
     def __enter__(self) -> EmulatorProcess:
         return self
 
-    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -14,8 +14,15 @@ from . import peers
 from .emulator_proc import EmulatorProcess, delta
 from .stats import rotated, summary
 
-COUNTERS = ("token_requests", "send_requests", "accepted", "http_429", "status_1",
-            "vonage_requests", "peak_in_flight")
+COUNTERS = (
+    "token_requests",
+    "send_requests",
+    "accepted",
+    "http_429",
+    "status_1",
+    "vonage_requests",
+    "peak_in_flight",
+)
 # apprise's vonage:// waits 5.5 s between requests (URLBase.throttle, request_rate_per_sec).
 APPRISE_GAP = 5.5
 # A peer whose predicted time exceeds this is measured at fewer recipients (issue 6).
@@ -39,8 +46,13 @@ class Contender:
     max_reps: int | None = None  # fewer repetitions for a slow peer
 
 
-def run_fanout(emu: EmulatorProcess, sizes: Sequence[int], reps: int,
-               slow_reps: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_fanout(
+    emu: EmulatorProcess,
+    sizes: Sequence[int],
+    reps: int,
+    slow_reps: int,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     rate = float(emu.knobs["rate_limit"])
     loop = asyncio.new_event_loop()
     try:
@@ -49,8 +61,12 @@ def run_fanout(emu: EmulatorProcess, sizes: Sequence[int], reps: int,
             Contender("ours_warm", lambda _: None, lambda n: 0.0),  # replaced per N below
             Contender("ours_cold", peers.ours_cold(loop, emu.url), lambda n: n / rate),
             Contender("ours_apprise", peers.ours_apprise(emu.url), lambda n: n / rate),
-            Contender("apprise_vonage", peers.apprise_vonage(emu.url),
-                      lambda n: (n - 1) * APPRISE_GAP, max_reps=slow_reps),
+            Contender(
+                "apprise_vonage",
+                peers.apprise_vonage(emu.url),
+                lambda n: (n - 1) * APPRISE_GAP,
+                max_reps=slow_reps,
+            ),
             Contender("vonage_sdk", peers.vonage_sdk(emu.url), lambda n: n * t_one),
             Contender("naive", peers.naive_script(emu.url), lambda n: 2 * n * t_one),
         ]
@@ -68,8 +84,10 @@ def run_fanout(emu: EmulatorProcess, sizes: Sequence[int], reps: int,
                             continue
                         raw[c.name].setdefault(n, []).append(_one_run(emu, c, n, rate))
                         last = raw[c.name][n][-1]
-                        log(f"  fan-out N={n:<4} rep {rep + 1}/{reps} {c.name:<15} "
-                            f"{last['elapsed']:8.3f} s")
+                        log(
+                            f"  fan-out N={n:<4} rep {rep + 1}/{reps} {c.name:<15} "
+                            f"{last['elapsed']:8.3f} s"
+                        )
             finally:
                 warm.close()
     finally:
@@ -93,14 +111,25 @@ def _one_run(emu: EmulatorProcess, c: Contender, n: int, rate: float) -> dict[st
     return {"elapsed": elapsed, **counts}
 
 
-def _summarise(raw: dict[str, dict[int, list[dict[str, Any]]]], sizes: Sequence[int],
-               rate: float, t_one: float, reps: int, slow_reps: int) -> dict[str, Any]:
+def _summarise(
+    raw: dict[str, dict[int, list[dict[str, Any]]]],
+    sizes: Sequence[int],
+    rate: float,
+    t_one: float,
+    reps: int,
+    slow_reps: int,
+) -> dict[str, Any]:
     limit = {n: t_one + (n - 1) / rate for n in sizes}
     out: dict[str, Any] = {
-        "rate_limit": rate, "t_one_send": round(t_one, 4), "sizes": list(sizes),
-        "reps": reps, "slow_peer_reps": slow_reps, "peer_budget_s": PEER_BUDGET,
+        "rate_limit": rate,
+        "t_one_send": round(t_one, 4),
+        "sizes": list(sizes),
+        "reps": reps,
+        "slow_peer_reps": slow_reps,
+        "peer_budget_s": PEER_BUDGET,
         "limit": {str(n): round(v, 4) for n, v in limit.items()},
-        "labels": LABELS, "contenders": {},
+        "labels": LABELS,
+        "contenders": {},
     }
     for name, by_n in raw.items():
         entry: dict[str, Any] = {}
@@ -135,6 +164,11 @@ def _extrapolate(entry: dict[str, Any], sizes: Sequence[int], limit: dict[int, f
         if n in measured:
             continue
         value = t_lo + per * (n - lo)
-        entry[str(n)] = {"median": round(value, 2), "runs": 0, "extrapolated": True,
-                         "x_limit": round(value / limit[n], 1),
-                         "from_sizes": measured, "seconds_per_recipient": round(per, 4)}
+        entry[str(n)] = {
+            "median": round(value, 2),
+            "runs": 0,
+            "extrapolated": True,
+            "x_limit": round(value / limit[n], 1),
+            "from_sizes": measured,
+            "seconds_per_recipient": round(per, 4),
+        }

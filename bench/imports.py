@@ -28,12 +28,15 @@ CASES: dict[str, tuple[str, str]] = {
     "kpn_sms_notify": ("", "import kpn_sms_notify"),
     "kpn_sms_notify.client": ("", "import kpn_sms_notify.client"),
     "kpn_sms_notify.client (asyncio, httpx, voluptuous loaded)": (
-        "import asyncio, httpx, voluptuous", "import kpn_sms_notify.client"),
+        "import asyncio, httpx, voluptuous",
+        "import kpn_sms_notify.client",
+    ),
     # Registering kpnsms:// makes Apprise load its ~190 plugins, which Apprise would do on its
     # first add() anyway; so they are loaded first and only our module's share is timed.
     "kpn_sms_notify.apprise_plugin (apprise and its plugins loaded)": (
         "import apprise\napprise.plugins.N_MGR.load_modules()",
-        "import kpn_sms_notify.apprise_plugin"),
+        "import kpn_sms_notify.apprise_plugin",
+    ),
 }
 
 
@@ -42,23 +45,33 @@ _PRELUDE = "import sys\nsys.modules['httpx._main'] = None\n"
 
 
 def _sample(pre: str, stmt: str) -> float:
-    code = (f"{_PRELUDE}{pre}\nimport time\nt = time.perf_counter()\n{stmt}\n"
-            "print(time.perf_counter() - t)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        f"{_PRELUDE}{pre}\nimport time\nt = time.perf_counter()\n{stmt}\n"
+        "print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip()) * 1000
 
 
 def top_modules(stmt: str, count: int = 10) -> list[dict[str, Any]]:
     """`-X importtime` for `stmt`: the modules with the largest own (self) import time."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", _PRELUDE + stmt],
-                         capture_output=True, text=True, check=True).stderr
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", _PRELUDE + stmt],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
     rows = []
     for line in out.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", line)
         if m:
-            rows.append({"module": m.group(4), "self_ms": int(m.group(1)) / 1000,
-                         "cumulative_ms": int(m.group(2)) / 1000})
+            rows.append(
+                {
+                    "module": m.group(4),
+                    "self_ms": int(m.group(1)) / 1000,
+                    "cumulative_ms": int(m.group(2)) / 1000,
+                }
+            )
     rows.sort(key=lambda r: r["self_ms"], reverse=True)
     return rows[:count]
 
@@ -75,10 +88,17 @@ def run_imports(reps: int, quick: bool = False) -> dict[str, Any]:
     ms = {name: summary(v, 2) for name, v in samples.items()}
     base = ms["httpx"]["median"]
     return {
-        "reps": reps, "unit": "ms",
-        "cases": {name: {**ms[name], "x_httpx": round(ms[name]["median"] / base, 2),
-                         "statement": CASES[name][1], "preloaded": CASES[name][0] or None}
-                  for name in names},
+        "reps": reps,
+        "unit": "ms",
+        "cases": {
+            name: {
+                **ms[name],
+                "x_httpx": round(ms[name]["median"] / base, 2),
+                "statement": CASES[name][1],
+                "preloaded": CASES[name][0] or None,
+            }
+            for name in names
+        },
         "top_self_client": [] if quick else top_modules("import kpn_sms_notify.client"),
         "note": "httpx._main blocked in every sample (plain install without httpx's CLI extras)",
     }

@@ -33,11 +33,18 @@ def numbers(count: int, start: int = 0) -> list[str]:
 
 def ours_config(url: str, **extra: Any) -> dict[str, Any]:
     # rate_limit 30 = the emulator's R (the default 25 keeps headroom under Vonage's 30/s).
-    return {"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET, "sender": SENDER,
-            "base_url": url, "rate_limit": 30, **extra}
+    return {
+        "client_id": EMU_CLIENT_ID,
+        "client_secret": EMU_CLIENT_SECRET,
+        "sender": SENDER,
+        "base_url": url,
+        "rate_limit": 30,
+        **extra,
+    }
 
 
 # -- ours ------------------------------------------------------------------------------------
+
 
 class OursWarm:
     """A long-lived `KpnSms` (token cached, connection open): Home Assistant's and
@@ -88,8 +95,10 @@ def ours_apprise(url: str) -> Runner:
 
     def run(recipients: Sequence[str]) -> None:
         targets = "/".join(recipients)
-        link = (f"kpnsms://{EMU_CLIENT_ID}:{EMU_CLIENT_SECRET}@{SENDER}/{targets}"
-                f"?base_url={quote(url, safe='')}&rate_limit=30")
+        link = (
+            f"kpnsms://{EMU_CLIENT_ID}:{EMU_CLIENT_SECRET}@{SENDER}/{targets}"
+            f"?base_url={quote(url, safe='')}&rate_limit=30"
+        )
         app = apprise.Apprise(asset=asset)
         if not app.add(link):
             raise RuntimeError("apprise refused the kpnsms:// URL")
@@ -100,6 +109,7 @@ def ours_apprise(url: str) -> Runner:
 
 
 # -- peers -----------------------------------------------------------------------------------
+
 
 def apprise_vonage(url: str) -> Runner:
     """Apprise's built-in `vonage://`. Its `notify_url` is hard-coded to
@@ -152,8 +162,9 @@ def vonage_sdk(url: str) -> Runner:
             return super().send(request, *args, **kwargs)
 
     def run(recipients: Sequence[str]) -> None:
-        client = Vonage(Auth(api_key=EMU_API_KEY, api_secret=EMU_API_SECRET),
-                        HttpClientOptions(rest_host=host))
+        client = Vonage(
+            Auth(api_key=EMU_API_KEY, api_secret=EMU_API_SECRET), HttpClientOptions(rest_host=host)
+        )
         client.http_client._session.mount("https://", _PlainHttp())
         for number in recipients:
             # Raises SmsError on a non-zero status.
@@ -169,12 +180,16 @@ def naive_script(url: str) -> Runner:
     def run(recipients: Sequence[str]) -> None:
         with httpx.Client(base_url=url, timeout=10, trust_env=False) as http:
             for number in recipients:
-                token = http.post(TOKEN_PATH, params={"grant_type": "client_credentials"},
-                                  data={"client_id": EMU_CLIENT_ID,
-                                        "client_secret": EMU_CLIENT_SECRET}).json()
-                answer = http.post(SEND_PATH, data={"from": SENDER, "to": number,
-                                                    "text": f"{TITLE}\n{TEXT}"},
-                                   headers={"Authorization": f"Bearer {token['access_token']}"})
+                token = http.post(
+                    TOKEN_PATH,
+                    params={"grant_type": "client_credentials"},
+                    data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+                ).json()
+                answer = http.post(
+                    SEND_PATH,
+                    data={"from": SENDER, "to": number, "text": f"{TITLE}\n{TEXT}"},
+                    headers={"Authorization": f"Bearer {token['access_token']}"},
+                )
                 if answer.json()["messages"][0]["status"] != "0":
                     raise RuntimeError(f"naive script: {answer.text}")
 
@@ -188,15 +203,19 @@ def one_send_time(url: str, samples: int = 20) -> float:
     import time
 
     with httpx.Client(base_url=url, timeout=10, trust_env=False) as http:
-        token = http.post(TOKEN_PATH, params={"grant_type": "client_credentials"},
-                          data={"client_id": EMU_CLIENT_ID,
-                                "client_secret": EMU_CLIENT_SECRET}).json()["access_token"]
+        token = http.post(
+            TOKEN_PATH,
+            params={"grant_type": "client_credentials"},
+            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+        ).json()["access_token"]
         times = []
         for i in range(samples):
             started = time.perf_counter()
-            http.post(SEND_PATH, data={"from": SENDER, "to": numbers(1, 9_000_000 + i)[0],
-                                       "text": TEXT},
-                      headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+            http.post(
+                SEND_PATH,
+                data={"from": SENDER, "to": numbers(1, 9_000_000 + i)[0], "text": TEXT},
+                headers={"Authorization": f"Bearer {token}"},
+            ).raise_for_status()
             times.append(time.perf_counter() - started)
             time.sleep(1 / 25)  # stay under the emulator's rate limit
     return statistics.median(times)

@@ -9,9 +9,13 @@ from typing import Any
 
 def summary(samples: Sequence[float], digits: int = 4) -> dict[str, Any]:
     """Median (the figure reported), min, max and every sample."""
-    return {"median": round(statistics.median(samples), digits),
-            "min": round(min(samples), digits), "max": round(max(samples), digits),
-            "runs": len(samples), "samples": [round(s, digits) for s in samples]}
+    return {
+        "median": round(statistics.median(samples), digits),
+        "min": round(min(samples), digits),
+        "max": round(max(samples), digits),
+        "runs": len(samples),
+        "samples": [round(s, digits) for s in samples],
+    }
 
 
 def rotated(items: Sequence[Any], turn: int) -> list[Any]:

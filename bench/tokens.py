@@ -27,15 +27,17 @@ def run_tokens(emu: EmulatorProcess, notifications: int) -> dict[str, Any]:
     async def async_case() -> int:
         async with KpnSms.from_config(config) as sms:
             reports = await asyncio.gather(
-                *(sms.send(peers.TEXT, [n], title=peers.TITLE) for n in recipients))
+                *(sms.send(peers.TEXT, [n], title=peers.TITLE) for n in recipients)
+            )
             if not all(r.ok for r in reports):
                 raise RuntimeError("token bench: a notification failed")
             return sms.token_requests
 
     def sync_case() -> int:
         with KpnSmsSync.from_config(config) as sms, ThreadPoolExecutor(notifications) as pool:
-            reports = list(pool.map(lambda n: sms.send(peers.TEXT, [n], title=peers.TITLE),
-                                    recipients))
+            reports = list(
+                pool.map(lambda n: sms.send(peers.TEXT, [n], title=peers.TITLE), recipients)
+            )
             if not all(r.ok for r in reports):
                 raise RuntimeError("token bench: a notification failed")
             return sms.token_requests
@@ -51,9 +53,12 @@ def run_tokens(emu: EmulatorProcess, notifications: int) -> dict[str, Any]:
         client_count = case()
         elapsed = time.perf_counter() - started
         counts = delta(before, emu.counters(), *COUNTERS)
-        out[name] = {"token_requests": counts["token_requests"],
-                     "client_token_requests": client_count, "accepted": counts["accepted"],
-                     "throttled": counts["http_429"] + counts["status_1"],
-                     "elapsed": round(elapsed, 3)}
+        out[name] = {
+            "token_requests": counts["token_requests"],
+            "client_token_requests": client_count,
+            "accepted": counts["accepted"],
+            "throttled": counts["http_429"] + counts["status_1"],
+            "elapsed": round(elapsed, 3),
+        }
         time.sleep(1.1)
     return out

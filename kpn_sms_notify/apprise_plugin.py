@@ -101,31 +101,50 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
     )
     # Apprise reads these off the class (details(), YAML configs); they are never mutated.
     template_tokens = dict(  # noqa: RUF012
-        NotifyBase.template_tokens, **{
-        "client_id": {"name": "Client ID", "type": "string", "required": True,
-                      "private": True},
-        "client_secret": {"name": "Client Secret", "type": "string", "required": True,
-                          "private": True},
-        "sender": {"name": "Sender ID (up to 11 letters/digits, or a number)",
-                   "type": "string", "required": True,
-                   "regex": (r"^\+?[a-z0-9]{1,15}$", "i")},
-        "target_phone": {"name": "Target Phone No", "type": "string", "map_to": "targets"},
-        "targets": {"name": "Targets", "type": "list:string", "required": True},
-    })
+        NotifyBase.template_tokens,
+        **{
+            "client_id": {"name": "Client ID", "type": "string", "required": True, "private": True},
+            "client_secret": {
+                "name": "Client Secret",
+                "type": "string",
+                "required": True,
+                "private": True,
+            },
+            "sender": {
+                "name": "Sender ID (up to 11 letters/digits, or a number)",
+                "type": "string",
+                "required": True,
+                "regex": (r"^\+?[a-z0-9]{1,15}$", "i"),
+            },
+            "target_phone": {"name": "Target Phone No", "type": "string", "map_to": "targets"},
+            "targets": {"name": "Targets", "type": "list:string", "required": True},
+        },
+    )
     template_args = dict(  # noqa: RUF012
-        NotifyBase.template_args, **{
-        "to": {"alias_of": "targets"},
-        "from": {"alias_of": "sender"},
-        "client_id": {"alias_of": "client_id"},
-        "secret": {"alias_of": "client_secret"},
-        **{opt.arg: dict(opt.meta) for opt in OPTIONS},
-    })
+        NotifyBase.template_args,
+        **{
+            "to": {"alias_of": "targets"},
+            "from": {"alias_of": "sender"},
+            "client_id": {"alias_of": "client_id"},
+            "secret": {"alias_of": "client_secret"},
+            **{opt.arg: dict(opt.meta) for opt in OPTIONS},
+        },
+    )
 
-    def __init__(self, client_id: Any = None, client_secret: Any = None, sender: Any = None,
-                 targets: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        client_id: Any = None,
+        client_secret: Any = None,
+        sender: Any = None,
+        targets: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        raw: dict[str, Any] = {"client_id": client_id, "client_secret": client_secret,
-                               "sender": sender}
+        raw: dict[str, Any] = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "sender": sender,
+        }
         for name, value in raw.items():
             if value is None or str(value).strip() == "":
                 self._refuse(f"KPN SMS URL: {name} is missing")
@@ -190,8 +209,7 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         params.update(self.url_parameters(*args, privacy=privacy, **kwargs))
         everyone = self.targets + self.invalid_targets
         # Apprise logs privacy URLs; phone numbers are masked in logs like everywhere else.
-        targets = "/".join(mask_number(t) if privacy else self.quote(t, safe="+")
-                           for t in everyone)
+        targets = "/".join(mask_number(t) if privacy else self.quote(t, safe="+") for t in everyone)
         return "{schema}://{client_id}:{secret}@{sender}/{targets}/?{params}".format(
             schema=SCHEMA,
             client_id=self.pprint(self.client_id, privacy, safe=""),
@@ -218,8 +236,11 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         results["sender"] = NotifyKpnSms.unquote(results["host"])
         results["targets"] = NotifyKpnSms.split_path(results["fullpath"])
         # Aliases, for secrets with awkward characters and for YAML configs.
-        for arg, key in (("client_id", "client_id"), ("secret", "client_secret"),
-                         ("client_secret", "client_secret")):
+        for arg, key in (
+            ("client_id", "client_id"),
+            ("secret", "client_secret"),
+            ("client_secret", "client_secret"),
+        ):
             if qsd.get(arg):
                 results[key] = qsd[arg]
         sender = qsd.get("from") or qsd.get("sender")
@@ -237,14 +258,18 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send(self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO,
-             **kwargs: Any) -> bool:
+    def send(
+        self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO, **kwargs: Any
+    ) -> bool:
         """Text every target; never raises. False when any target was not accepted."""
         failures: list[str] = []
         for raw in self.invalid_targets:
             shown = mask_number(raw)
-            self.logger.warning("Failed to send KPN SMS to %s: not a valid phone number "
-                                "(region %s)", shown, self.config["region"])
+            self.logger.warning(
+                "Failed to send KPN SMS to %s: not a valid phone number (region %s)",
+                shown,
+                self.config["region"],
+            )
             failures.append(f"{shown} invalid number")
         pending: list[str] = []
         for number in self.targets:
@@ -254,8 +279,9 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
                 continue
             earlier = self._recall_permanent(number)
             if earlier is not None:
-                self.logger.warning("Failed to send KPN SMS to %s: %s (not retried)",
-                                    mask_number(number), earlier)
+                self.logger.warning(
+                    "Failed to send KPN SMS to %s: %s (not retried)", mask_number(number), earlier
+                )
                 failures.append(f"{mask_number(number)} {earlier}")
                 continue
             pending.append(number)
@@ -264,8 +290,12 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         total = len(self.targets) + len(self.invalid_targets)
         if failures:
             # One ERROR line: Uptime Kuma and friends grep the CLI's output for "ERROR".
-            self.logger.error("KPN SMS notification failed for %d of %d recipient(s): %s",
-                              len(failures), total, "; ".join(failures))
+            self.logger.error(
+                "KPN SMS notification failed for %d of %d recipient(s): %s",
+                len(failures),
+                total,
+                "; ".join(failures),
+            )
             return False
         return True
 
@@ -292,13 +322,16 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
             self.logger.debug("KPN SMS: unexpected error", exc_info=True)
             return [f"{mask_number(n)} internal error" for n in numbers]
         if report.truncated:
-            self.logger.info("KPN SMS: text cut to %d part(s) (?max_parts=, ?sms_overflow=)",
-                             self.config["max_parts"])
+            self.logger.info(
+                "KPN SMS: text cut to %d part(s) (?max_parts=, ?sms_overflow=)",
+                self.config["max_parts"],
+            )
         failures = []
         for result in report.results:
             if result.ok:
-                self.logger.info("Sent KPN SMS to %s (%d part(s))", result.masked,
-                                 len(result.parts))
+                self.logger.info(
+                    "Sent KPN SMS to %s (%d part(s))", result.masked, len(result.parts)
+                )
                 self._mark_delivered(result.recipient)
                 continue
             self.logger.warning("Failed to send KPN SMS to %s: %s", result.masked, result.reason)
@@ -378,11 +411,17 @@ def register(*, force: bool = False) -> bool:
             current = manager[SCHEMA]
             if current is NotifyKpnSms:
                 return True
-            ours = (getattr(current, "__module__", None) == __name__
-                    and getattr(current, "__qualname__", None) == NotifyKpnSms.__qualname__)
+            ours = (
+                getattr(current, "__module__", None) == __name__
+                and getattr(current, "__qualname__", None) == NotifyKpnSms.__qualname__
+            )
             if not (force or ours):
-                _LOGGER.warning("%s:// is already provided by %r; not replacing it "
-                                "(register(force=True) would)", SCHEMA, current)
+                _LOGGER.warning(
+                    "%s:// is already provided by %r; not replacing it "
+                    "(register(force=True) would)",
+                    SCHEMA,
+                    current,
+                )
                 return False
             if _add_supports_force(manager):  # apprise >= 1.10
                 return bool(manager.add(NotifyKpnSms, force=True))

@@ -92,8 +92,13 @@ class _TokenCache:
 
 
 class AsyncTokenManager:
-    def __init__(self, fetch: Callable[[], Awaitable[Token]], *, margin: float,
-                 store: TokenStore | None = None) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Token]],
+        *,
+        margin: float,
+        store: TokenStore | None = None,
+    ) -> None:
         self._fetch = fetch
         self._cache = _TokenCache(margin, store)
         self._lock = asyncio.Lock()
@@ -125,8 +130,9 @@ class AsyncTokenManager:
 
 
 class SyncTokenManager:
-    def __init__(self, fetch: Callable[[], Token], *, margin: float,
-                 store: TokenStore | None = None) -> None:
+    def __init__(
+        self, fetch: Callable[[], Token], *, margin: float, store: TokenStore | None = None
+    ) -> None:
         self._fetch = fetch
         self._cache = _TokenCache(margin, store)
         self._lock = threading.Lock()

@@ -20,27 +20,42 @@ from .errors import Kind, KpnSmsError, KpnValidationError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 # The exit code of an error, by its kind; a refusal or a throttle is EXIT_FAILED.
-_EXIT_CODES = {Kind.INPUT: EXIT_INPUT, Kind.CREDENTIALS: EXIT_AUTH, Kind.PRODUCT: EXIT_AUTH,
-               Kind.UNREACHABLE: EXIT_UNREACHABLE}
+_EXIT_CODES = {
+    Kind.INPUT: EXIT_INPUT,
+    Kind.CREDENTIALS: EXIT_AUTH,
+    Kind.PRODUCT: EXIT_AUTH,
+    Kind.UNREACHABLE: EXIT_UNREACHABLE,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kpn-sms",
-                                     description="Send alert texts through KPN's SMS API.")
+    parser = argparse.ArgumentParser(
+        prog="kpn-sms", description="Send alert texts through KPN's SMS API."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="FILE", help="YAML file with the config keys")
-    parser.add_argument("--debug", action="store_true",
-                        help="log every request and answer (secrets masked) to stderr")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log every request and answer (secrets masked) to stderr",
+    )
     parser.add_argument("--base-url", help="gateway URL (default https://api-prd.kpn.com)")
     parser.add_argument("--client-id", help="KPN API Store client_id")
-    parser.add_argument("--no-token-cache", action="store_true",
-                        help="fetch a new token instead of reusing the one cached between runs")
+    parser.add_argument(
+        "--no-token-cache",
+        action="store_true",
+        help="fetch a new token instead of reusing the one cached between runs",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     send = sub.add_parser("send", help="text the recipients")
     send.add_argument("text", metavar="TEXT", help="the message; '-' reads it from stdin")
-    send.add_argument("--to", action="append", metavar="NUMBER",
-                      help="recipient (repeatable); default: the configured recipients")
+    send.add_argument(
+        "--to",
+        action="append",
+        metavar="NUMBER",
+        help="recipient (repeatable); default: the configured recipients",
+    )
     send.add_argument("--sender", metavar="ID", help="sender ID (11 letters/digits or a number)")
     send.add_argument("--title", help="a first line above the message")
     send.add_argument("--max-parts", type=int, metavar="N", help="cap on SMS parts")
@@ -52,10 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     reg = sub.add_parser("register-webhook", help="point inbound texts at a URL")
     reg.add_argument("url", metavar="URL", help="your webhook (https)")
-    reg.add_argument("--to", metavar="NUMBER",
-                     help="demo account: your registered test number (/register)")
-    reg.add_argument("--number", metavar="MSISDN",
-                     help="virtual number: set its moHttpUrl (phone-numbers number/update)")
+    reg.add_argument(
+        "--to", metavar="NUMBER", help="demo account: your registered test number (/register)"
+    )
+    reg.add_argument(
+        "--number",
+        metavar="MSISDN",
+        help="virtual number: set its moHttpUrl (phone-numbers number/update)",
+    )
     reg.add_argument("--country", default="NL", help="country of --number (default NL)")
 
     emu = sub.add_parser("emulator", help="run the KPN gateway emulator on 127.0.0.1")
@@ -67,16 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="alert webhooks (Alertmanager, Grafana) and inbound SMS")
     srv.add_argument("--config", dest="serve_config", metavar="FILE", help="YAML config")
 
-    ha = sub.add_parser("install-homeassistant",
-                        help="copy the integration into CONFIG_DIR/custom_components")
+    ha = sub.add_parser(
+        "install-homeassistant", help="copy the integration into CONFIG_DIR/custom_components"
+    )
     ha.add_argument("config_dir", metavar="CONFIG_DIR")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     if not args.debug:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
@@ -134,8 +157,11 @@ async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) 
     from .client import KpnSms
 
     # `token` checks the credentials: always a fresh token, never one from the cache.
-    store = None if args.command == "token" else token_cache.for_cli(
-        config, disabled=args.no_token_cache)
+    store = (
+        None
+        if args.command == "token"
+        else token_cache.for_cli(config, disabled=args.no_token_cache)
+    )
     async with KpnSms.from_config(config, token_store=store) as sms:
         if args.command == "token":
             token = await sms.authenticate()
@@ -150,8 +176,11 @@ async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) 
 
 async def _register(sms: Any, args: argparse.Namespace) -> int:
     if bool(args.to) == bool(args.number):
-        raise KpnValidationError("register-webhook: give exactly one of --to (demo account) "
-                                 "or --number (virtual number)", field="to")
+        raise KpnValidationError(
+            "register-webhook: give exactly one of --to (demo account) "
+            "or --number (virtual number)",
+            field="to",
+        )
     if args.to:
         print(await sms.register_webhook(args.to, args.url))
     else:
@@ -164,14 +193,21 @@ async def _send(sms: Any, args: argparse.Namespace) -> int:
     from .progress import Progress
 
     text = sys.stdin.read() if args.text == "-" else args.text
-    options = {"title": args.title, "max_parts": args.max_parts, "unicode": args.unicode,
-               "overflow": args.overflow}
+    options = {
+        "title": args.title,
+        "max_parts": args.max_parts,
+        "unicode": args.unicode,
+        "overflow": args.overflow,
+    }
     recipients = args.to or None
     count = len(recipients) if recipients else len(sms.settings.recipients)
-    progress = Progress(total=count, enabled=not args.json and count >= 10 and
-                        sys.stderr.isatty())
-    report = await sms.send(text, recipients, on_result=progress.update,
-                            **{k: v for k, v in options.items() if v is not None})
+    progress = Progress(total=count, enabled=not args.json and count >= 10 and sys.stderr.isatty())
+    report = await sms.send(
+        text,
+        recipients,
+        on_result=progress.update,
+        **{k: v for k, v in options.items() if v is not None},
+    )
     progress.close()
     if args.json:
         print(json.dumps(_report_json(report, sms.token_requests), indent=2))
@@ -180,8 +216,9 @@ async def _send(sms: Any, args: argparse.Namespace) -> int:
             print(("ok    " if result.ok else "FAILED ") + result.describe())
         if report.truncated:
             print("note: the text was cut to fit max_parts (it ends with a marker)")
-        print(f"{len(report.accepted)}/{len(report)} accepted, "
-              f"{sms.token_requests} token request(s)")
+        print(
+            f"{len(report.accepted)}/{len(report)} accepted, {sms.token_requests} token request(s)"
+        )
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -191,13 +228,22 @@ def _report_json(report: Any, token_requests: int) -> dict[str, Any]:
         "truncated": report.truncated,
         "token_requests": token_requests,
         "results": [
-            {"recipient": r.recipient, "ok": r.ok, "message_ids": list(r.message_ids),
-             "parts": len(r.parts), "price": str(r.price) if r.price is not None else None,
-             "remaining_balance": str(r.remaining_balance)
-             if r.remaining_balance is not None else None,
-             "network": r.network, "status": r.status, "reason": r.reason,
-             "attempts": r.attempts, "permanent": r.permanent,
-             "partly_sent": r.partly_sent}
+            {
+                "recipient": r.recipient,
+                "ok": r.ok,
+                "message_ids": list(r.message_ids),
+                "parts": len(r.parts),
+                "price": str(r.price) if r.price is not None else None,
+                "remaining_balance": str(r.remaining_balance)
+                if r.remaining_balance is not None
+                else None,
+                "network": r.network,
+                "status": r.status,
+                "reason": r.reason,
+                "attempts": r.attempts,
+                "permanent": r.permanent,
+                "partly_sent": r.partly_sent,
+            }
             for r in report.results
         ],
     }

@@ -47,18 +47,22 @@ class ClientBase:
 
     def __init__(self, client_id: str, client_secret: str, options: Mapping[str, Any]) -> None:
         self.settings = Settings.from_config(
-            {"client_id": client_id, "client_secret": client_secret, **options})
+            {"client_id": client_id, "client_secret": client_secret, **options}
+        )
         self.session = Session(self.settings)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(client_id={self.settings.client_id!r}, "
-                f"base_url={self.settings.base_url!r})")
+        return (
+            f"{type(self).__name__}(client_id={self.settings.client_id!r}, "
+            f"base_url={self.settings.base_url!r})"
+        )
 
     # ------------------------------------------------------------ requests
 
     def _token_request(self) -> ApiRequest:
-        return protocol.token_request(self.settings.base_url, self.settings.client_id,
-                                      self.settings.client_secret)
+        return protocol.token_request(
+            self.settings.base_url, self.settings.client_id, self.settings.client_secret
+        )
 
     def _send_request(self, token: Token, plan: SendPlan, number: str) -> ApiRequest:
         return protocol.send_request(self.settings.base_url, token, to=number, **plan.fields)
@@ -70,19 +74,21 @@ class ClientBase:
         number = normalize_number(to, self.settings.region, field="to")
         url = checked_url("callback_url", callback_url)
         return lambda token: protocol.register_request(
-            self.settings.base_url, token, to=number, callback_url=url)
+            self.settings.base_url, token, to=number, callback_url=url
+        )
 
-    def _number_update_builder(self, country: str, msisdn: str,
-                               mo_http_url: str) -> RequestBuilder:
+    def _number_update_builder(self, country: str, msisdn: str, mo_http_url: str) -> RequestBuilder:
         number = normalize_number(msisdn, self.settings.region, field="msisdn")
         url = checked_url("moHttpUrl", mo_http_url) if mo_http_url else ""  # "" clears it
         return lambda token: protocol.number_update_request(
-            self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url)
+            self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url
+        )
 
     # ------------------------------------------------------------ attempts and answers
 
-    def _settle(self, attempts: Attempts, outcome: SendOutcome, token: Token | None,
-                plan: SendPlan) -> RecipientResult | float:
+    def _settle(
+        self, attempts: Attempts, outcome: SendOutcome, token: Token | None, plan: SendPlan
+    ) -> RecipientResult | float:
         """After one attempt at a recipient: its result when final, else the seconds to wait
         before the next attempt (0: at once, with a new token). The retry policy decides;
         this applies it to the client's shared token and pacing."""
@@ -99,8 +105,11 @@ class ClientBase:
         self.session.retries += 1
         # On the client's own logger (kpn_sms_notify.client or .sync_client), as before.
         logging.getLogger(type(self).__module__).debug(
-            "%s: retrying in %.2fs (%s)", mask_number(attempts.recipient), retry.delay,
-            outcome.error)
+            "%s: retrying in %.2fs (%s)",
+            mask_number(attempts.recipient),
+            retry.delay,
+            outcome.error,
+        )
         return retry.delay
 
     def _wire_errors(self, request: ApiRequest, what: str) -> AbstractContextManager[None]:

@@ -50,32 +50,44 @@ async def demo() -> int:
     runner, hook = await _receiver(inbox)
     print(f"KPN emulator on {base_url} (inboxes: {base_url}/_emulator/)")
     try:
-        config = {"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET,
-                  "base_url": base_url, "sender": "KPNAlert", "recipients": PHONES,
-                  "callback": f"{hook}/delivery"}
+        config = {
+            "client_id": EMU_CLIENT_ID,
+            "client_secret": EMU_CLIENT_SECRET,
+            "base_url": base_url,
+            "sender": "KPNAlert",
+            "recipients": PHONES,
+            "callback": f"{hook}/delivery",
+        }
         async with KpnSms.from_config(config) as sms:
             print(f"\n1. Registering the inbound webhook {hook}/inbound")
             print("  ", await sms.register_webhook(VIRTUAL_NUMBER, f"{hook}/inbound"))
 
             print("\n2. Alert from a host notification (title + message) to 3 phones:")
-            report = await sms.send("Disk /var is 95% full on web1. Reply ACK to acknowledge.",
-                                    title="[FIRING] DiskFull")
+            report = await sms.send(
+                "Disk /var is 95% full on web1. Reply ACK to acknowledge.",
+                title="[FIRING] DiskFull",
+            )
             for result in report.results:
                 price = f", price {result.price}" if result.price is not None else ""
                 print(f"   {'ok ' if result.ok else 'ERR'} {result.describe()}{price}")
-            print(f"   token requests: client {sms.token_requests}, "
-                  f"emulator {emulator.counters['token_requests']} (one token served all)")
+            print(
+                f"   token requests: client {sms.token_requests}, "
+                f"emulator {emulator.counters['token_requests']} (one token served all)"
+            )
 
             print("\n3. Delivery receipts come back to the callback:")
             for _ in report.accepted:
                 kind, params = await asyncio.wait_for(inbox.get(), timeout=10)
                 receipt = parse_delivery_receipt(params)
-                print(f"   {mask_number(receipt.msisdn)}: {receipt.status} "
-                      f"(err-code {receipt.err_code})")
+                print(
+                    f"   {mask_number(receipt.msisdn)}: {receipt.status} "
+                    f"(err-code {receipt.err_code})"
+                )
 
             print("\n4. The on-call engineer replies ACK; it arrives on the inbound webhook:")
-            emulator.inject_inbound(msisdn=wire_number(sms.settings.recipients[0]), text="ACK",
-                                    to=VIRTUAL_NUMBER)
+            emulator.inject_inbound(
+                msisdn=wire_number(sms.settings.recipients[0]), text="ACK", to=VIRTUAL_NUMBER
+            )
             assembler = InboundAssembler()
             message = None
             while message is None:

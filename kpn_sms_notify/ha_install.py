@@ -49,8 +49,10 @@ def install_homeassistant(config_dir: Path) -> Path:
     """
     config_dir = Path(config_dir).expanduser()
     if not config_dir.is_dir():
-        raise FileNotFoundError(f"config_dir: {str(config_dir)!r} is not a directory "
-                                "(the folder that holds configuration.yaml)")
+        raise FileNotFoundError(
+            f"config_dir: {str(config_dir)!r} is not a directory "
+            "(the folder that holds configuration.yaml)"
+        )
     target_parent = config_dir / "custom_components"
     target_parent.mkdir(exist_ok=True)
     target = target_parent / DOMAIN
@@ -97,13 +99,16 @@ def _check_manifest(folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kpn_sms_notify.ha_install",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m kpn_sms_notify.ha_install", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install", help="copy into CONFIG_DIR/custom_components").add_argument(
-        "config_dir", type=Path)
+        "config_dir", type=Path
+    )
     sub.add_parser("zip", help="write the HACS release zip into DEST_DIR").add_argument(
-        "dest_dir", type=Path)
+        "dest_dir", type=Path
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "install":

@@ -10,8 +10,17 @@ from urllib.parse import urlsplit
 
 from .numbers import mask_number
 
-_SECRET_FIELDS = frozenset({"client_secret", "access_token", "refresh_token", "api_secret",
-                            "authorization", "sig", "password"})
+_SECRET_FIELDS = frozenset(
+    {
+        "client_secret",
+        "access_token",
+        "refresh_token",
+        "api_secret",
+        "authorization",
+        "sig",
+        "password",
+    }
+)
 _NUMBER_FIELDS = frozenset({"to", "msisdn", "from"})
 # Webhook URLs often carry a secret of their own (Home Assistant's webhook id, a path secret).
 _URL_FIELDS = frozenset({"callback", "callback_url", "mohttpurl"})

@@ -37,13 +37,21 @@ class Token:
 
     def to_dict(self) -> dict[str, Any]:
         """For a TokenStore; the caller keeps this as secret as the client_secret."""
-        return {"access_token": self.access_token, "expires_at": self.expires_at,
-                "token_type": self.token_type, "level": self.level}
+        return {
+            "access_token": self.access_token,
+            "expires_at": self.expires_at,
+            "token_type": self.token_type,
+            "level": self.level,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Token:
-        return cls(access_token=str(data["access_token"]), expires_at=float(data["expires_at"]),
-                   token_type=str(data.get("token_type") or "Bearer"), level=data.get("level"))
+        return cls(
+            access_token=str(data["access_token"]),
+            expires_at=float(data["expires_at"]),
+            token_type=str(data.get("token_type") or "Bearer"),
+            level=data.get("level"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,10 +136,13 @@ def validate_sender(sender: object, *, field: str = "sender") -> str:
     if isinstance(sender, bool):  # YAML reads an unquoted yes/no/on/off/true/false as one
         raise KpnValidationError(
             f"{field}: expected text, got the boolean {sender} (in YAML, quote yes/no/on/off)",
-            field=field, value=sender)
+            field=field,
+            value=sender,
+        )
     if not isinstance(sender, str | int):
-        raise KpnValidationError(f"{field}: expected text, got {type(sender).__name__}",
-                                 field=field, value=sender)
+        raise KpnValidationError(
+            f"{field}: expected text, got {type(sender).__name__}", field=field, value=sender
+        )
     text = str(sender).strip()
     if text.startswith("+"):
         text = text[1:]
@@ -155,5 +158,6 @@ def validate_sender(sender: object, *, field: str = "sender") -> str:
         reason = "an alphanumeric sender has at most 11 characters"
     else:
         reason = "use letters and digits only (A-Z, a-z, 0-9)"
-    raise KpnValidationError(f"{field}: {text!r} is not a valid sender ID: {reason}",
-                             field=field, value=text)
+    raise KpnValidationError(
+        f"{field}: {text!r} is not a valid sender ID: {reason}", field=field, value=text
+    )

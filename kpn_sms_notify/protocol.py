@@ -41,10 +41,14 @@ _TOKEN_FAULT_CODES = ("invalid_access_token", "access_token_expired", "invalidac
 # Apigee's Quota and SpikeArrest policies: the request stopped at the gateway, nothing sent.
 _THROTTLE_FAULT_PREFIX = "policies.ratelimit."
 # Apigee's "this app may not call this resource" (keymanagement.service.* or oauth.v2.*).
-_PRODUCT_FAULT_CODES = ("invalidapicallasnoapiproductmatchfound", "apiresource_doesnot_exist",
-                        "invalidclientidforgivenresource")
-PRODUCT_ADVICE = ("the KPN app has no access to the SMS API: add the SMS product to this app "
-                  "in KPN's API Store")
+_PRODUCT_FAULT_CODES = (
+    "invalidapicallasnoapiproductmatchfound",
+    "apiresource_doesnot_exist",
+    "invalidclientidforgivenresource",
+)
+PRODUCT_ADVICE = (
+    "the KPN app has no access to the SMS API: add the SMS product to this app in KPN's API Store"
+)
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _DETAIL_MAX = 200
 
@@ -144,23 +148,32 @@ def send_request(
         data["client-ref"] = client_ref
     if message_class is not None:
         data["message-class"] = str(message_class)
-    return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/send", data=data,
-                      headers=_auth_headers(token), sends_sms=True)
+    return ApiRequest(
+        "POST",
+        base_url.rstrip("/") + SMS_PATH + "/send",
+        data=data,
+        headers=_auth_headers(token),
+        sends_sms=True,
+    )
 
 
 def access_check_request(base_url: str, token: Token) -> ApiRequest:
     """`POST /send` without a sender, number or text: it cannot text anyone (Vonage refuses
     it with status 2), yet it passes the gateway's checks of the token and the app's API
     products first, so a missing SMS product shows up before the first real text."""
-    return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/send",
-                      headers=_auth_headers(token))
+    return ApiRequest(
+        "POST", base_url.rstrip("/") + SMS_PATH + "/send", headers=_auth_headers(token)
+    )
 
 
 def register_request(base_url: str, token: Token, *, to: str, callback_url: str) -> ApiRequest:
     """`POST /register`: the inbound webhook of a demo (test) account."""
-    return ApiRequest("POST", base_url.rstrip("/") + SMS_PATH + "/register",
-                      data={"to": wire_number(to), "callback_url": callback_url},
-                      headers=_auth_headers(token))
+    return ApiRequest(
+        "POST",
+        base_url.rstrip("/") + SMS_PATH + "/register",
+        data={"to": wire_number(to), "callback_url": callback_url},
+        headers=_auth_headers(token),
+    )
 
 
 def number_update_request(
@@ -180,8 +193,11 @@ def number_update_request(
 
 
 def _auth_headers(token: Token) -> dict[str, str]:
-    return {"Authorization": token.authorization, "Content-Type": FORM,
-            "Accept": "application/json"}
+    return {
+        "Authorization": token.authorization,
+        "Content-Type": FORM,
+        "Accept": "application/json",
+    }
 
 
 # ---------------------------------------------------------------- answer parsers
@@ -199,8 +215,12 @@ def parse_headers(headers: Mapping[str, str]) -> ApiHeaders:
             time_unit=h.get("quota-time-unit"),
             reset_utc=h.get("quota-reset-utc"),
         )
-    return ApiHeaders(quota=quota, sunset=h.get("sunset"), api_version=h.get("api-version"),
-                      retry_after=parse_retry_after(h.get("retry-after")))
+    return ApiHeaders(
+        quota=quota,
+        sunset=h.get("sunset"),
+        api_version=h.get("api-version"),
+        retry_after=parse_retry_after(h.get("retry-after")),
+    )
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -239,8 +259,9 @@ def quota_wait(quota: Quota | None, now: float | None = None) -> float | None:
     return max(when - (time.time() if now is None else now), 0.0)
 
 
-def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
-                now: float | None = None) -> Token:
+def parse_token(
+    status_code: int, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> Token:
     """The token answer: every value a string, `expires_in` in seconds, unknown keys ignored."""
     data = _json_object(body)
     if status_code == 200 and data is not None:
@@ -250,11 +271,15 @@ def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
         expires_in = _float_or_none(data.get("expires_in"))
         if expires_in is None or expires_in <= 0:
             raise KpnConnectionError(
-                f"token answer: expires_in {data.get('expires_in')!r} is not a positive number")
+                f"token answer: expires_in {data.get('expires_in')!r} is not a positive number"
+            )
         issued = time.time() if now is None else now
-        return Token(access_token=access_token, expires_at=issued + expires_in,
-                     token_type=str(data.get("token_type") or "Bearer"),
-                     level=_str_or_none(data.get("level")))
+        return Token(
+            access_token=access_token,
+            expires_at=issued + expires_in,
+            token_type=str(data.get("token_type") or "Bearer"),
+            level=_str_or_none(data.get("level")),
+        )
     if status_code == 200:
         raise KpnConnectionError(f"token answer: unreadable ({_describe_body(headers, body)})")
     error = error_from_answer(status_code, headers, body)
@@ -266,8 +291,9 @@ def parse_token(status_code: int, headers: Mapping[str, str], body: bytes,
     raise error
 
 
-def parse_send(status_code: int, headers: Mapping[str, str], body: bytes, *,
-               recipient: str) -> SendOutcome:
+def parse_send(
+    status_code: int, headers: Mapping[str, str], body: bytes, *, recipient: str
+) -> SendOutcome:
     """One /send answer. Vonage reports per-message failures inside HTTP 200."""
     api_headers = parse_headers(headers)
     masked = mask_number(recipient)
@@ -278,7 +304,8 @@ def parse_send(status_code: int, headers: Mapping[str, str], body: bytes, *,
         # A 200 we can't read: the text may have gone out, so this is ambiguous.
         err = KpnConnectionError(
             f"{masked}: unreadable answer from the gateway ({_describe_body(headers, body)})",
-            sent=True)
+            sent=True,
+        )
         return SendOutcome(error=err, headers=api_headers)
     error = error_from_answer(status_code, headers, body, recipient=masked, texts=True)
     # A throttle (429, or Apigee's rate-limit fault on any status, 500 included) stopped at
@@ -288,8 +315,12 @@ def parse_send(status_code: int, headers: Mapping[str, str], body: bytes, *,
         wait = error.retry_after
         if wait is None:
             wait = quota_wait(api_headers.quota)
-    return SendOutcome(error=error, wait=wait,
-                       token_rejected=is_token_rejection(status_code, body), headers=api_headers)
+    return SendOutcome(
+        error=error,
+        wait=wait,
+        token_rejected=is_token_rejection(status_code, body),
+        headers=api_headers,
+    )
 
 
 def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> SendOutcome:
@@ -300,14 +331,16 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
             continue
         status = str(entry.get("status", "")).strip()
         if status == "0":
-            parts.append(MessagePart(
-                message_id=str(entry.get("message-id") or ""),
-                to=str(entry.get("to") or ""),
-                price=_decimal_or_none(entry.get("message-price")),
-                remaining_balance=_decimal_or_none(entry.get("remaining-balance")),
-                network=_str_or_none(entry.get("network")),
-                client_ref=_str_or_none(entry.get("client-ref")),
-            ))
+            parts.append(
+                MessagePart(
+                    message_id=str(entry.get("message-id") or ""),
+                    to=str(entry.get("to") or ""),
+                    price=_decimal_or_none(entry.get("message-price")),
+                    remaining_balance=_decimal_or_none(entry.get("remaining-balance")),
+                    network=_str_or_none(entry.get("network")),
+                    client_ref=_str_or_none(entry.get("client-ref")),
+                )
+            )
         elif failure is None:
             failure = entry
     if failure is None and parts:
@@ -322,24 +355,33 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
         # Some parts went out: sending again would repeat them, so this is never retried,
         # and it is not a throttle either (waiting would not make a retry safe).
         total = sum(isinstance(e, dict) for e in messages)
-        message = (f"{masked}: partly sent: {len(parts)} of {total} parts accepted, the rest "
-                   f"refused with status {status} {info.name}: {text}; not sent again, as "
-                   "that would repeat the accepted parts")
-        partial = KpnApiError(message, http_status=200, status=status, detail=text,
-                              recipient=masked, partly_sent=True)
+        message = (
+            f"{masked}: partly sent: {len(parts)} of {total} parts accepted, the rest "
+            f"refused with status {status} {info.name}: {text}; not sent again, as "
+            "that would repeat the accepted parts"
+        )
+        partial = KpnApiError(
+            message, http_status=200, status=status, detail=text, recipient=masked, partly_sent=True
+        )
         return SendOutcome(parts=tuple(parts), error=partial, status=status, headers=headers)
     message = f"{masked}: status {status} {info.name}: {text}"
     wait = None
     if status == "1":
         match = _THROTTLE_WAIT.search(text)
         wait = int(match.group(1)) / 1000 if match else None
-        error: KpnSmsError = KpnRateLimitError(message, retry_after=wait, http_status=200,
-                                               status=status, detail=text, recipient=masked)
+        error: KpnSmsError = KpnRateLimitError(
+            message, retry_after=wait, http_status=200, status=status, detail=text, recipient=masked
+        )
     else:
-        error = KpnApiError(message, http_status=200, status=status, detail=text,
-                            recipient=masked, transient=info.retry)
-    return SendOutcome(parts=tuple(parts), error=error, status=status, wait=wait,
-                       headers=headers)
+        error = KpnApiError(
+            message,
+            http_status=200,
+            status=status,
+            detail=text,
+            recipient=masked,
+            transient=info.retry,
+        )
+    return SendOutcome(parts=tuple(parts), error=error, status=status, wait=wait, headers=headers)
 
 
 def parse_simple(status_code: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -349,8 +391,12 @@ def parse_simple(status_code: int, headers: Mapping[str, str], body: bytes) -> d
         code = data.get("error-code")
         if code is not None and str(code) != "200":
             label = _one_line(str(data.get("error-code-label") or "refused"))
-            raise KpnApiError(f"refused: error-code {code}: {label}", http_status=status_code,
-                              code=str(code), detail=label)
+            raise KpnApiError(
+                f"refused: error-code {code}: {label}",
+                http_status=status_code,
+                code=str(code),
+                detail=label,
+            )
         return data
     if 200 <= status_code < 300:
         raise KpnConnectionError(f"unreadable answer ({_describe_body(headers, body)})")
@@ -384,8 +430,14 @@ def is_product_code(code: str) -> bool:
     return code.lower().rsplit(".", 1)[-1] in _PRODUCT_FAULT_CODES
 
 
-def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes, *,
-                      recipient: str | None = None, texts: bool = False) -> KpnSmsError:
+def error_from_answer(
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    recipient: str | None = None,
+    texts: bool = False,
+) -> KpnSmsError:
     """Map a non-success answer (any of the gateway's error bodies) to one error.
 
     `texts`: the request texts someone, so a 500, 502 or 504 leaves open whether it did
@@ -397,16 +449,19 @@ def error_from_answer(status_code: int, headers: Mapping[str, str], body: bytes,
         detail = _describe_body(headers, body)
     prefix = f"{recipient}: " if recipient else ""
     message = f"{prefix}HTTP {status_code}" + (f" {code}" if code else "") + f": {detail}"
-    kwargs: dict[str, Any] = {"http_status": status_code, "code": code, "detail": detail,
-                              "recipient": recipient}
+    kwargs: dict[str, Any] = {
+        "http_status": status_code,
+        "code": code,
+        "detail": detail,
+        "recipient": recipient,
+    }
     sent = texts and status_code in (500, 502, 504)
     transient = status_code == 503
     if status_code == 429 or (code is not None and is_throttle_code(code)):
         return KpnRateLimitError(message, retry_after=api_headers.retry_after, **kwargs)
     if code is not None and is_product_code(code):
         # About the app, not the recipient: no number in the message.
-        return KpnProductError(f"HTTP {status_code} {code}: {detail}: {PRODUCT_ADVICE}",
-                               code=code)
+        return KpnProductError(f"HTTP {status_code} {code}: {detail}: {PRODUCT_ADVICE}", code=code)
     if is_token_rejection(status_code, body) or status_code == 403:
         return KpnAuthError(message, sent=sent)
     if status_code >= 500 and data is None:
@@ -425,8 +480,10 @@ def _error_fields(data: dict[str, Any] | None) -> tuple[str | None, str | None]:
     nested = data.get("error")
     inner: dict[str, Any] = nested if isinstance(nested, dict) else data
     if "ErrorCode" in inner or "Error" in inner:  # the token endpoint's Apigee body
-        return (_str_or_none(inner.get("ErrorCode")),
-                _one_line(str(inner.get("Error") or inner.get("ErrorCode"))))
+        return (
+            _str_or_none(inner.get("ErrorCode")),
+            _one_line(str(inner.get("Error") or inner.get("ErrorCode"))),
+        )
     if any(k in inner for k in ("transactionId", "name", "message", "info")):  # ErrorResponse
         parts = [str(inner[k]) for k in ("message", "info") if inner.get(k)]
         detail = _one_line(": ".join(parts) or str(inner.get("name") or "error"))
@@ -434,8 +491,7 @@ def _error_fields(data: dict[str, Any] | None) -> tuple[str | None, str | None]:
             detail += f" (transaction {_one_line(str(inner['transactionId']))})"
         return _str_or_none(inner.get("name") or inner.get("status")), detail
     if "error-code" in inner:
-        return (str(inner["error-code"]),
-                _one_line(str(inner.get("error-code-label") or "error")))
+        return (str(inner["error-code"]), _one_line(str(inner.get("error-code-label") or "error")))
     return None, _one_line(json.dumps(data)[:_DETAIL_MAX])
 
 

@@ -22,8 +22,9 @@ from .errors import KpnValidationError
 from .numbers import mask_number, normalize_number, validate_sender
 from .protocol import DEFAULT_BASE_URL
 
-SECRET_KEYS = frozenset({"client_secret", "secret", "access_token", "token", "password",
-                         "signature_secret"})
+SECRET_KEYS = frozenset(
+    {"client_secret", "secret", "access_token", "token", "password", "signature_secret"}
+)
 NUMBER_KEYS = frozenset({"recipients", "to", "target", "targets"})
 
 # Defaults, in one place, so hosts and docs agree.
@@ -64,8 +65,9 @@ def url_validator(key: str) -> Callable[[Any], str]:
         if parts.scheme == "http" and is_loopback_host(parts.hostname):
             return text.rstrip("/") if key == "base_url" else text
         if parts.scheme == "http":
-            raise vol.Invalid("plain http is only allowed for loopback hosts (the emulator); "
-                              "use https")
+            raise vol.Invalid(
+                "plain http is only allowed for loopback hosts (the emulator); use https"
+            )
         raise vol.Invalid("expected an https:// URL")
 
     return check
@@ -124,26 +126,33 @@ SCHEMA_FIELDS: dict[Any, Any] = {
     vol.Optional("base_url", default=DEFAULTS["base_url"]): url_validator("base_url"),
     vol.Optional("region", default=DEFAULTS["region"]): _region,
     vol.Optional("max_parts", default=DEFAULTS["max_parts"]): vol.All(
-        vol.Coerce(int), vol.Range(min=1, max=10)),
+        vol.Coerce(int), vol.Range(min=1, max=10)
+    ),
     vol.Optional("overflow", default=DEFAULTS["overflow"]): vol.In(OVERFLOW_POLICIES),
     vol.Optional("unicode", default=DEFAULTS["unicode"]): vol.In(UNICODE_POLICIES),
     vol.Optional("rate_limit", default=DEFAULTS["rate_limit"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0.1, max=1000)),
+        vol.Coerce(float), vol.Range(min=0.1, max=1000)
+    ),
     vol.Optional("max_concurrency", default=DEFAULTS["max_concurrency"]): vol.All(
-        vol.Coerce(int), vol.Range(min=1, max=200)),
+        vol.Coerce(int), vol.Range(min=1, max=200)
+    ),
     vol.Optional("timeout", default=DEFAULTS["timeout"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0.1, max=300)),
+        vol.Coerce(float), vol.Range(min=0.1, max=300)
+    ),
     vol.Optional("retries", default=DEFAULTS["retries"]): vol.All(
-        vol.Coerce(int), vol.Range(min=0, max=10)),
+        vol.Coerce(int), vol.Range(min=0, max=10)
+    ),
     vol.Optional("retry_budget", default=DEFAULTS["retry_budget"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0, max=3600)),
+        vol.Coerce(float), vol.Range(min=0, max=3600)
+    ),
     vol.Optional("retry_ambiguous", default=DEFAULTS["retry_ambiguous"]): vol.Boolean(),
     vol.Optional("status_report", default=DEFAULTS["status_report"]): vol.Boolean(),
     vol.Optional("callback"): url_validator("callback"),
     vol.Optional("ttl"): vol.All(vol.Coerce(int), vol.Range(min=20000, max=604800000)),
     vol.Optional("client_ref"): _client_ref,
     vol.Optional("token_margin", default=DEFAULTS["token_margin"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0, max=3000)),
+        vol.Coerce(float), vol.Range(min=0, max=3000)
+    ),
 }
 
 CONFIG_SCHEMA = vol.Schema(SCHEMA_FIELDS)
@@ -156,8 +165,9 @@ def validate_config(raw: Mapping[str, Any], *, extra: bool = False) -> dict[str,
     With `extra=True`, keys the schema does not know are kept (a host's own keys).
     """
     if not isinstance(raw, Mapping):
-        raise KpnValidationError(f"config: expected a mapping of keys, got {type(raw).__name__}",
-                                 field="config")
+        raise KpnValidationError(
+            f"config: expected a mapping of keys, got {type(raw).__name__}", field="config"
+        )
     schema = CONFIG_SCHEMA.extend({}, extra=vol.ALLOW_EXTRA if extra else vol.PREVENT_EXTRA)
     try:
         config: dict[str, Any] = schema(dict(raw))
@@ -170,14 +180,16 @@ def validate_config(raw: Mapping[str, Any], *, extra: bool = False) -> dict[str,
     return config
 
 
-def normalize_recipients(recipients: list[str] | dict[str, str], region: str
-                         ) -> list[str] | dict[str, str]:
+def normalize_recipients(
+    recipients: list[str] | dict[str, str], region: str
+) -> list[str] | dict[str, str]:
     """Normalise every number, keeping the list or mapping shape; errors name the entry."""
     if isinstance(recipients, dict):
-        return {label: normalize_number(n, region, field=f"recipients.{label}")
-                for label, n in recipients.items()}
-    return [normalize_number(n, region, field=f"recipients[{i}]")
-            for i, n in enumerate(recipients)]
+        return {
+            label: normalize_number(n, region, field=f"recipients.{label}")
+            for label, n in recipients.items()
+        }
+    return [normalize_number(n, region, field=f"recipients[{i}]") for i, n in enumerate(recipients)]
 
 
 def recipient_numbers(config: Mapping[str, Any]) -> list[str]:
@@ -201,8 +213,9 @@ def humanize_error(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationErr
         msg = "required key is missing"
     shown = mask_value(path[0] if path else "", value)
     got = "" if value is _MISSING else f" (got {shown!r})"
-    return KpnValidationError(f"config: {key}: {msg}{got}", field=key,
-                              value=None if value is _MISSING else shown)
+    return KpnValidationError(
+        f"config: {key}: {msg}{got}", field=key, value=None if value is _MISSING else shown
+    )
 
 
 _SECRET_WORDS = ("secret", "token", "passw", "passwd", "pwd", "key", "auth", "sig", "cred")

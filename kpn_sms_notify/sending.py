@@ -51,8 +51,9 @@ def prepare(
 ) -> SendPlan:
     """Check everything before any request: a bad number or text sends nothing at all."""
     if not isinstance(message, str):
-        raise KpnValidationError(f"message: expected text, got {type(message).__name__}",
-                                 field="message")
+        raise KpnValidationError(
+            f"message: expected text, got {type(message).__name__}", field="message"
+        )
     # What a handset may show: lone surrogates as U+FFFD, no control or bidi characters.
     message = clean_sms_text(message)
     title = clean_sms_text(title) if isinstance(title, str) else title
@@ -62,32 +63,42 @@ def prepare(
         recipients = [recipients]
     raw = list(settings.recipients if recipients is None else recipients)
     if not raw:
-        raise KpnValidationError("recipients: no recipients given or configured",
-                                 field="recipients")
-    numbers = [normalize_number(n, settings.region, field=f"recipients[{i}]")
-               for i, n in enumerate(raw)]
+        raise KpnValidationError(
+            "recipients: no recipients given or configured", field="recipients"
+        )
+    numbers = [
+        normalize_number(n, settings.region, field=f"recipients[{i}]") for i, n in enumerate(raw)
+    ]
     numbers = list(dict.fromkeys(numbers))  # one text per person, even if listed twice
     chosen_sender = sender if sender is not None else settings.sender
     if chosen_sender is None:
         raise KpnValidationError("sender: no sender ID given or configured", field="sender")
     chosen_sender = validate_sender(chosen_sender)
     if max_parts is not None and not (isinstance(max_parts, int) and 1 <= max_parts <= 10):
-        raise KpnValidationError(f"max_parts: expected 1 to 10, got {max_parts!r}",
-                                 field="max_parts", value=max_parts)
+        raise KpnValidationError(
+            f"max_parts: expected 1 to 10, got {max_parts!r}", field="max_parts", value=max_parts
+        )
     policy = unicode or settings.unicode
     if policy not in ("auto", "always", "never"):
-        raise KpnValidationError(f"unicode: expected auto, always or never, got {policy!r}",
-                                 field="unicode", value=policy)
+        raise KpnValidationError(
+            f"unicode: expected auto, always or never, got {policy!r}",
+            field="unicode",
+            value=policy,
+        )
     how = overflow or settings.overflow
     if how not in ("truncate", "fail"):
-        raise KpnValidationError(f"overflow: expected truncate or fail, got {how!r}",
-                                 field="overflow", value=how)
-    fitted = fit(compose(message, title), max_parts=max_parts or settings.max_parts,
-                 overflow=how, unicode=policy)  # type: ignore[arg-type]
+        raise KpnValidationError(
+            f"overflow: expected truncate or fail, got {how!r}", field="overflow", value=how
+        )
+    fitted = fit(
+        compose(message, title),
+        max_parts=max_parts or settings.max_parts,
+        overflow=how,
+        unicode=policy,
+    )  # type: ignore[arg-type]
     ref = client_ref if client_ref is not None else settings.client_ref
     if ref is not None and len(ref) > 40:
-        raise KpnValidationError("client_ref: at most 40 characters", field="client_ref",
-                                 value=ref)
+        raise KpnValidationError("client_ref: at most 40 characters", field="client_ref", value=ref)
     dlr_url = callback if callback is not None else settings.callback
     if dlr_url is not None:
         from .schema import url_validator
@@ -95,10 +106,12 @@ def prepare(
         try:
             dlr_url = url_validator("callback")(dlr_url)
         except Exception as err:
-            raise KpnValidationError(f"callback: {err}", field="callback",
-                                     value=dlr_url) from None
-    wants_report = status_report if status_report is not None else (
-        settings.status_report or dlr_url is not None)
+            raise KpnValidationError(f"callback: {err}", field="callback", value=dlr_url) from None
+    wants_report = (
+        status_report
+        if status_report is not None
+        else (settings.status_report or dlr_url is not None)
+    )
     fields: dict[str, Any] = {
         "sender": chosen_sender,
         "text": fitted.text,
@@ -162,7 +175,7 @@ class Attempts:
         retryable = outcome.retry or (outcome.ambiguous and self.settings.retry_ambiguous)
         if not retryable or self.retries >= self.settings.retries:
             return None
-        backoff = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** self.retries)
+        backoff = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**self.retries)
         delay = random.uniform(backoff / 2, backoff)  # jitter spreads a herd of retries
         if outcome.wait is not None:
             delay = max(delay, outcome.wait)
@@ -175,24 +188,39 @@ class Attempts:
 
     def result(self, outcome: SendOutcome, truncated: bool = False) -> RecipientResult:
         if outcome.error is None:
-            return RecipientResult(self.recipient, True, parts=outcome.parts, status="0",
-                                   attempts=self.count, truncated=truncated)
+            return RecipientResult(
+                self.recipient,
+                True,
+                parts=outcome.parts,
+                status="0",
+                attempts=self.count,
+                truncated=truncated,
+            )
         return self.failure(outcome.error, status=outcome.status, parts=outcome.parts)
 
-    def failure(self, error: KpnSmsError, *, status: str | None = None,
-                parts: tuple[MessagePart, ...] = ()) -> RecipientResult:
+    def failure(
+        self, error: KpnSmsError, *, status: str | None = None, parts: tuple[MessagePart, ...] = ()
+    ) -> RecipientResult:
         reason = str(error)
         prefix = f"{RecipientResult(self.recipient, False).masked}: "
         if reason.startswith(prefix):
-            reason = reason[len(prefix):]
+            reason = reason[len(prefix) :]
         if self.retries:
             reason += f" (after {self.count} attempts)"
         # `permanent` is the error's own: bad input, a refusal sending again cannot change,
         # or a partly sent text (sending it again would repeat the accepted parts). Refused
         # credentials are not: once they are fixed, the same text goes through, so a host
         # that can retry (serve, Alertmanager) should.
-        return RecipientResult(self.recipient, False, parts=parts, status=status, reason=reason,
-                               error=error, attempts=self.count, permanent=error.permanent)
+        return RecipientResult(
+            self.recipient,
+            False,
+            parts=parts,
+            status=status,
+            reason=reason,
+            error=error,
+            attempts=self.count,
+            permanent=error.permanent,
+        )
 
 
 class Halt:
@@ -217,6 +245,5 @@ class Halt:
     def check(self, results: Sequence[RecipientResult]) -> None:
         """Every recipient refused for the app's missing product: nothing was sent, so the
         notification fails as a whole (KpnProductError, a KpnAuthError) like a refused login."""
-        if self.error is not None and all(isinstance(r.error, KpnProductError)
-                                          for r in results):
+        if self.error is not None and all(isinstance(r.error, KpnProductError) for r in results):
             raise self.error

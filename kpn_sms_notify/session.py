@@ -38,16 +38,25 @@ class Session:
             key = (self.settings.base_url, sunset)
             if key not in _SUNSETS_WARNED:  # once per process: it is news, not noise
                 _SUNSETS_WARNED.add(key)
-                _LOGGER.warning("KPN announces the end of this API version (sunset: %s); "
-                                "check developer.kpn.com for its successor", sunset)
+                _LOGGER.warning(
+                    "KPN announces the end of this API version (sunset: %s); "
+                    "check developer.kpn.com for its successor",
+                    sunset,
+                )
 
     def log_request(self, request: ApiRequest) -> None:
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("-> %s %s %s", request.method, request.url, safe_fields(request.data))
 
-    def log_response(self, request: ApiRequest, status: int, headers: Mapping[str, str],
-                     body: bytes) -> None:
+    def log_response(
+        self, request: ApiRequest, status: int, headers: Mapping[str, str], body: bytes
+    ) -> None:
         if _LOGGER.isEnabledFor(logging.DEBUG):
             secrets = (self.settings.client_secret,)
-            _LOGGER.debug("<- %s %s: HTTP %s %s", request.method, request.url, status,
-                          safe_body(body, secrets))
+            _LOGGER.debug(
+                "<- %s %s: HTTP %s %s",
+                request.method,
+                request.url,
+                status,
+                safe_body(body, secrets),
+            )

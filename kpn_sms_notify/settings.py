@@ -37,8 +37,7 @@ class Settings:
         """From a config mapping; it is validated (again) so hand-made dicts are safe too."""
         from .schema import recipient_numbers, validate_config
 
-        checked = validate_config({k: v for k, v in config.items() if v is not None},
-                                  extra=True)
+        checked = validate_config({k: v for k, v in config.items() if v is not None}, extra=True)
         values: dict[str, Any] = {f.name: checked.get(f.name) for f in fields(cls)}
         values["recipients"] = tuple(recipient_numbers(checked))
         return cls(**values)

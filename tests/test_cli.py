@@ -15,23 +15,41 @@ from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 A, B = "31612345678", "31687654321"
 
 
-def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
-    return subprocess.run([sys.executable, "-m", "kpn_sms_notify", *args],
-                          env={**base, **(env or {})}, input=stdin, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "kpn_sms_notify", *args],
+        env={**base, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def kpn_env(url: str, **extra: str) -> dict[str, str]:
-    return {"KPN_SMS_CLIENT_ID": EMU_CLIENT_ID, "KPN_SMS_CLIENT_SECRET": EMU_CLIENT_SECRET,
-            "KPN_SMS_SENDER": "KPNAlert", "KPN_SMS_BASE_URL": url, **extra}
+    return {
+        "KPN_SMS_CLIENT_ID": EMU_CLIENT_ID,
+        "KPN_SMS_CLIENT_SECRET": EMU_CLIENT_SECRET,
+        "KPN_SMS_SENDER": "KPNAlert",
+        "KPN_SMS_BASE_URL": url,
+        **extra,
+    }
 
 
 def test_send_done_when(emulator: Emulator, emulator_url: str) -> None:
     """The issue's acceptance command: both numbers texted, one token request."""
-    proc = run("send", "--to", "0612345678", "--to", "+31687654321", "Disk full on web1",
-               env=kpn_env(emulator_url))
+    proc = run(
+        "send",
+        "--to",
+        "0612345678",
+        "--to",
+        "+31687654321",
+        "Disk full on web1",
+        env=kpn_env(emulator_url),
+    )
     assert proc.returncode == 0, proc.stderr
     assert {m["to"] for m in emulator.messages} == {A, B}
     assert all(m["text"] == "Disk full on web1" for m in emulator.messages)
@@ -53,8 +71,9 @@ def test_configured_recipients_stdin_and_json(emulator: Emulator, emulator_url: 
     assert emulator.messages[0]["text"] == "from stdin"
 
 
-def test_json_names_a_foreign_number_with_its_country(emulator: Emulator,
-                                                      emulator_url: str) -> None:
+def test_json_names_a_foreign_number_with_its_country(
+    emulator: Emulator, emulator_url: str
+) -> None:
     proc = run("send", "--json", "--to", "+49 201 0000", "Hallo", env=kpn_env(emulator_url))
     assert proc.returncode == 0, proc.stderr
     assert [r["recipient"] for r in json.loads(proc.stdout)["results"]] == ["+492010000"]
@@ -96,7 +115,8 @@ def test_unreachable_gateway_says_why() -> None:
     proc = run("send", "--to", "0612345678", "hello", env=kpn_env("http://127.0.0.1:9"))
     assert proc.returncode == 4
     assert proc.stderr.strip().endswith(
-        "could not connect to the gateway: connection refused by 127.0.0.1:9")
+        "could not connect to the gateway: connection refused by 127.0.0.1:9"
+    )
 
 
 def test_failed_recipient_exits_1(emulator: Emulator, emulator_url: str) -> None:
@@ -107,17 +127,21 @@ def test_failed_recipient_exits_1(emulator: Emulator, emulator_url: str) -> None
     assert "1/2 accepted" in proc.stdout
 
 
-def test_flags_over_environment_over_file(emulator: Emulator, emulator_url: str,
-                                          tmp_path: Path) -> None:
+def test_flags_over_environment_over_file(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     config = tmp_path / "kpn.yaml"
     config.write_text(
         f"client_id: {EMU_CLIENT_ID}\nclient_secret: {EMU_CLIENT_SECRET}\n"
         f"sender: FileSender\nrecipients: ['0612345678']\nbase_url: http://127.0.0.1:9\n"
-        "serve:\n  listen: 127.0.0.1:9478\n")
+        "serve:\n  listen: 127.0.0.1:9478\n"
+    )
     env = {"KPN_SMS_BASE_URL": emulator_url, "KPN_SMS_SENDER": "EnvSender"}
     assert run("--config", str(config), "send", "one", env=env).returncode == 0
-    assert run("--config", str(config), "send", "--sender", "FlagSender", "two",
-               env=env).returncode == 0
+    assert (
+        run("--config", str(config), "send", "--sender", "FlagSender", "two", env=env).returncode
+        == 0
+    )
     assert [m["from"] for m in emulator.messages] == ["EnvSender", "FlagSender"]
 
 
@@ -126,8 +150,7 @@ def test_bad_config_file_is_one_line(tmp_path: Path) -> None:
     config.write_text("client_id: x\nclient_secret: SuperSecret99\nmax_parts: lots\n")
     proc = run("--config", str(config), "token")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("kpn-sms: error: config: max_parts: expected int "
-                                   "(got 'lots')")
+    assert proc.stderr.strip() == ("kpn-sms: error: config: max_parts: expected int (got 'lots')")
     config.write_text("client_id: [unclosed\n")
     proc = run("--config", str(config), "token")
     assert proc.returncode == 2 and "not valid YAML" in proc.stderr
@@ -148,23 +171,33 @@ def test_token_and_debug_logs_mask_secrets(emulator: Emulator, emulator_url: str
 
 
 def test_register_webhook(emulator: Emulator, emulator_url: str) -> None:
-    proc = run("register-webhook", "--to", "0612345678", "https://example.org/hook",
-               env=kpn_env(emulator_url))
+    proc = run(
+        "register-webhook",
+        "--to",
+        "0612345678",
+        "https://example.org/hook",
+        env=kpn_env(emulator_url),
+    )
     assert proc.returncode == 0 and "registered" in proc.stdout
     assert any("https://example.org/hook" in str(v) for v in emulator.webhooks.values())
 
 
 def test_emulator_command_prints_its_url() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "kpn_sms_notify", "emulator", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kpn_sms_notify", "emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         url = line.strip().rsplit(" ", 1)[-1]
         assert url.startswith("http://127.0.0.1:")
-        answer = httpx.post(url + "/oauth/client_credential/accesstoken",
-                            params={"grant_type": "client_credentials"},
-                            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET})
+        answer = httpx.post(
+            url + "/oauth/client_credential/accesstoken",
+            params={"grant_type": "client_credentials"},
+            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+        )
         assert answer.status_code == 200 and answer.json()["expires_in"] == "3599"
     finally:
         proc.terminate()

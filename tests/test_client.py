@@ -52,7 +52,8 @@ async def test_send_to_several_recipients(emulator: Emulator, emulator_url: str)
 
 
 async def test_hundred_concurrent_sends_make_one_token_request(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(latency=0.02)
     async with client(emulator_url, rate_limit=1000, max_concurrency=50) as sms:
         reports = await asyncio.gather(*(sms.send(f"alert {i}", [A]) for i in range(100)))
@@ -63,15 +64,17 @@ async def test_hundred_concurrent_sends_make_one_token_request(
 
 
 async def test_long_text_is_billed_per_part_like_the_emulator(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     async with client(emulator_url) as sms:
         report = await sms.send("x" * 200 + "ë", [A], max_parts=5)
     assert report.ok and len(report.results[0].parts) == 3  # UCS-2: 201 units / 67
     assert emulator.messages[0]["parts"] == 3
 
 
-async def test_over_max_parts_is_truncated_with_a_marker(emulator: Emulator,
-                                                          emulator_url: str) -> None:
+async def test_over_max_parts_is_truncated_with_a_marker(
+    emulator: Emulator, emulator_url: str
+) -> None:
     async with client(emulator_url, max_parts=1) as sms:
         report = await sms.send("y" * 500, [A])
     assert report.truncated and report.results[0].truncated
@@ -79,8 +82,9 @@ async def test_over_max_parts_is_truncated_with_a_marker(emulator: Emulator,
 
 
 @pytest.mark.parametrize("bad", [["0612345678", "12345"], ["not a number"], []])
-async def test_bad_number_sends_nothing(emulator: Emulator, emulator_url: str,
-                                        bad: list[str]) -> None:
+async def test_bad_number_sends_nothing(
+    emulator: Emulator, emulator_url: str, bad: list[str]
+) -> None:
     async with client(emulator_url) as sms:
         with pytest.raises(KpnValidationError, match="recipients"):
             await sms.send("hello", bad)
@@ -130,8 +134,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.mark.parametrize(("margin", "renew_at"), [(300, 100.0), (60, 60.0)])
-async def test_token_renewed_before_expiry(emulator: Emulator, emulator_url: str, clock: Clock,
-                                           margin: float, renew_at: float) -> None:
+async def test_token_renewed_before_expiry(
+    emulator: Emulator, emulator_url: str, clock: Clock, margin: float, renew_at: float
+) -> None:
     """The margin is token_margin, capped at a quarter of the token's life: a 400 s token
     is renewed when 100 s are left (margin 300), or 60 s (margin 60); not a moment before."""
     emulator.configure(token_ttl=400)
@@ -145,7 +150,8 @@ async def test_token_renewed_before_expiry(emulator: Emulator, emulator_url: str
 
 
 async def test_stored_token_margin_is_a_quarter_of_what_is_left(
-        emulator: Emulator, emulator_url: str, clock: Clock) -> None:
+    emulator: Emulator, emulator_url: str, clock: Clock
+) -> None:
     """A token from the store counts its life from when it is loaded (the first use): 200 s
     left then gives a margin of 50 s (token_margin 300 capped at a quarter)."""
     emulator.configure(token_ttl=400)
@@ -163,7 +169,8 @@ async def test_stored_token_margin_is_a_quarter_of_what_is_left(
 
 
 async def test_rejected_token_is_renewed_once_and_the_send_retried(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     async with client(emulator_url) as sms:
         assert (await sms.send("one", [A])).ok
         emulator.expire_tokens()
@@ -174,8 +181,9 @@ async def test_rejected_token_is_renewed_once_and_the_send_retried(
     assert len(emulator.messages) == 3
 
 
-async def test_http_429_is_retried_honouring_retry_after(emulator: Emulator,
-                                                          emulator_url: str) -> None:
+async def test_http_429_is_retried_honouring_retry_after(
+    emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(script=[{"http": 429}])
     async with client(emulator_url) as sms:
         start = time.monotonic()
@@ -187,17 +195,28 @@ async def test_http_429_is_retried_honouring_retry_after(emulator: Emulator,
 async def test_status_1_throttle_waits_and_retries(emulator: Emulator, emulator_url: str) -> None:
     emulator.configure(rate_limit=5, rate_limit_mode="status1")
     async with client(emulator_url, rate_limit=100, retries=8) as sms:
-        report = await sms.send("hello", [A, B, C, "31655512346", "31655512347",
-                                          "31655512348", "31655512349", "31655512340"])
+        report = await sms.send(
+            "hello",
+            [A, B, C, "31655512346", "31655512347", "31655512348", "31655512349", "31655512340"],
+        )
     assert report.ok, [r.reason for r in report.failed]
     assert emulator.counters.get("status_1", 0) >= 1
     assert len(emulator.messages) == 8  # no duplicates
 
 
-@pytest.mark.parametrize("entry", [{"status": "5"}, {"status": "13"}, {"status": "10"},
-                                   {"http": 503}, {"http": 503, "body": "html"}])
-async def test_transient_failures_are_retried(emulator: Emulator, emulator_url: str,
-                                              entry: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"status": "5"},
+        {"status": "13"},
+        {"status": "10"},
+        {"http": 503},
+        {"http": 503, "body": "html"},
+    ],
+)
+async def test_transient_failures_are_retried(
+    emulator: Emulator, emulator_url: str, entry: dict[str, Any]
+) -> None:
     emulator.configure(script=[entry])
     async with client(emulator_url) as sms:
         report = await sms.send("hello", [A])
@@ -205,10 +224,10 @@ async def test_transient_failures_are_retried(emulator: Emulator, emulator_url: 
     assert len(emulator.messages) == 1
 
 
-@pytest.mark.parametrize("entry", [{"http": 500}, {"http": 502, "body": "html"},
-                                   {"drop": True}])
+@pytest.mark.parametrize("entry", [{"http": 500}, {"http": 502, "body": "html"}, {"drop": True}])
 async def test_ambiguous_failures_are_not_retried_by_default(
-        emulator: Emulator, emulator_url: str, entry: dict[str, Any]) -> None:
+    emulator: Emulator, emulator_url: str, entry: dict[str, Any]
+) -> None:
     emulator.configure(script=[entry])
     async with client(emulator_url) as sms:
         report = await sms.send("hello", [A])
@@ -217,8 +236,9 @@ async def test_ambiguous_failures_are_not_retried_by_default(
     assert result.reason
 
 
-async def test_ambiguous_failures_retried_when_configured(emulator: Emulator,
-                                                         emulator_url: str) -> None:
+async def test_ambiguous_failures_retried_when_configured(
+    emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(script=[{"http": 502}])
     async with client(emulator_url, retry_ambiguous=True) as sms:
         report = await sms.send("hello", [A])
@@ -243,7 +263,8 @@ async def test_retries_are_bounded(emulator: Emulator, emulator_url: str) -> Non
 
 
 async def test_permanent_failure_for_one_recipient_others_accepted(
-        emulator: Emulator, emulator_url: str) -> None:
+    emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(forced_status={B: "29"})
     async with client(emulator_url) as sms:
         report = await sms.send("hello", [A, B, C])
@@ -270,8 +291,7 @@ async def test_borrowed_http_client_is_not_closed(emulator_url: str) -> None:
         assert not http.is_closed
 
 
-async def test_duplicate_recipients_are_texted_once(emulator: Emulator,
-                                                    emulator_url: str) -> None:
+async def test_duplicate_recipients_are_texted_once(emulator: Emulator, emulator_url: str) -> None:
     async with client(emulator_url) as sms:
         report = await sms.send("hello", ["0612345678", "+31612345678", "0031612345678"])
     assert len(report.results) == 1 and len(emulator.messages) == 1
@@ -285,8 +305,9 @@ async def test_register_webhook_and_number_update(emulator: Emulator, emulator_u
             await sms.register_webhook("0612345678", "http://example.org/inbound")
 
 
-async def test_sunset_header_warns_once(emulator: Emulator, emulator_url: str,
-                                        caplog: pytest.LogCaptureFixture) -> None:
+async def test_sunset_header_warns_once(
+    emulator: Emulator, emulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     emulator.configure(sunset="2027-06-30")
     caplog.set_level(logging.WARNING, logger="kpn_sms_notify")
     async with client(emulator_url) as sms:
@@ -296,8 +317,9 @@ async def test_sunset_header_warns_once(emulator: Emulator, emulator_url: str,
     assert len(warnings) == 1 and "2027-06-30" in warnings[0].getMessage()
 
 
-async def test_debug_logs_hide_secrets_and_numbers(emulator: Emulator, emulator_url: str,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+async def test_debug_logs_hide_secrets_and_numbers(
+    emulator: Emulator, emulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async with client(emulator_url) as sms:
         token = await sms.authenticate()
@@ -308,8 +330,9 @@ async def test_debug_logs_hide_secrets_and_numbers(emulator: Emulator, emulator_
     assert A not in text
 
 
-async def test_exhausted_quota_fails_fast_with_the_reason(emulator: Emulator,
-                                                         emulator_url: str) -> None:
+async def test_exhausted_quota_fails_fast_with_the_reason(
+    emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(quota_limit=2, quota_interval=1, quota_time_unit="hour")
     async with client(emulator_url, retry_budget=5) as sms:
         start = time.monotonic()
@@ -327,8 +350,9 @@ async def test_title_without_message_is_refused(emulator: Emulator, emulator_url
     assert emulator.counters.get("send_requests", 0) == 0
 
 
-async def test_debug_logs_hide_webhook_paths(emulator: Emulator, emulator_url: str,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_debug_logs_hide_webhook_paths(
+    emulator: Emulator, emulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="kpn_sms_notify")
     secret_path = "https://ha.example.org/api/webhook/Zq9secretWebhookId"
     async with client(emulator_url) as sms:
@@ -338,8 +362,9 @@ async def test_debug_logs_hide_webhook_paths(emulator: Emulator, emulator_url: s
     assert "Zq9secret" not in caplog.text
 
 
-async def test_a_foreign_number_keeps_its_country(emulator: Emulator, emulator_url: str,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_foreign_number_keeps_its_country(
+    emulator: Emulator, emulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # Issue 11: the report names "+49 201 0000" with "+" (bare "492010000" reads back as the
     # Dutch 0492 010000); the request carries the digits without "+".
     caplog.set_level(logging.DEBUG, logger="kpn_sms_notify")
@@ -368,7 +393,8 @@ class MemoryStore:
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 async def test_busy_token_endpoint_is_transient_not_an_auth_failure(
-        emulator: Emulator, emulator_url: str, status: int) -> None:
+    emulator: Emulator, emulator_url: str, status: int
+) -> None:
     """A JSON 5xx or 429 from the token endpoint says nothing about the credentials."""
     emulator.configure(script=[{"path": "token", "http": status}])
     async with client(emulator_url) as sms:
@@ -380,7 +406,8 @@ async def test_busy_token_endpoint_is_transient_not_an_auth_failure(
 
 @pytest.mark.parametrize("status", [500, 503, 429])
 async def test_renewal_hitting_a_busy_token_endpoint_is_retried(
-        emulator: Emulator, emulator_url: str, status: int) -> None:
+    emulator: Emulator, emulator_url: str, status: int
+) -> None:
     """Mid-batch, a rejected token's renewal meets a busy token endpoint: a transient
     failure, retried, so the text still goes out (serve would otherwise drop the alert)."""
     async with client(emulator_url, retries=2) as sms:
@@ -392,8 +419,9 @@ async def test_renewal_hitting_a_busy_token_endpoint_is_retried(
     assert [m["to"] for m in emulator.messages] == [A]
 
 
-async def test_http_504_on_send_is_ambiguous_not_failed(emulator: Emulator,
-                                                        emulator_url: str) -> None:
+async def test_http_504_on_send_is_ambiguous_not_failed(
+    emulator: Emulator, emulator_url: str
+) -> None:
     """A 504 may come after the text went out: not retried by default (it could text the
     person twice), and not a permanent failure; retried only with retry_ambiguous."""
     emulator.configure(script=[{"http": 504, "after_send": True}])
@@ -407,8 +435,9 @@ async def test_http_504_on_send_is_ambiguous_not_failed(emulator: Emulator,
     assert result.ok and result.attempts == 2
 
 
-async def test_gateway_fault_is_not_taken_for_a_token_rejection(emulator: Emulator,
-                                                               emulator_url: str) -> None:
+async def test_gateway_fault_is_not_taken_for_a_token_rejection(
+    emulator: Emulator, emulator_url: str
+) -> None:
     """An Apigee fault envelope on a 500 that is not about the token: no renewal, and no
     resend after an answer that may follow an accepted text."""
     emulator.configure(script=[{"http": 500, "body": "apigee", "after_send": True}])
@@ -425,7 +454,8 @@ UPDATE_PATH = "/communication/nexmo/phone-numbers/number/update"
 
 @pytest.mark.parametrize(("status", "error"), [(400, KpnApiError), (401, KpnAuthError)])
 async def test_refused_register_or_number_update_never_reads_as_success(
-        emulator: Emulator, emulator_url: str, status: int, error: type[Exception]) -> None:
+    emulator: Emulator, emulator_url: str, status: int, error: type[Exception]
+) -> None:
     emulator.configure(forced_http={REGISTER_PATH: status, UPDATE_PATH: status})
     async with client(emulator_url) as sms:
         with pytest.raises(error, match=f"HTTP {status}"):
@@ -434,8 +464,9 @@ async def test_refused_register_or_number_update_never_reads_as_success(
             await sms.update_number("NL", DEFAULT_VIRTUAL_NUMBER, "")
 
 
-async def test_register_and_number_update_renew_a_rejected_token(emulator: Emulator,
-                                                                 emulator_url: str) -> None:
+async def test_register_and_number_update_renew_a_rejected_token(
+    emulator: Emulator, emulator_url: str
+) -> None:
     async with client(emulator_url) as sms:
         await sms.authenticate()
         emulator.expire_tokens()
@@ -447,8 +478,9 @@ async def test_register_and_number_update_renew_a_rejected_token(emulator: Emula
     assert emulator.counters["auth_failures"] == 2
 
 
-async def test_unicode_never_sends_gsm7_accented_letters_unchanged(emulator: Emulator,
-                                                                   emulator_url: str) -> None:
+async def test_unicode_never_sends_gsm7_accented_letters_unchanged(
+    emulator: Emulator, emulator_url: str
+) -> None:
     async with client(emulator_url, unicode="never") as sms:
         assert (await sms.send("Café über Ärger, año Ñandú, § 5 à 6 – ça", [A])).ok
     (sent,) = emulator.messages

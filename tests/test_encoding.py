@@ -50,8 +50,12 @@ def test_to_gsm7_transliterates_visibly() -> None:
 
 @pytest.mark.parametrize(
     ("message", "title", "expected"),
-    [("Disk full", None, "Disk full"), ("Disk full", "web1", "web1\nDisk full"),
-     ("  Disk full ", "  ", "Disk full"), ("", "Only title", "Only title")],
+    [
+        ("Disk full", None, "Disk full"),
+        ("Disk full", "web1", "web1\nDisk full"),
+        ("  Disk full ", "  ", "Disk full"),
+        ("", "Only title", "Only title"),
+    ],
 )
 def test_compose(message: str, title: str | None, expected: str) -> None:
     assert compose(message, title) == expected

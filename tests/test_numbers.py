@@ -39,10 +39,12 @@ def test_normalize_number(raw: object, region: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("region", ["NL", "DE", "BE", "US", "GB", "IT"])
-@pytest.mark.parametrize("number", ["+492010000", "+31612345678", "+14155552671",
-                                    "+390669821234", "+4915123456789"])
+@pytest.mark.parametrize(
+    "number", ["+492010000", "+31612345678", "+14155552671", "+390669821234", "+4915123456789"]
+)
 def test_the_canonical_form_reads_back_as_the_same_number_in_any_region(
-        number: str, region: str) -> None:
+    number: str, region: str
+) -> None:
     assert normalize_number(number, region) == number
 
 
@@ -56,10 +58,12 @@ def test_a_foreign_number_keeps_its_country() -> None:
 
 @pytest.mark.parametrize(
     ("stored", "region", "expected"),
-    [("31612345678", "NL", "+31612345678"),   # bare E.164 of a Dutch number
-     ("492010000", "NL", "+31492010000"),     # read as national first, as before
-     ("4915123456789", "NL", "+4915123456789"),
-     ("0612345678", "NL", "+31612345678")],
+    [
+        ("31612345678", "NL", "+31612345678"),  # bare E.164 of a Dutch number
+        ("492010000", "NL", "+31492010000"),  # read as national first, as before
+        ("4915123456789", "NL", "+4915123456789"),
+        ("0612345678", "NL", "+31612345678"),
+    ],
 )
 def test_bare_digits_read_as_before(stored: str, region: str, expected: str) -> None:
     """Configs written before numbers carried a "+" hold bare digits: same reading as then."""
@@ -83,13 +87,27 @@ def test_wire_and_canonical_forms() -> None:
     assert wire_number("31612345678") == "31612345678"
     assert from_wire("31612345678") == "+31612345678"
     assert from_wire("+31612345678") == "+31612345678"
-    assert from_wire("KPNAlert") == "KPNAlert"   # a sender ID
-    assert from_wire("1234") == "1234"           # a short code
+    assert from_wire("KPNAlert") == "KPNAlert"  # a sender ID
+    assert from_wire("1234") == "1234"  # a short code
     assert from_wire("1234567890123456") == "1234567890123456"  # too long for E.164
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "12345", "06123", "0612345678901234", "hello",
-                                 "+999 1234567", None, True, 3.5, ["0612345678"]])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        "12345",
+        "06123",
+        "0612345678901234",
+        "hello",
+        "+999 1234567",
+        None,
+        True,
+        3.5,
+        ["0612345678"],
+    ],
+)
 def test_invalid_numbers_are_refused_with_the_field(raw: object) -> None:
     with pytest.raises(KpnValidationError) as info:
         normalize_number(raw, "NL", field="recipients[2]")
@@ -105,8 +123,12 @@ def test_invalid_number_error_masks_the_number() -> None:
 
 @pytest.mark.parametrize(
     ("number", "masked"),
-    [("31612345678", "316******78"), ("+31612345678", "+316******78"),
-     ("+31 6 1234", "+31 6 **34"), ("1234", "****")],
+    [
+        ("31612345678", "316******78"),
+        ("+31612345678", "+316******78"),
+        ("+31 6 1234", "+31 6 **34"),
+        ("1234", "****"),
+    ],
 )
 def test_mask_number(number: str, masked: str) -> None:
     assert mask_number(number) == masked
@@ -114,9 +136,15 @@ def test_mask_number(number: str, masked: str) -> None:
 
 @pytest.mark.parametrize(
     ("sender", "expected"),
-    [("KPNAlert", "KPNAlert"), ("HomeAlert", "HomeAlert"), ("ABCDEFGHIJK", "ABCDEFGHIJK"),
-     ("3197010000001", "3197010000001"), ("+3197010000001", "3197010000001"),
-     ("123456789012345", "123456789012345"), ("A1", "A1")],
+    [
+        ("KPNAlert", "KPNAlert"),
+        ("HomeAlert", "HomeAlert"),
+        ("ABCDEFGHIJK", "ABCDEFGHIJK"),
+        ("3197010000001", "3197010000001"),
+        ("+3197010000001", "3197010000001"),
+        ("123456789012345", "123456789012345"),
+        ("A1", "A1"),
+    ],
 )
 def test_valid_senders(sender: str, expected: str) -> None:
     assert validate_sender(sender) == expected
@@ -124,8 +152,13 @@ def test_valid_senders(sender: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("sender", "reason"),
-    [("Home Alert", "spaces"), ("ABCDEFGHIJKL", "at most 11"), ("1234567890123456", "15 digits"),
-     ("Alert!", "letters and digits"), ("", "letters and digits")],
+    [
+        ("Home Alert", "spaces"),
+        ("ABCDEFGHIJKL", "at most 11"),
+        ("1234567890123456", "15 digits"),
+        ("Alert!", "letters and digits"),
+        ("", "letters and digits"),
+    ],
 )
 def test_invalid_senders(sender: str, reason: str) -> None:
     with pytest.raises(KpnValidationError, match=reason) as info:
@@ -183,14 +216,29 @@ def test_bare_e164_reads_as_international_when_the_region_cannot_read_it(region:
         (True, "from: expected text, got the boolean True (in YAML, quote yes/no/on/off)", True),
         (None, "from: expected text, got NoneType", None),
         (4.5, "from: expected text, got float", 4.5),
-        ("1234567890123456", "from: '1234567890123456' is not a valid sender ID: "
-         "a numeric sender has at most 15 digits", "1234567890123456"),
-        ("KPNAlertTooLong", "from: 'KPNAlertTooLong' is not a valid sender ID: "
-         "an alphanumeric sender has at most 11 characters", "KPNAlertTooLong"),
-        ("KPN-Alert12", "from: 'KPN-Alert12' is not a valid sender ID: "
-         "use letters and digits only (A-Z, a-z, 0-9)", "KPN-Alert12"),
-        (" Home Alert ", "from: 'Home Alert' is not a valid sender ID: must not contain spaces",
-         "Home Alert"),
+        (
+            "1234567890123456",
+            "from: '1234567890123456' is not a valid sender ID: "
+            "a numeric sender has at most 15 digits",
+            "1234567890123456",
+        ),
+        (
+            "KPNAlertTooLong",
+            "from: 'KPNAlertTooLong' is not a valid sender ID: "
+            "an alphanumeric sender has at most 11 characters",
+            "KPNAlertTooLong",
+        ),
+        (
+            "KPN-Alert12",
+            "from: 'KPN-Alert12' is not a valid sender ID: "
+            "use letters and digits only (A-Z, a-z, 0-9)",
+            "KPN-Alert12",
+        ),
+        (
+            " Home Alert ",
+            "from: 'Home Alert' is not a valid sender ID: must not contain spaces",
+            "Home Alert",
+        ),
     ],
 )
 def test_bad_sender_error_names_the_field_and_the_value(

@@ -27,16 +27,20 @@ def test_versions_agree() -> None:
 
 def test_import_is_lazy() -> None:
     """Home Assistant imports the package in its event loop: no heavy imports up front."""
-    code = ("import sys, kpn_sms_notify; "
-            "print(sorted(m for m in ('httpx', 'phonenumbers', 'voluptuous', 'aiohttp', 'yaml')"
-            " if m in sys.modules))")
+    code = (
+        "import sys, kpn_sms_notify; "
+        "print(sorted(m for m in ('httpx', 'phonenumbers', 'voluptuous', 'aiohttp', 'yaml')"
+        " if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_client_module_leaves_heavy_parsers_until_first_use() -> None:
     """The async client is what Home Assistant imports: phonenumbers and voluptuous wait."""
-    code = ("import sys, kpn_sms_notify.client; "
-            "print(sorted(m for m in ('phonenumbers', 'voluptuous') if m in sys.modules))")
+    code = (
+        "import sys, kpn_sms_notify.client; "
+        "print(sorted(m for m in ('phonenumbers', 'voluptuous') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

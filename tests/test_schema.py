@@ -14,8 +14,9 @@ BASE = {"client_id": "my-id", "client_secret": "TOPSECRET-123"}
 
 
 def test_defaults_and_normalisation() -> None:
-    config = validate_config({**BASE, "sender": "KPNAlert",
-                              "recipients": ["0612345678", "+31687654321"]})
+    config = validate_config(
+        {**BASE, "sender": "KPNAlert", "recipients": ["0612345678", "+31687654321"]}
+    )
     assert config["recipients"] == ["+31612345678", "+31687654321"]
     assert config["base_url"] == "https://api-prd.kpn.com"
     for key, value in DEFAULTS.items():
@@ -24,9 +25,12 @@ def test_defaults_and_normalisation() -> None:
 
 def test_recipients_mapping_and_comma_string() -> None:
     assert validate_config({**BASE, "recipients": {"alice": "0612345678"}})["recipients"] == {
-        "alice": "+31612345678"}
+        "alice": "+31612345678"
+    }
     assert validate_config({**BASE, "recipients": "0612345678, 0687654321"})["recipients"] == [
-        "+31612345678", "+31687654321"]
+        "+31612345678",
+        "+31687654321",
+    ]
 
 
 def test_region_changes_national_numbers() -> None:
@@ -40,8 +44,10 @@ def test_region_changes_national_numbers() -> None:
         ({"client_id": 42}, "config: client_id: expected str (got 42)"),
         ({"client_secret": ""}, "config: client_secret: must not be empty (got '***')"),
         ({"client_secret": 123}, "config: client_secret: expected str (got '***')"),
-        ({"base_url": "http://example.com"},
-         "config: base_url: plain http is only allowed for loopback hosts"),
+        (
+            {"base_url": "http://example.com"},
+            "config: base_url: plain http is only allowed for loopback hosts",
+        ),
         ({"base_url": "ftp://x"}, "config: base_url: expected an https:// URL (got 'ftp://x')"),
         ({"max_parts": 0}, "config: max_parts: value must be at least 1 (got 0)"),
         ({"max_parts": "many"}, "config: max_parts: expected int (got 'many')"),
@@ -69,8 +75,9 @@ def test_errors_are_one_line_naming_key_and_value(override: dict[str, object], l
 
 
 def test_missing_required_key() -> None:
-    with pytest.raises(KpnValidationError,
-                       match=r"^config: client_secret: required key is missing$"):
+    with pytest.raises(
+        KpnValidationError, match=r"^config: client_secret: required key is missing$"
+    ):
         validate_config({"client_id": "x"})
 
 

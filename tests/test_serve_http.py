@@ -381,4 +381,3 @@ async def test_no_secret_in_debug_logs(
     assert "accepted" in logged  # the send was logged ...
     for secret in (EMU_CLIENT_SECRET, TOKEN, ALICE_E164):
         assert secret not in logged  # ... without secrets or the full number
-

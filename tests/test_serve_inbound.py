@@ -518,6 +518,8 @@ async def test_unreadable_bodies_are_a_400_with_a_one_line_reason(
             assert "\n" not in answer.json()["reason"]
     assert "Traceback" not in server_log(caplog)
     assert _inbound_records(tmp_path) == []
+
+
 async def test_signed_calls_have_a_replay_window_by_default(
     emulator: Emulator, emulator_url: str, tmp_path: Path
 ) -> None:

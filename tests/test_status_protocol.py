@@ -27,11 +27,33 @@ def _b(data: object) -> bytes:
 
 @pytest.mark.parametrize(
     ("code", "retry"),
-    [("0", False), ("1", True), ("2", False), ("3", False), ("4", False), ("5", True),
-     ("6", False), ("7", False), ("8", False), ("9", False), ("10", True), ("11", False),
-     ("12", False), ("13", True), ("14", False), ("15", False), ("16", False), ("19", False),
-     ("20", False), ("22", False), ("23", False), ("29", False), ("32", False), ("33", False),
-     ("34", False)],
+    [
+        ("0", False),
+        ("1", True),
+        ("2", False),
+        ("3", False),
+        ("4", False),
+        ("5", True),
+        ("6", False),
+        ("7", False),
+        ("8", False),
+        ("9", False),
+        ("10", True),
+        ("11", False),
+        ("12", False),
+        ("13", True),
+        ("14", False),
+        ("15", False),
+        ("16", False),
+        ("19", False),
+        ("20", False),
+        ("22", False),
+        ("23", False),
+        ("29", False),
+        ("32", False),
+        ("33", False),
+        ("34", False),
+    ],
 )
 def test_status_table(code: str, retry: bool) -> None:
     info = status_info(code)
@@ -53,9 +75,17 @@ def test_token_request_shape() -> None:
 
 
 def test_parse_token_reads_strings_and_ignores_unknown_fields() -> None:
-    body = _b({"access_token": "staG765sBUuai4OMeZiTful6PTRt", "expires_in": "3599",
-               "token_type": "Bearer", "issued_at": "1587458037687", "level": "demo",
-               "developer.email": "x", "api_product_list_json": ["a"]})
+    body = _b(
+        {
+            "access_token": "staG765sBUuai4OMeZiTful6PTRt",
+            "expires_in": "3599",
+            "token_type": "Bearer",
+            "issued_at": "1587458037687",
+            "level": "demo",
+            "developer.email": "x",
+            "api_product_list_json": ["a"],
+        }
+    )
     token = protocol.parse_token(200, JSON, body, now=1000.0)
     assert token.expires_at == 1000.0 + 3599 and token.level == "demo"
     assert "staG765" not in repr(token) and "staG765" not in str(token)
@@ -102,8 +132,15 @@ def test_token_answer_without_a_usable_token_or_lifetime_is_refused(
 def test_busy_or_failing_token_endpoint_is_transient(status: int) -> None:
     """A JSON error from the token endpoint on 5xx or 429 is not a verdict on the credentials:
     a transient KpnConnectionError with nothing sent, never KpnAuthError or KpnApiError."""
-    body = _b({"transactionId": "t", "status": str(status), "name": "Error",
-               "message": "The token service is not available", "info": ""})
+    body = _b(
+        {
+            "transactionId": "t",
+            "status": str(status),
+            "name": "Error",
+            "message": "The token service is not available",
+            "info": "",
+        }
+    )
     with pytest.raises(KpnConnectionError) as caught:
         protocol.parse_token(status, JSON, body)
     assert type(caught.value) is KpnConnectionError and caught.value.sent is False
@@ -112,19 +149,38 @@ def test_busy_or_failing_token_endpoint_is_transient(status: int) -> None:
 
 def test_parse_token_invalid_client_message() -> None:
     with pytest.raises(KpnAuthError, match="invalid_client: ClientId is Invalid"):
-        protocol.parse_token(401, JSON, _b({"ErrorCode": "invalid_client",
-                                            "Error": "ClientId is Invalid"}))
+        protocol.parse_token(
+            401, JSON, _b({"ErrorCode": "invalid_client", "Error": "ClientId is Invalid"})
+        )
 
 
 def test_send_request_is_form_encoded_with_wire_names() -> None:
     token = Token("tok", expires_at=1e12)
-    req = protocol.send_request("http://127.0.0.1:1", token, sender="KPNAlert", to="31612345678",
-                                text="hi", message_type="unicode", ttl=900000, status_report=True,
-                                callback="https://x/dlr", client_ref="ref-1", message_class=1)
+    req = protocol.send_request(
+        "http://127.0.0.1:1",
+        token,
+        sender="KPNAlert",
+        to="31612345678",
+        text="hi",
+        message_type="unicode",
+        ttl=900000,
+        status_report=True,
+        callback="https://x/dlr",
+        client_ref="ref-1",
+        message_class=1,
+    )
     assert req.url.endswith("/communication/nexmo/sms/send") and req.sends_sms
-    assert req.data == {"from": "KPNAlert", "to": "31612345678", "text": "hi", "type": "unicode",
-                        "ttl": "900000", "status-report-req": "true", "callback": "https://x/dlr",
-                        "client-ref": "ref-1", "message-class": "1"}
+    assert req.data == {
+        "from": "KPNAlert",
+        "to": "31612345678",
+        "text": "hi",
+        "type": "unicode",
+        "ttl": "900000",
+        "status-report-req": "true",
+        "callback": "https://x/dlr",
+        "client-ref": "ref-1",
+        "message-class": "1",
+    }
     assert req.headers["Authorization"] == "Bearer tok"
     assert "tok" not in repr(req)
 
@@ -134,8 +190,9 @@ def test_register_and_number_update_requests() -> None:
     reg = protocol.register_request("https://h", token, to="3161", callback_url="https://cb")
     assert reg.url == "https://h/communication/nexmo/sms/register"
     assert reg.data == {"to": "3161", "callback_url": "https://cb"}
-    upd = protocol.number_update_request("https://h", token, country="nl", msisdn="3197",
-                                         mo_http_url="https://cb")
+    upd = protocol.number_update_request(
+        "https://h", token, country="nl", msisdn="3197", mo_http_url="https://cb"
+    )
     assert upd.url == "https://h/communication/nexmo/phone-numbers/number/update"
     assert upd.data == {"country": "NL", "msisdn": "3197", "moHttpUrl": "https://cb"}
 
@@ -144,19 +201,40 @@ def test_only_the_wire_drops_the_plus() -> None:
     token = Token("tok", expires_at=1e12)
     req = protocol.send_request("https://h", token, sender="KPNAlert", to="+492010000", text="x")
     assert req.data["to"] == "492010000"
-    reg = protocol.register_request("https://h", token, to="+31612345678", callback_url="https://cb")
+    reg = protocol.register_request(
+        "https://h", token, to="+31612345678", callback_url="https://cb"
+    )
     assert reg.data["to"] == "31612345678"
-    upd = protocol.number_update_request("https://h", token, country="nl", msisdn="+3197012345678",
-                                         mo_http_url="https://cb")
+    upd = protocol.number_update_request(
+        "https://h", token, country="nl", msisdn="+3197012345678", mo_http_url="https://cb"
+    )
     assert upd.data["msisdn"] == "3197012345678"
 
 
 def test_parse_send_accepts_every_part() -> None:
-    body = _b({"message-count": "2", "messages": [
-        {"to": "31612345678", "message-id": "0A01", "status": "0", "remaining-balance": "9.9",
-         "message-price": "0.0333", "network": "20408"},
-        {"to": "31612345678", "message-id": "0A02", "status": "0", "remaining-balance": "9.8",
-         "message-price": "0.0333", "network": "20408"}]})
+    body = _b(
+        {
+            "message-count": "2",
+            "messages": [
+                {
+                    "to": "31612345678",
+                    "message-id": "0A01",
+                    "status": "0",
+                    "remaining-balance": "9.9",
+                    "message-price": "0.0333",
+                    "network": "20408",
+                },
+                {
+                    "to": "31612345678",
+                    "message-id": "0A02",
+                    "status": "0",
+                    "remaining-balance": "9.8",
+                    "message-price": "0.0333",
+                    "network": "20408",
+                },
+            ],
+        }
+    )
     outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
     assert outcome.ok and [p.message_id for p in outcome.parts] == ["0A01", "0A02"]
     assert str(sum(p.price for p in outcome.parts)) == "0.0666"  # type: ignore[misc]
@@ -165,8 +243,15 @@ def test_parse_send_accepts_every_part() -> None:
 @pytest.mark.parametrize(
     ("entry", "error", "retry", "wait"),
     [
-        ({"status": "1", "error-text": "Throughput Rate Exceeded - please wait [ 250 ] and retry"},
-         KpnRateLimitError, True, 0.25),
+        (
+            {
+                "status": "1",
+                "error-text": "Throughput Rate Exceeded - please wait [ 250 ] and retry",
+            },
+            KpnRateLimitError,
+            True,
+            0.25,
+        ),
         ({"status": "2", "error-text": "Missing to param"}, KpnApiError, False, None),
         ({"status": "5", "error-text": "Internal Error"}, KpnApiError, True, None),
         ({"status": "9", "error-text": "Partner quota exceeded"}, KpnApiError, False, None),
@@ -174,8 +259,9 @@ def test_parse_send_accepts_every_part() -> None:
         ({"status": "29", "error-text": "Non White-listed Destination"}, KpnApiError, False, None),
     ],
 )
-def test_parse_send_failure_inside_http_200(entry: dict[str, str], error: type[Exception],
-                                            retry: bool, wait: float | None) -> None:
+def test_parse_send_failure_inside_http_200(
+    entry: dict[str, str], error: type[Exception], retry: bool, wait: float | None
+) -> None:
     body = _b({"message-count": "1", "messages": [{"to": "31612345678", **entry}]})
     outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
     assert isinstance(outcome.error, error)
@@ -184,8 +270,12 @@ def test_parse_send_failure_inside_http_200(entry: dict[str, str], error: type[E
 
 
 def test_partly_accepted_message_is_never_retried() -> None:
-    body = _b({"message-count": "2", "messages": [{"status": "0", "message-id": "A"},
-                                                   {"status": "5", "error-text": "x"}]})
+    body = _b(
+        {
+            "message-count": "2",
+            "messages": [{"status": "0", "message-id": "A"}, {"status": "5", "error-text": "x"}],
+        }
+    )
     outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
     assert not outcome.ok and outcome.retry is False
 
@@ -193,31 +283,113 @@ def test_partly_accepted_message_is_never_retried() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "error", "retry", "ambiguous", "token"),
     [
-        (429, {"transactionId": "t1", "status": "429", "name": "Too Many Requests",
-               "message": "quota", "info": ""}, KpnRateLimitError, True, False, False),
-        (503, {"transactionId": "t", "status": "503", "name": "Service Unavailable",
-               "message": "down", "info": ""}, KpnApiError, True, False, False),
+        (
+            429,
+            {
+                "transactionId": "t1",
+                "status": "429",
+                "name": "Too Many Requests",
+                "message": "quota",
+                "info": "",
+            },
+            KpnRateLimitError,
+            True,
+            False,
+            False,
+        ),
+        (
+            503,
+            {
+                "transactionId": "t",
+                "status": "503",
+                "name": "Service Unavailable",
+                "message": "down",
+                "info": "",
+            },
+            KpnApiError,
+            True,
+            False,
+            False,
+        ),
         (503, b"<html><title>503</title></html>", KpnConnectionError, True, False, False),
-        (500, {"transactionId": "t", "status": "500", "name": "Internal", "message": "x",
-               "info": ""}, KpnApiError, False, True, False),
-        (502, b"<html><head><title>502 Bad Gateway</title></head></html>", KpnConnectionError,
-         False, True, False),
-        (401, {"fault": {"faultstring": "Access Token expired",
-                         "detail": {"errorcode": "keymanagement.service.access_token_expired"}}},
-         KpnAuthError, False, False, True),
-        (500, {"fault": {"faultstring": "Invalid Access Token",
-                         "detail": {"errorcode": "keymanagement.service.invalid_access_token"}}},
-         KpnAuthError, False, True, True),
-        (403, {"transactionId": "t", "status": "403", "name": "Forbidden", "message": "no",
-               "info": ""}, KpnAuthError, False, False, False),
-        (400, {"error": {"transactionId": "t", "status": "400", "name": "Bad Request",
-                         "message": "from is invalid", "info": ""}},
-         KpnApiError, False, False, False),
+        (
+            500,
+            {"transactionId": "t", "status": "500", "name": "Internal", "message": "x", "info": ""},
+            KpnApiError,
+            False,
+            True,
+            False,
+        ),
+        (
+            502,
+            b"<html><head><title>502 Bad Gateway</title></head></html>",
+            KpnConnectionError,
+            False,
+            True,
+            False,
+        ),
+        (
+            401,
+            {
+                "fault": {
+                    "faultstring": "Access Token expired",
+                    "detail": {"errorcode": "keymanagement.service.access_token_expired"},
+                }
+            },
+            KpnAuthError,
+            False,
+            False,
+            True,
+        ),
+        (
+            500,
+            {
+                "fault": {
+                    "faultstring": "Invalid Access Token",
+                    "detail": {"errorcode": "keymanagement.service.invalid_access_token"},
+                }
+            },
+            KpnAuthError,
+            False,
+            True,
+            True,
+        ),
+        (
+            403,
+            {
+                "transactionId": "t",
+                "status": "403",
+                "name": "Forbidden",
+                "message": "no",
+                "info": "",
+            },
+            KpnAuthError,
+            False,
+            False,
+            False,
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "transactionId": "t",
+                    "status": "400",
+                    "name": "Bad Request",
+                    "message": "from is invalid",
+                    "info": "",
+                }
+            },
+            KpnApiError,
+            False,
+            False,
+            False,
+        ),
         (404, b"", KpnApiError, False, False, False),
     ],
 )
-def test_parse_send_gateway_errors(status: int, body: object, error: type[Exception], retry: bool,
-                                   ambiguous: bool, token: bool) -> None:
+def test_parse_send_gateway_errors(
+    status: int, body: object, error: type[Exception], retry: bool, ambiguous: bool, token: bool
+) -> None:
     raw = body if isinstance(body, bytes) else _b(body)
     outcome = protocol.parse_send(status, JSON, raw, recipient="31612345678")
     assert isinstance(outcome.error, error)
@@ -226,8 +398,15 @@ def test_parse_send_gateway_errors(status: int, body: object, error: type[Except
 
 
 def test_error_response_details_are_kept() -> None:
-    body = _b({"transactionId": "abc", "status": "400", "name": "Bad Request",
-               "message": "Invalid parameter", "info": "from"})
+    body = _b(
+        {
+            "transactionId": "abc",
+            "status": "400",
+            "name": "Bad Request",
+            "message": "Invalid parameter",
+            "info": "from",
+        }
+    )
     outcome = protocol.parse_send(400, JSON, body, recipient="31612345678")
     err = outcome.error
     assert isinstance(err, KpnApiError)
@@ -236,16 +415,24 @@ def test_error_response_details_are_kept() -> None:
 
 
 def test_unreadable_200_is_ambiguous() -> None:
-    outcome = protocol.parse_send(200, {"content-type": "text/html"}, b"<html>ok</html>",
-                                  recipient="31612345678")
+    outcome = protocol.parse_send(
+        200, {"content-type": "text/html"}, b"<html>ok</html>", recipient="31612345678"
+    )
     assert isinstance(outcome.error, KpnConnectionError) and outcome.ambiguous
     assert not outcome.retry
 
 
 def test_headers_quota_sunset_and_retry_after() -> None:
-    headers = {"Quota-Limit": "100", "quota-used": "40", "quota-interval": "1",
-               "quota-time-unit": "minute", "quota-reset-UTC": "2026-11-26T23:59:00Z",
-               "sunset": "n/a", "api-version": "v1.1.1", "Retry-After": "3"}
+    headers = {
+        "Quota-Limit": "100",
+        "quota-used": "40",
+        "quota-interval": "1",
+        "quota-time-unit": "minute",
+        "quota-reset-UTC": "2026-11-26T23:59:00Z",
+        "sunset": "n/a",
+        "api-version": "v1.1.1",
+        "Retry-After": "3",
+    }
     parsed = protocol.parse_headers(headers)
     assert parsed.quota is not None and parsed.quota.remaining == 60
     assert (parsed.sunset, parsed.api_version, parsed.retry_after) == ("n/a", "v1.1.1", 3.0)
@@ -265,8 +452,15 @@ def test_parse_simple_register_and_number_update() -> None:
 def test_quota_exhausted_429_waits_for_the_reset() -> None:
     # Relative to the real clock (parse_send reads it): the reset is two hours from now.
     reset = (datetime.now(UTC) + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-    body = _b({"transactionId": "t", "status": "429", "name": "Too Many Requests",
-               "message": "quota", "info": ""})
+    body = _b(
+        {
+            "transactionId": "t",
+            "status": "429",
+            "name": "Too Many Requests",
+            "message": "quota",
+            "info": "",
+        }
+    )
     live = {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": reset}
     outcome = protocol.parse_send(429, live, body, recipient="31612345678")
     assert outcome.retry and outcome.wait is not None and 7100 < outcome.wait <= 7200
@@ -274,22 +468,38 @@ def test_quota_exhausted_429_waits_for_the_reset() -> None:
     now = 1893456000.0  # 2030-01-01T00:00:00Z
     quota = protocol.parse_headers(headers).quota
     assert protocol.quota_wait(quota, now=now) == 30.0
-    assert protocol.quota_wait(protocol.parse_headers(
-        {**headers, "quota-reset-UTC": "1893456030000"}).quota, now=now) == 30.0
-    assert protocol.quota_wait(protocol.parse_headers(
-        {**headers, "quota-used": "3"}).quota, now=now) is None
+    assert (
+        protocol.quota_wait(
+            protocol.parse_headers({**headers, "quota-reset-UTC": "1893456030000"}).quota, now=now
+        )
+        == 30.0
+    )
+    assert (
+        protocol.quota_wait(protocol.parse_headers({**headers, "quota-used": "3"}).quota, now=now)
+        is None
+    )
 
 
 # ------------------------------------------------------------------ Apigee faults (issue 11)
 
-QUOTA = {"fault": {"faultstring": "Rate limit quota violation. Quota limit  exceeded. "
-                                  "Identifier : _default",
-                   "detail": {"errorcode": "policies.ratelimit.QuotaViolation"}}}
-SPIKE = {"fault": {"faultstring": "Spike arrest violation. Allowed rate : 4ps",
-                   "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"}}}
-NO_PRODUCT = {"fault": {"faultstring": "Invalid API call as no apiproduct match found",
-                        "detail": {"errorcode":
-                                   "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound"}}}
+QUOTA = {
+    "fault": {
+        "faultstring": "Rate limit quota violation. Quota limit  exceeded. Identifier : _default",
+        "detail": {"errorcode": "policies.ratelimit.QuotaViolation"},
+    }
+}
+SPIKE = {
+    "fault": {
+        "faultstring": "Spike arrest violation. Allowed rate : 4ps",
+        "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"},
+    }
+}
+NO_PRODUCT = {
+    "fault": {
+        "faultstring": "Invalid API call as no apiproduct match found",
+        "detail": {"errorcode": "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound"},
+    }
+}
 
 
 @pytest.mark.parametrize("status", [500, 429, 503, 403, 401, 400])
@@ -308,8 +518,12 @@ def test_ratelimit_fault_is_a_throttle_on_any_status(status: int, body: object) 
 def test_ratelimit_fault_waits_for_retry_after_or_the_quota_window() -> None:
     hinted = protocol.parse_send(500, {**JSON, "Retry-After": "2"}, _b(QUOTA), recipient="316")
     assert hinted.wait == 2.0
-    exhausted = {**JSON, "quota-limit": "4", "quota-used": "4",
-                 "quota-reset-UTC": "2030-01-01T00:00:30Z"}
+    exhausted = {
+        **JSON,
+        "quota-limit": "4",
+        "quota-used": "4",
+        "quota-reset-UTC": "2030-01-01T00:00:30Z",
+    }
     windowed = protocol.parse_send(500, exhausted, _b(QUOTA), recipient="316")
     assert windowed.wait is not None and windowed.wait > 3600  # the reset is years away
     bare = protocol.parse_send(500, JSON, _b(SPIKE), recipient="316")
@@ -317,16 +531,26 @@ def test_ratelimit_fault_waits_for_retry_after_or_the_quota_window() -> None:
 
 
 def test_a_plain_500_is_still_ambiguous() -> None:
-    for body in ({"fault": {"faultstring": "Internal", "detail": {"errorcode":
-                                                                  "messaging.runtime.Error"}}},
-                 {"transactionId": "t", "status": "500", "name": "x", "message": "y"}):
+    for body in (
+        {"fault": {"faultstring": "Internal", "detail": {"errorcode": "messaging.runtime.Error"}}},
+        {"transactionId": "t", "status": "500", "name": "x", "message": "y"},
+    ):
         outcome = protocol.parse_send(500, JSON, _b(body), recipient="316")
         assert outcome.ambiguous and not outcome.retry and not outcome.throttled
 
 
 def test_status_1_is_a_throttle() -> None:
-    body = _b({"message-count": "1", "messages": [
-        {"status": "1", "error-text": "Throughput Rate Exceeded - please wait [ 250 ] and retry"}]})
+    body = _b(
+        {
+            "message-count": "1",
+            "messages": [
+                {
+                    "status": "1",
+                    "error-text": "Throughput Rate Exceeded - please wait [ 250 ] and retry",
+                }
+            ],
+        }
+    )
     outcome = protocol.parse_send(200, JSON, body, recipient="316")
     assert outcome.throttled and outcome.retry and outcome.wait == 0.25
 
@@ -338,15 +562,24 @@ def test_ratelimit_fault_on_the_token_endpoint_is_transient() -> None:
         assert caught.value.sent is False
 
 
-@pytest.mark.parametrize("code", [
-    "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound",
-    "oauth.v2.InvalidAPICallAsNoApiProductMatchFound",
-    "oauth.v2.apiresource_doesnot_exist",
-    "keymanagement.service.InvalidClientIdForGivenResource",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "keymanagement.service.InvalidAPICallAsNoApiProductMatchFound",
+        "oauth.v2.InvalidAPICallAsNoApiProductMatchFound",
+        "oauth.v2.apiresource_doesnot_exist",
+        "keymanagement.service.InvalidClientIdForGivenResource",
+    ],
+)
 def test_missing_api_product_is_not_a_token_problem(code: str) -> None:
-    body = _b({"fault": {"faultstring": "Invalid API call as no apiproduct match found",
-                         "detail": {"errorcode": code}}})
+    body = _b(
+        {
+            "fault": {
+                "faultstring": "Invalid API call as no apiproduct match found",
+                "detail": {"errorcode": code},
+            }
+        }
+    )
     assert not protocol.is_token_rejection(401, body)
     outcome = protocol.parse_send(401, JSON, body, recipient="31612345678")
     err = outcome.error
@@ -361,25 +594,38 @@ def test_missing_api_product_is_not_a_token_problem(code: str) -> None:
 
 
 def test_a_plain_401_still_asks_for_a_new_token() -> None:
-    for body in (_b({"fault": {"faultstring": "Invalid Access Token", "detail": {
-            "errorcode": "keymanagement.service.invalid_access_token"}}}), b""):
+    for body in (
+        _b(
+            {
+                "fault": {
+                    "faultstring": "Invalid Access Token",
+                    "detail": {"errorcode": "keymanagement.service.invalid_access_token"},
+                }
+            }
+        ),
+        b"",
+    ):
         assert protocol.is_token_rejection(401, body)
-        assert isinstance(protocol.parse_send(401, JSON, body, recipient="316").error,
-                          KpnAuthError)
+        assert isinstance(protocol.parse_send(401, JSON, body, recipient="316").error, KpnAuthError)
 
 
 def test_quota_reset_in_epoch_seconds() -> None:
     """Ten digits are epoch seconds (thirteen are milliseconds): 30 s, not 0 s."""
     now = 1893456000.0
     quota = protocol.parse_headers(
-        {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": "1893456030"}).quota
+        {"quota-limit": "10", "quota-used": "10", "quota-reset-UTC": "1893456030"}
+    ).quota
     assert protocol.quota_wait(quota, now=now) == 30.0
 
 
 def test_long_error_text_is_shortened_to_one_line_of_200_characters() -> None:
     words = " ".join(f"word{i}" for i in range(100))  # 589 characters
-    body = _b({"message-count": "1", "messages": [
-        {"status": "4", "error-text": words.replace(" ", "\n", 3)}]})
+    body = _b(
+        {
+            "message-count": "1",
+            "messages": [{"status": "4", "error-text": words.replace(" ", "\n", 3)}],
+        }
+    )
     outcome = protocol.parse_send(200, JSON, body, recipient="31612345678")
     assert isinstance(outcome.error, KpnApiError)
     assert outcome.error.detail == words[:199] + "…"

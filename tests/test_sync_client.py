@@ -16,8 +16,9 @@ A, B = "31612345678", "31687654321"
 
 
 def client(url: str, **options: object) -> KpnSmsSync:
-    return KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=url, sender="KPNAlert",
-                      rate_limit=200, **options)
+    return KpnSmsSync(
+        EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=url, sender="KPNAlert", rate_limit=200, **options
+    )
 
 
 def test_send_and_single_token(emulator: Emulator, emulator_url: str) -> None:
@@ -42,8 +43,9 @@ def test_threads_share_one_token(emulator: Emulator, emulator_url: str) -> None:
     emulator.configure(latency=0.02)
     results = []
     with client(emulator_url) as sms:
-        threads = [threading.Thread(target=lambda: results.append(sms.send("x", [A])))
-                   for _ in range(20)]
+        threads = [
+            threading.Thread(target=lambda: results.append(sms.send("x", [A]))) for _ in range(20)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -63,8 +65,10 @@ def test_retry_and_partial_failure(emulator: Emulator, emulator_url: str) -> Non
 def test_bad_input_and_bad_credentials(emulator: Emulator, emulator_url: str) -> None:
     with client(emulator_url) as sms, pytest.raises(KpnValidationError):
         sms.send("hello", ["06"])
-    with KpnSmsSync(EMU_CLIENT_ID, "nope-nope", base_url=emulator_url, sender="X1") as bad, \
-            pytest.raises(KpnAuthError):
+    with (
+        KpnSmsSync(EMU_CLIENT_ID, "nope-nope", base_url=emulator_url, sender="X1") as bad,
+        pytest.raises(KpnAuthError),
+    ):
         bad.send("hello", [A])
     assert emulator.counters.get("send_requests", 0) == 0
 
@@ -80,8 +84,9 @@ class MemoryStore:
         self.token = token
 
 
-def test_token_store_carries_the_token_to_a_new_client(emulator: Emulator,
-                                                       emulator_url: str) -> None:
+def test_token_store_carries_the_token_to_a_new_client(
+    emulator: Emulator, emulator_url: str
+) -> None:
     store = MemoryStore()
     with client(emulator_url, token_store=store) as first:
         assert first.send("one", [A]).ok
@@ -136,8 +141,9 @@ def test_rejected_token_is_dropped_and_renewed_once(emulator: Emulator, emulator
     assert len(emulator.messages) == 4
 
 
-def test_register_and_number_update_renew_a_rejected_token(emulator: Emulator,
-                                                           emulator_url: str) -> None:
+def test_register_and_number_update_renew_a_rejected_token(
+    emulator: Emulator, emulator_url: str
+) -> None:
     with client(emulator_url) as sms:
         sms.authenticate()
         emulator.expire_tokens()
@@ -162,8 +168,9 @@ class StaleStore:
         self.token = self.token or token
 
 
-def test_a_rejected_token_is_not_reloaded_from_the_store(emulator: Emulator,
-                                                         emulator_url: str) -> None:
+def test_a_rejected_token_is_not_reloaded_from_the_store(
+    emulator: Emulator, emulator_url: str
+) -> None:
     store = StaleStore()
     with client(emulator_url, token_store=store) as first:
         first.authenticate()
@@ -177,10 +184,14 @@ def test_a_rejected_token_is_not_reloaded_from_the_store(emulator: Emulator,
 
 @pytest.mark.parametrize(("status", "error"), [(400, KpnApiError), (401, KpnAuthError)])
 def test_refused_register_or_number_update_never_reads_as_success(
-        emulator: Emulator, emulator_url: str, status: int, error: type[Exception]) -> None:
-    emulator.configure(forced_http={
-        "/communication/nexmo/sms/register": status,
-        "/communication/nexmo/phone-numbers/number/update": status})
+    emulator: Emulator, emulator_url: str, status: int, error: type[Exception]
+) -> None:
+    emulator.configure(
+        forced_http={
+            "/communication/nexmo/sms/register": status,
+            "/communication/nexmo/phone-numbers/number/update": status,
+        }
+    )
     with client(emulator_url) as sms:
         with pytest.raises(error, match=f"HTTP {status}"):
             sms.register_webhook(A, "https://example.org/inbound")
@@ -195,18 +206,20 @@ def _gateway(send_body: bytes) -> httpx.MockTransport:
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/accesstoken"):
             return httpx.Response(200, json={"access_token": "t0k", "expires_in": "3599"})
-        return httpx.Response(200, content=send_body,
-                              headers={"Content-Type": "application/json"})
+        return httpx.Response(200, content=send_body, headers={"Content-Type": "application/json"})
 
     return httpx.MockTransport(answer)
 
 
 @pytest.mark.parametrize("messages", [[], [1, "x", None, []], ["x"] * 3])
 def test_send_answer_without_message_objects_is_a_clear_ambiguous_failure(
-        messages: list[object]) -> None:
+    messages: list[object],
+) -> None:
     body = json.dumps({"message-count": "1", "messages": messages}).encode()
-    with httpx.Client(transport=_gateway(body)) as http, \
-            client("https://gateway.test", http_client=http) as sms:
+    with (
+        httpx.Client(transport=_gateway(body)) as http,
+        client("https://gateway.test", http_client=http) as sms,
+    ):
         (result,) = sms.send("hello", [A]).results
     assert not result.ok and not result.permanent and result.attempts == 1
     assert result.reason == "the gateway's answer listed no messages"
@@ -215,7 +228,9 @@ def test_send_answer_without_message_objects_is_a_clear_ambiguous_failure(
 def test_non_object_entries_beside_an_accepted_part_are_skipped() -> None:
     part = {"status": "0", "message-id": "id-1", "to": A, "message-price": "0.075"}
     body = json.dumps({"message-count": "1", "messages": ["junk", part, 7]}).encode()
-    with httpx.Client(transport=_gateway(body)) as http, \
-            client("https://gateway.test", http_client=http) as sms:
+    with (
+        httpx.Client(transport=_gateway(body)) as http,
+        client("https://gateway.test", http_client=http) as sms,
+    ):
         (result,) = sms.send("hello", [A]).results
     assert result.ok and result.message_ids == ("id-1",)

@@ -43,22 +43,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bo
         client = build_client(hass, entry.data)
     except KpnValidationError as err:  # stored data the library no longer accepts
         raise ConfigEntryError(
-            translation_domain=DOMAIN, translation_key="invalid_config",
-            translation_placeholders={"error": str(err)}) from err
+            translation_domain=DOMAIN,
+            translation_key="invalid_config",
+            translation_placeholders={"error": str(err)},
+        ) from err
     try:
         await client.authenticate()
     except KpnAuthError as err:
         raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="auth_failed",
-            translation_placeholders={"error": str(err)}) from err
+            translation_domain=DOMAIN,
+            translation_key="auth_failed",
+            translation_placeholders={"error": str(err)},
+        ) from err
     except KpnSmsError as err:
         if not err.transient:  # e.g. the product is not in the KPN project: fix, not wait
             raise ConfigEntryError(
-                translation_domain=DOMAIN, translation_key="api_error",
-                translation_placeholders={"error": str(err)}) from err
+                translation_domain=DOMAIN,
+                translation_key="api_error",
+                translation_placeholders={"error": str(err)},
+            ) from err
         raise ConfigEntryNotReady(
-            translation_domain=DOMAIN, translation_key="connection_error",
-            translation_placeholders={"error": str(err)}) from err
+            translation_domain=DOMAIN,
+            translation_key="connection_error",
+            translation_placeholders={"error": str(err)},
+        ) from err
 
     runtime = KpnRuntime(client=client, webhook_id=entry.data.get(CONF_WEBHOOK_ID))
     entry.runtime_data = runtime
@@ -72,15 +80,26 @@ async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bo
 
     # notify.<title> with `target`: the entity service has no targets, so ad-hoc numbers
     # need the legacy service; it is loaded from the entry by discovery (as google_mail does).
-    entry.async_create_task(hass, discovery.async_load_platform(
-        hass, Platform.NOTIFY, DOMAIN, {CONF_NAME: entry.title, "entry_id": entry.entry_id},
-        hass.data.get(DATA_HASS_CONFIG, {})), "kpn_sms_notify legacy service")
+    entry.async_create_task(
+        hass,
+        discovery.async_load_platform(
+            hass,
+            Platform.NOTIFY,
+            DOMAIN,
+            {CONF_NAME: entry.title, "entry_id": entry.entry_id},
+            hass.data.get(DATA_HASS_CONFIG, {}),
+        ),
+        "kpn_sms_notify legacy service",
+    )
 
     @callback
     def _register(_hass: HomeAssistant) -> None:
         # After start: KPN's number/update GETs the URL, so the HTTP server must be up.
-        entry.async_create_task(hass, async_register_with_kpn(hass, entry, runtime),
-                                "kpn_sms_notify webhook registration")
+        entry.async_create_task(
+            hass,
+            async_register_with_kpn(hass, entry, runtime),
+            "kpn_sms_notify webhook registration",
+        )
 
     entry.async_on_unload(async_at_started(hass, _register))
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))

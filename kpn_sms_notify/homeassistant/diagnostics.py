@@ -15,15 +15,17 @@ from .notify import entry_recipients
 from .runtime import KpnRuntime, KpnSmsConfigEntry
 
 
-async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: KpnSmsConfigEntry
-                                             ) -> dict[str, Any]:
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: KpnSmsConfigEntry
+) -> dict[str, Any]:
     data = async_redact_data(dict(entry.data), TO_REDACT)
     if data.get(CONF_INBOUND_NUMBER):
         data[CONF_INBOUND_NUMBER] = mask_number(data[CONF_INBOUND_NUMBER])
     out: dict[str, Any] = {
         "entry": {"title": entry.title, "version": entry.version, "data": data},
-        "recipients": {label: mask_number(number)
-                       for label, number in entry_recipients(entry).items()},
+        "recipients": {
+            label: mask_number(number) for label, number in entry_recipients(entry).items()
+        },
     }
     runtime = getattr(entry, "runtime_data", None)
     if isinstance(runtime, KpnRuntime):

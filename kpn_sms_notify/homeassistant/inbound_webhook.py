@@ -53,15 +53,15 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     if request.method == "GET":
         return query_params(query)
     if request.content_length is not None and request.content_length > MAX_WEBHOOK_BODY:
-        raise KpnValidationError(f"body: too large ({request.content_length} bytes)",
-                                 field="body")
+        raise KpnValidationError(f"body: too large ({request.content_length} bytes)", field="body")
     body = bytearray()
     while chunk := await request.content.read(MAX_WEBHOOK_BODY + 1 - len(body)):
         body += chunk
         if len(body) > MAX_WEBHOOK_BODY:
             raise KpnValidationError("body: too large", field="body")
-    return webhook_params(query=query, body=bytes(body),
-                          content_type=request.headers.get(hdrs.CONTENT_TYPE))
+    return webhook_params(
+        query=query, body=bytes(body), content_type=request.headers.get(hdrs.CONTENT_TYPE)
+    )
 
 
 def _is_receipt(params: Mapping[str, Any]) -> bool:
@@ -85,7 +85,8 @@ async def async_handle_webhook(
     # The replay window (timestamp within DEFAULT_MAX_SKEW, ids remembered as long) is the
     # library's, the same as `kpn-sms serve`'s.
     problem = secret and signature_problem(
-        params, secret, entry.data.get(CONF_SIGNATURE_METHOD) or "md5hash")
+        params, secret, entry.data.get(CONF_SIGNATURE_METHOD) or "md5hash"
+    )
     if problem:
         LOGGER.warning("KPN webhook: rejected a request: %s", problem)
         return web.Response(status=401, text="bad signature")
@@ -100,29 +101,39 @@ async def async_handle_webhook(
     return web.Response(status=200, text="OK")
 
 
-def _handle_inbound(hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime,
-                    params: Mapping[str, Any]) -> None:
+def _handle_inbound(
+    hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime, params: Mapping[str, Any]
+) -> None:
     part = parse_inbound(params)
     message = runtime.assembler.feed(part)
     for expired in runtime.assembler.take_expired():  # given up waiting: hand out what came
         _fire_inbound(hass, entry, runtime, expired)
     if message is None:
-        LOGGER.debug("KPN inbound part %s from %s: duplicate or waiting for more parts",
-                     part.message_id, mask_number(part.msisdn))
+        LOGGER.debug(
+            "KPN inbound part %s from %s: duplicate or waiting for more parts",
+            part.message_id,
+            mask_number(part.msisdn),
+        )
         return
     _fire_inbound(hass, entry, runtime, message)
 
 
-def _fire_inbound(hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime,
-                  message: InboundMessage) -> None:
+def _fire_inbound(
+    hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime, message: InboundMessage
+) -> None:
     runtime.inbound_events += 1
-    LOGGER.debug("KPN inbound SMS %s from %s (%d part(s))", message.message_id,
-                 mask_number(message.msisdn), message.received_parts)
+    LOGGER.debug(
+        "KPN inbound SMS %s from %s (%d part(s))",
+        message.message_id,
+        mask_number(message.msisdn),
+        message.received_parts,
+    )
     hass.bus.async_fire(EVENT_INBOUND, {**message.to_dict(), "config_entry_id": entry.entry_id})
 
 
-def _handle_receipt(hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime,
-                    params: Mapping[str, Any]) -> None:
+def _handle_receipt(
+    hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime, params: Mapping[str, Any]
+) -> None:
     receipt = parse_delivery_receipt(params)
     if not runtime.receipts_seen.first(receipt.key):
         LOGGER.debug("KPN delivery receipt %s/%s: duplicate", receipt.message_id, receipt.status)
@@ -131,22 +142,28 @@ def _handle_receipt(hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnR
     hass.bus.async_fire(EVENT_DELIVERY, {**receipt.to_dict(), "config_entry_id": entry.entry_id})
 
 
-def async_register_webhook(hass: HomeAssistant, entry: KpnSmsConfigEntry,
-                           webhook_id: str) -> None:
+def async_register_webhook(hass: HomeAssistant, entry: KpnSmsConfigEntry, webhook_id: str) -> None:
     async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
         return await async_handle_webhook(hass, entry, request)
 
-    webhook.async_register(hass, DOMAIN, f"{entry.title or DEFAULT_TITLE} inbound SMS",
-                           webhook_id, handle, local_only=False,
-                           allowed_methods=("GET", "POST"))
+    webhook.async_register(
+        hass,
+        DOMAIN,
+        f"{entry.title or DEFAULT_TITLE} inbound SMS",
+        webhook_id,
+        handle,
+        local_only=False,
+        allowed_methods=("GET", "POST"),
+    )
 
 
 def _issue_id(entry: KpnSmsConfigEntry) -> str:
     return f"webhook_registration_{entry.entry_id}"
 
 
-async def async_register_with_kpn(hass: HomeAssistant, entry: KpnSmsConfigEntry,
-                                  runtime: KpnRuntime) -> None:
+async def async_register_with_kpn(
+    hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime
+) -> None:
     """Tell KPN where to deliver inbound texts; a failure becomes a repair issue, not a crash.
 
     Sending does not depend on this, so the entry stays loaded either way.
@@ -159,8 +176,12 @@ async def async_register_with_kpn(hass: HomeAssistant, entry: KpnSmsConfigEntry,
     try:
         url = webhook.async_generate_url(hass, runtime.webhook_id)
     except NoURLAvailableError:
-        _raise_issue(hass, entry, "Home Assistant has no URL that KPN can reach; set an "
-                     "external URL (https) under Settings > System > Network")
+        _raise_issue(
+            hass,
+            entry,
+            "Home Assistant has no URL that KPN can reach; set an "
+            "external URL (https) under Settings > System > Network",
+        )
         runtime.registration = "failed: no URL"
         return
     runtime.webhook_url = url
@@ -174,18 +195,27 @@ async def async_register_with_kpn(hass: HomeAssistant, entry: KpnSmsConfigEntry,
         detail = str(err).replace(runtime.webhook_id, "<webhook_id>")
         runtime.registration = f"failed: {detail}"
         _raise_issue(hass, entry, detail)
-        LOGGER.warning("Could not register the inbound SMS webhook for %s with KPN (%s): %s",
-                       mask_number(number), mode, detail)
+        LOGGER.warning(
+            "Could not register the inbound SMS webhook for %s with KPN (%s): %s",
+            mask_number(number),
+            mode,
+            detail,
+        )
         return
     runtime.registration = f"registered ({mode})"
     ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))
-    LOGGER.info("KPN delivers inbound SMS for %s to this Home Assistant (%s)",
-                mask_number(number), mode)
+    LOGGER.info(
+        "KPN delivers inbound SMS for %s to this Home Assistant (%s)", mask_number(number), mode
+    )
 
 
 def _raise_issue(hass: HomeAssistant, entry: KpnSmsConfigEntry, error: str) -> None:
     ir.async_create_issue(
-        hass, DOMAIN, _issue_id(entry), is_fixable=False, severity=ir.IssueSeverity.WARNING,
+        hass,
+        DOMAIN,
+        _issue_id(entry),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
         translation_key="webhook_registration_failed",
         translation_placeholders={"title": entry.title, "error": error},
     )

@@ -60,8 +60,7 @@ def _secret(value: Any) -> str:
 def _normalize_numbers(config: dict[str, Any]) -> dict[str, Any]:
     """Validate recipients against the region, with the number masked in the error."""
     try:
-        config[CONF_RECIPIENTS] = normalize_recipients(config[CONF_RECIPIENTS],
-                                                       config[CONF_REGION])
+        config[CONF_RECIPIENTS] = normalize_recipients(config[CONF_RECIPIENTS], config[CONF_REGION])
     except KpnValidationError as err:
         # HA's message repeats the value found at the error's path: a path such as
         # "recipients[1]" finds nothing, so only the masked number appears.
@@ -102,27 +101,44 @@ async def async_get_service(
     try:
         await client.authenticate()
     except KpnAuthError as err:
-        LOGGER.error("notify.%s not set up: KPN refused the credentials of client_id %r: %s",
-                     name, config[CONF_CLIENT_ID], err)
+        LOGGER.error(
+            "notify.%s not set up: KPN refused the credentials of client_id %r: %s",
+            name,
+            config[CONF_CLIENT_ID],
+            err,
+        )
         return None
     except KpnSmsError as err:
         if not err.transient:
-            LOGGER.error("notify.%s not set up: KPN refused the login of client_id %r: %s",
-                         name, config[CONF_CLIENT_ID], err)
+            LOGGER.error(
+                "notify.%s not set up: KPN refused the login of client_id %r: %s",
+                name,
+                config[CONF_CLIENT_ID],
+                err,
+            )
             return None
         # The service still appears: losing SMS alerts because the internet was down at
         # boot is worse. The token is fetched on the first send.
-        LOGGER.warning("notify.%s: could not reach KPN at %s (%s); will authenticate on the "
-                       "first message", name, client.settings.base_url, err)
+        LOGGER.warning(
+            "notify.%s: could not reach KPN at %s (%s); will authenticate on the first message",
+            name,
+            client.settings.base_url,
+            err,
+        )
     recipients = config[CONF_RECIPIENTS]
     targets = dict(recipients) if isinstance(recipients, Mapping) else None
-    LOGGER.debug("notify.%s: %d recipient(s): %s", name, len(recipients),
-                 ", ".join(mask_number(n) for n in client.settings.recipients))
+    LOGGER.debug(
+        "notify.%s: %d recipient(s): %s",
+        name,
+        len(recipients),
+        ", ".join(mask_number(n) for n in client.settings.recipients),
+    )
     return KpnSmsNotificationService(client, targets=targets)
 
 
-def _service_for_entry(hass: HomeAssistant, info: DiscoveryInfoType
-                       ) -> KpnSmsNotificationService | None:
+def _service_for_entry(
+    hass: HomeAssistant, info: DiscoveryInfoType
+) -> KpnSmsNotificationService | None:
     entry = hass.config_entries.async_get_entry(info.get("entry_id", ""))
     runtime = getattr(entry, "runtime_data", None) if entry else None
     if entry is None or not isinstance(runtime, KpnRuntime):
@@ -135,9 +151,14 @@ def _service_for_entry(hass: HomeAssistant, info: DiscoveryInfoType
 class KpnSmsNotificationService(BaseNotificationService):
     """`notify.<name>`: message, title, target (numbers; overrides recipients), data."""
 
-    def __init__(self, client: KpnSms, *, targets: dict[str, str] | None = None,
-                 entry: KpnSmsConfigEntry | None = None,
-                 runtime: KpnRuntime | None = None) -> None:
+    def __init__(
+        self,
+        client: KpnSms,
+        *,
+        targets: dict[str, str] | None = None,
+        entry: KpnSmsConfigEntry | None = None,
+        runtime: KpnRuntime | None = None,
+    ) -> None:
         self.client = client
         self._targets = targets
         self._entry = entry
@@ -153,29 +174,40 @@ class KpnSmsNotificationService(BaseNotificationService):
         if targets is None and self._entry is not None:
             targets = list(entry_recipients(self._entry).values()) or None
         await async_send(
-            self.hass, self.client, message, targets,
-            title=kwargs.get(ATTR_TITLE), data=kwargs.get(ATTR_DATA), entry=self._entry,
+            self.hass,
+            self.client,
+            message,
+            targets,
+            title=kwargs.get(ATTR_TITLE),
+            data=kwargs.get(ATTR_DATA),
+            entry=self._entry,
             webhook_url=self._runtime.webhook_url if self._runtime else None,
         )
 
 
 def entry_recipients(entry: KpnSmsConfigEntry) -> dict[str, str]:
     """label -> number for a config entry: its recipient subentries."""
-    return {subentry.title: subentry.data[CONF_NUMBER]
-            for subentry in entry.subentries.values()
-            if subentry.subentry_type == SUBENTRY_RECIPIENT}
+    return {
+        subentry.title: subentry.data[CONF_NUMBER]
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_RECIPIENT
+    }
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry,
-                            async_add_entities: AddEntitiesCallback) -> None:
+async def async_setup_entry(
+    hass: HomeAssistant, entry: KpnSmsConfigEntry, async_add_entities: AddEntitiesCallback
+) -> None:
     """One notify entity per recipient."""
     runtime = entry.runtime_data
     for subentry_id, subentry in entry.subentries.items():
         if subentry.subentry_type != SUBENTRY_RECIPIENT:
             continue
         async_add_entities(
-            [KpnSmsRecipientEntity(entry, runtime, subentry.title,
-                                   subentry.data[CONF_NUMBER], subentry_id)],
+            [
+                KpnSmsRecipientEntity(
+                    entry, runtime, subentry.title, subentry.data[CONF_NUMBER], subentry_id
+                )
+            ],
             config_subentry_id=subentry_id,  # type: ignore[call-arg]
         )
 
@@ -201,8 +233,14 @@ class KpnSmsRecipientEntity(NotifyEntity):
     _attr_name = None  # the device's name: "KPN SMS Alice" -> notify.kpn_sms_alice
     _attr_supported_features = NotifyEntityFeature.TITLE
 
-    def __init__(self, entry: KpnSmsConfigEntry, runtime: KpnRuntime, label: str, number: str,
-                 subentry_id: str) -> None:
+    def __init__(
+        self,
+        entry: KpnSmsConfigEntry,
+        runtime: KpnRuntime,
+        label: str,
+        number: str,
+        subentry_id: str,
+    ) -> None:
         self._entry = entry
         self._runtime = runtime
         self._number = _canonical(number, entry.data.get(CONF_REGION, DEFAULT_REGION))
@@ -219,5 +257,12 @@ class KpnSmsRecipientEntity(NotifyEntity):
         )
 
     async def async_send_message(self, message: str, title: str | None = None) -> None:
-        await async_send(self.hass, self._runtime.client, message, [self._number], title=title,
-                         entry=self._entry, webhook_url=self._runtime.webhook_url)
+        await async_send(
+            self.hass,
+            self._runtime.client,
+            message,
+            [self._number],
+            title=title,
+            entry=self._entry,
+            webhook_url=self._runtime.webhook_url,
+        )

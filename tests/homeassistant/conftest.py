@@ -24,9 +24,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # The project turns every warning into an error; Home Assistant 2025.4 itself warns
     # (aiohttp's NotAppKeyWarning in its http component). Keep that strictness for our code
     # only: later filters win.
-    for line in ("default", "ignore::aiohttp.web_exceptions.NotAppKeyWarning",
-                 "error::Warning:kpn_sms_notify.*",
-                 "error::Warning:custom_components.*"):
+    for line in (
+        "default",
+        "ignore::aiohttp.web_exceptions.NotAppKeyWarning",
+        "error::Warning:kpn_sms_notify.*",
+        "error::Warning:custom_components.*",
+    ):
         config.addinivalue_line("filterwarnings", line)
 
 
@@ -44,5 +47,9 @@ def emu(socket_enabled: None, emulator: Emulator) -> Emulator:
 @pytest.fixture
 def kpn_config(emu: Emulator) -> dict[str, Any]:
     """Credentials and address that the emulator accepts."""
-    return {"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET, "sender": SENDER,
-            "base_url": emu.url}
+    return {
+        "client_id": EMU_CLIENT_ID,
+        "client_secret": EMU_CLIENT_SECRET,
+        "sender": SENDER,
+        "base_url": emu.url,
+    }

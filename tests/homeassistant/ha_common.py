@@ -39,23 +39,38 @@ WEBHOOK_ID = "0123456789abcdef" * 4
 
 def entry_data(emu: Emulator, **extra: Any) -> dict[str, Any]:
     """Config entry data as the config flow stores it, for the emulator."""
-    return {"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET, "sender": SENDER,
-            "base_url": emu.url, "region": "NL", "inbound_mode": "none",
-            "webhook_id": WEBHOOK_ID, **extra}
+    return {
+        "client_id": EMU_CLIENT_ID,
+        "client_secret": EMU_CLIENT_SECRET,
+        "sender": SENDER,
+        "base_url": emu.url,
+        "region": "NL",
+        "inbound_mode": "none",
+        "webhook_id": WEBHOOK_ID,
+        **extra,
+    }
 
 
 def recipient(title: str, number: str) -> dict[str, Any]:
-    return {"data": {"number": number}, "subentry_type": "recipient", "title": title,
-            "unique_id": number}
+    return {
+        "data": {"number": number},
+        "subentry_type": "recipient",
+        "title": title,
+        "unique_id": number,
+    }
 
 
-async def setup_entry(hass: HomeAssistant, emu: Emulator,
-                      recipients: dict[str, str] | None = None, **extra: Any
-                      ) -> MockConfigEntry:
+async def setup_entry(
+    hass: HomeAssistant, emu: Emulator, recipients: dict[str, str] | None = None, **extra: Any
+) -> MockConfigEntry:
     """A loaded config entry with a recipient subentry per item of `recipients`."""
     entry = MockConfigEntry(
-        domain=DOMAIN, title="KPN SMS", unique_id=EMU_CLIENT_ID, data=entry_data(emu, **extra),
-        subentries_data=[recipient(t, n) for t, n in (recipients or {}).items()])
+        domain=DOMAIN,
+        title="KPN SMS",
+        unique_id=EMU_CLIENT_ID,
+        data=entry_data(emu, **extra),
+        subentries_data=[recipient(t, n) for t, n in (recipients or {}).items()],
+    )
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

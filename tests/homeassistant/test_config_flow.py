@@ -16,8 +16,15 @@ from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
 
 def user_input(emu: Emulator, **change: Any) -> dict[str, Any]:
-    return {"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET, "sender": SENDER,
-            "base_url": emu.url, "region": "NL", "inbound_mode": "none", **change}
+    return {
+        "client_id": EMU_CLIENT_ID,
+        "client_secret": EMU_CLIENT_SECRET,
+        "sender": SENDER,
+        "base_url": emu.url,
+        "region": "NL",
+        "inbound_mode": "none",
+        **change,
+    }
 
 
 async def start(hass: HomeAssistant) -> dict[str, Any]:
@@ -33,8 +40,9 @@ async def test_user_flow_tests_credentials_then_creates_the_entry(
     result = await start(hass)
     assert emu.counters["token_requests"] == 0
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input(emu, sender=" HomeAlert ", inbound_mode="register",
-                                      inbound_number="0612345678"))
+        result["flow_id"],
+        user_input(emu, sender=" HomeAlert ", inbound_mode="register", inbound_number="0612345678"),
+    )
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -57,25 +65,39 @@ async def test_user_flow_tests_credentials_then_creates_the_entry(
         ({"base_url": "http://kpn.example.com"}, {}, "base_url", "invalid_base_url"),
         ({"sender": "Way Too Long Sender"}, {}, "sender", "invalid_sender"),
         ({"region": "XX"}, {}, "region", "invalid_region"),
-        ({"inbound_mode": "register"}, {"inbound_mode": "none"}, "inbound_number",
-         "number_required"),
-        ({"inbound_mode": "register", "inbound_number": "0699"}, {"inbound_mode": "none"},
-         "inbound_number", "invalid_number"),
+        (
+            {"inbound_mode": "register"},
+            {"inbound_mode": "none"},
+            "inbound_number",
+            "number_required",
+        ),
+        (
+            {"inbound_mode": "register", "inbound_number": "0699"},
+            {"inbound_mode": "none"},
+            "inbound_number",
+            "invalid_number",
+        ),
     ],
 )
 async def test_each_error_is_shown_then_the_user_recovers(
-    hass: HomeAssistant, emu: Emulator, change: dict[str, Any], fix: dict[str, Any],
-    field: str, error: str,
+    hass: HomeAssistant,
+    emu: Emulator,
+    change: dict[str, Any],
+    fix: dict[str, Any],
+    field: str,
+    error: str,
 ) -> None:
     result = await start(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input(emu, **change))
+        result["flow_id"], user_input(emu, **change)
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {field: error}
     assert hass.config_entries.async_entries(DOMAIN) == []
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input(emu, **fix))
+        result["flow_id"], user_input(emu, **fix)
+    )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
@@ -94,8 +116,7 @@ async def test_unexpected_error_shows_unknown_and_is_logged(
     # A bug cannot be produced by the emulator: this is the one patched edge.
     result = await start(hass)
     with patch("kpn_sms_notify.client.KpnSms.authenticate", side_effect=RuntimeError("boom")):
-        result = await hass.config_entries.flow.async_configure(result["flow_id"],
-                                                                user_input(emu))
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(emu))
     assert result["errors"] == {"base": "unknown"}
     assert "boom" in caplog.text
 
@@ -117,11 +138,13 @@ async def test_refused_credentials_at_setup_start_reauth_and_reauth_recovers(
     assert flow["step_id"] == "reauth_confirm"
 
     result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {"client_secret": "still-wrong"})
+        flow["flow_id"], {"client_secret": "still-wrong"}
+    )
     assert result["errors"] == {"base": "invalid_auth"}
 
     result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET})
+        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET}
+    )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -175,11 +198,13 @@ async def test_missing_sms_product_on_a_running_entry_starts_reauth(
     assert flow["step_id"] == "reauth_confirm"
 
     result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET})
+        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET}
+    )
     assert result["errors"] == {"base": "missing_product"}
     emu.configure(api_products=["sms-nexmo", "phone-numbers-nexmo"])
     result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET})
+        flow["flow_id"], {"client_secret": EMU_CLIENT_SECRET}
+    )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "reauth_successful"
     await hass.services.async_call("notify", "kpn_sms", {"message": "x"}, blocking=True)
@@ -209,7 +234,8 @@ async def test_reconfigure_changes_settings_after_testing_them(
     assert result["errors"] == {"base": "cannot_connect"}
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**changed, "base_url": emu.url})
+        result["flow_id"], {**changed, "base_url": emu.url}
+    )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
     assert entry.data["sender"] == "NewSender"
@@ -222,18 +248,22 @@ async def test_reconfigure_refuses_another_account(hass: HomeAssistant, emu: Emu
     entry = await setup_entry(hass, emu)
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input(emu, client_id="another-account"))
+        result["flow_id"], user_input(emu, client_id="another-account")
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_account"
 
 
-async def add_recipient(hass: HomeAssistant, entry_id: str, name: str, number: str
-                        ) -> dict[str, Any]:
+async def add_recipient(
+    hass: HomeAssistant, entry_id: str, name: str, number: str
+) -> dict[str, Any]:
     result = await hass.config_entries.subentries.async_init(
-        (entry_id, "recipient"), context={"source": SOURCE_USER})
+        (entry_id, "recipient"), context={"source": SOURCE_USER}
+    )
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"name": name, "number": number})
+        result["flow_id"], {"name": name, "number": number}
+    )
     await hass.async_block_till_done()
     return result
 
@@ -250,12 +280,15 @@ async def test_recipient_subentries_become_entities(hass: HomeAssistant, emu: Em
     result = await add_recipient(hass, entry.entry_id, "Alice again", "+31612345678")
     assert result["reason"] == "already_configured"
     result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, "recipient"), context={"source": SOURCE_USER})
+        (entry.entry_id, "recipient"), context={"source": SOURCE_USER}
+    )
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"name": "Bob", "number": "0699"})
+        result["flow_id"], {"name": "Bob", "number": "0699"}
+    )
     assert result["errors"] == {"number": "invalid_number"}
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"name": "Bob", "number": "0687654321"})
+        result["flow_id"], {"name": "Bob", "number": "0687654321"}
+    )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert hass.states.get("notify.kpn_sms_bob") is not None
@@ -271,8 +304,11 @@ async def test_a_foreign_recipient_keeps_its_country(hass: HomeAssistant, emu: E
     [subentry] = entry.subentries.values()
     assert subentry.data == {"number": "+492010000"}
     await hass.services.async_call(
-        "notify", "send_message", {"entity_id": "notify.kpn_sms_oma", "message": "Hallo"},
-        blocking=True)
+        "notify",
+        "send_message",
+        {"entity_id": "notify.kpn_sms_oma", "message": "Hallo"},
+        blocking=True,
+    )
     assert [m["to"] for m in emu.messages] == ["492010000"]  # the wire has no "+"
 
 
@@ -291,10 +327,12 @@ async def test_recipient_subentry_reconfigure(hass: HomeAssistant, emu: Emulator
     # (MockConfigEntry.start_subentry_reconfigure_flow changed its signature in 2026.)
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, "recipient"),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id})
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+    )
     assert result["step_id"] == "reconfigure"
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"name": "Alice mobile", "number": "0687654321"})
+        result["flow_id"], {"name": "Alice mobile", "number": "0687654321"}
+    )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
     assert entry.subentries[subentry_id].data == {"number": f"+{BOB}"}

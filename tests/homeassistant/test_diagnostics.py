@@ -18,17 +18,31 @@ from kpn_sms_notify.numbers import mask_number
 async def test_diagnostics_redact_secrets_and_mask_numbers(
     hass: HomeAssistant, emu: Emulator, hass_client: ClientSessionGenerator
 ) -> None:
-    entry = await setup_entry(hass, emu, recipients={"Alice": ALICE}, inbound_mode="register",
-                              inbound_number=BOB, signature_secret="sig-secret-xyz")
-    await hass.services.async_call("notify", "kpn_sms", {"message": "x", "target": [BOB]},
-                                   blocking=True)
+    entry = await setup_entry(
+        hass,
+        emu,
+        recipients={"Alice": ALICE},
+        inbound_mode="register",
+        inbound_number=BOB,
+        signature_secret="sig-secret-xyz",
+    )
+    await hass.services.async_call(
+        "notify", "kpn_sms", {"message": "x", "target": [BOB]}, blocking=True
+    )
     token = (await entry.runtime_data.client.authenticate()).access_token  # the live token
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     text = json.dumps(diagnostics)
 
-    for secret in (EMU_CLIENT_SECRET, EMU_CLIENT_ID, WEBHOOK_ID, "sig-secret-xyz", token,
-                   ALICE, BOB):
+    for secret in (
+        EMU_CLIENT_SECRET,
+        EMU_CLIENT_ID,
+        WEBHOOK_ID,
+        "sig-secret-xyz",
+        token,
+        ALICE,
+        BOB,
+    ):
         assert secret not in text, secret
     data = diagnostics["entry"]["data"]
     assert data["client_secret"] == data["webhook_id"] == "**REDACTED**"

@@ -71,11 +71,17 @@ def config_dir(tmp_path: Path, emu: Emulator) -> tuple[Path, int]:
     port = free_port()
     install_homeassistant(tmp_path)
     (tmp_path / "configuration.yaml").write_text(
-        CONFIGURATION.format(port=port, sender=SENDER, base_url=emu.url))
+        CONFIGURATION.format(port=port, sender=SENDER, base_url=emu.url)
+    )
     (tmp_path / "secrets.yaml").write_text(
-        f"kpn_client_id: {EMU_CLIENT_ID}\nkpn_client_secret: {EMU_CLIENT_SECRET}\n")
-    subprocess.run(hass_command("--script", "auth", "-c", str(tmp_path), "add", USER, PASSWORD),
-                   check=True, capture_output=True, timeout=120)
+        f"kpn_client_id: {EMU_CLIENT_ID}\nkpn_client_secret: {EMU_CLIENT_SECRET}\n"
+    )
+    subprocess.run(
+        hass_command("--script", "auth", "-c", str(tmp_path), "add", USER, PASSWORD),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return tmp_path, port
 
 
@@ -84,8 +90,12 @@ def hass_process(config_dir: tuple[Path, int]) -> Iterator[tuple[str, Path]]:
     path, port = config_dir
     log = path / "hass-output.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(hass_command("-c", str(path), "--skip-pip"), stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+        proc = subprocess.Popen(
+            hass_command("-c", str(path), "--skip-pip"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, proc, log)
@@ -117,20 +127,28 @@ def wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 def login(client: httpx.Client, base: str) -> str:
     """The login flow of the homeassistant auth provider (no onboarding needed)."""
     client_id = f"{base}/"
-    flow = client.post(f"{base}/auth/login_flow", json={
-        "client_id": client_id, "handler": ["homeassistant", None],
-        "redirect_uri": client_id}).json()
-    result = client.post(f"{base}/auth/login_flow/{flow['flow_id']}", json={
-        "client_id": client_id, "username": USER, "password": PASSWORD}).json()
+    flow = client.post(
+        f"{base}/auth/login_flow",
+        json={
+            "client_id": client_id,
+            "handler": ["homeassistant", None],
+            "redirect_uri": client_id,
+        },
+    ).json()
+    result = client.post(
+        f"{base}/auth/login_flow/{flow['flow_id']}",
+        json={"client_id": client_id, "username": USER, "password": PASSWORD},
+    ).json()
     assert result.get("type") == "create_entry", result
-    token = client.post(f"{base}/auth/token", data={
-        "grant_type": "authorization_code", "code": result["result"], "client_id": client_id})
+    token = client.post(
+        f"{base}/auth/token",
+        data={"grant_type": "authorization_code", "code": result["result"], "client_id": client_id},
+    )
     token.raise_for_status()
     return str(token.json()["access_token"])
 
 
-def wait_for_service(client: httpx.Client, base: str, headers: dict[str, str], log: Path
-                     ) -> None:
+def wait_for_service(client: httpx.Client, base: str, headers: dict[str, str], log: Path) -> None:
     """The API answers before every platform is set up: wait for notify.kpn_sms."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     while time.monotonic() < deadline:
@@ -150,18 +168,25 @@ def test_real_hass_sends_three_notifications_with_one_token(
         wait_for_service(client, base, headers, log)
 
         for n in range(3):
-            answer = client.post(f"{base}/api/services/notify/kpn_sms", headers=headers,
-                                 json={"message": f"Disk full {n}", "title": "web1"})
+            answer = client.post(
+                f"{base}/api/services/notify/kpn_sms",
+                headers=headers,
+                json={"message": f"Disk full {n}", "title": "web1"},
+            )
             assert answer.status_code == 200, answer.text
 
         assert sorted((m["to"], m["text"]) for m in emu.messages) == sorted(
-            (to, f"web1\nDisk full {n}") for n in range(3) for to in (ALICE, BOB))
+            (to, f"web1\nDisk full {n}") for n in range(3) for to in (ALICE, BOB)
+        )
         assert emu.counters["token_requests"] == 1
 
         # A failure is not swallowed: the REST call fails and the log names the number masked.
         emu.configure(forced_status={FAILING: "29"})
-        answer = client.post(f"{base}/api/services/notify/kpn_sms", headers=headers,
-                             json={"message": "x", "target": [FAILING]})
+        answer = client.post(
+            f"{base}/api/services/notify/kpn_sms",
+            headers=headers,
+            json={"message": "x", "target": [FAILING]},
+        )
         assert answer.status_code >= 400
 
     output = log.read_text()

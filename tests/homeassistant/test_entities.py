@@ -22,7 +22,9 @@ def texts(emu: Emulator) -> list[tuple[str, str]]:
 
 
 async def test_an_entity_per_recipient_sends_message_and_title(
-    hass: HomeAssistant, emu: Emulator, entity_registry: er.EntityRegistry,
+    hass: HomeAssistant,
+    emu: Emulator,
+    entity_registry: er.EntityRegistry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
     entry = await setup_entry(hass, emu, recipients=RECIPIENTS)
@@ -34,14 +36,17 @@ async def test_an_entity_per_recipient_sends_message_and_title(
         assert registered.config_entry_id == entry.entry_id
         assert registered.unique_id.endswith(subentry_of[label])
         assert hass.states.get(entity_id).attributes["recipient"] == mask_number(
-            f"+{RECIPIENTS[label]}")  # E.164 with "+", also for entries stored without
+            f"+{RECIPIENTS[label]}"
+        )  # E.164 with "+", also for entries stored without
         device = device_registry.async_get(registered.device_id)
         assert device.name == f"KPN SMS {label}"
 
     await hass.services.async_call(
-        "notify", "send_message",
+        "notify",
+        "send_message",
         {"entity_id": "notify.kpn_sms_alice", "message": "Door open", "title": "Home"},
-        blocking=True)
+        blocking=True,
+    )
 
     assert texts(emu) == [(ALICE, "Home\nDoor open")]
     assert hass.states.get("notify.kpn_sms_alice").state not in ("unknown", "unavailable")
@@ -54,12 +59,18 @@ async def test_entity_failure_raises(hass: HomeAssistant, emu: Emulator) -> None
     await setup_entry(hass, emu, recipients=RECIPIENTS)
     with pytest.raises(HomeAssistantError, match=mask_number(BOB).replace("*", r"\*")):
         await hass.services.async_call(
-            "notify", "send_message", {"entity_id": "notify.kpn_sms_bob", "message": "x"},
-            blocking=True)
+            "notify",
+            "send_message",
+            {"entity_id": "notify.kpn_sms_bob", "message": "x"},
+            blocking=True,
+        )
     with pytest.raises(ServiceValidationError):
         await hass.services.async_call(
-            "notify", "send_message", {"entity_id": "notify.kpn_sms_alice", "message": " "},
-            blocking=True)
+            "notify",
+            "send_message",
+            {"entity_id": "notify.kpn_sms_alice", "message": " "},
+            blocking=True,
+        )
     assert emu.messages == []
 
 
@@ -68,13 +79,17 @@ async def test_refused_token_during_a_send_starts_reauth(
 ) -> None:
     entry = await setup_entry(hass, emu, recipients=RECIPIENTS)
     # KPN rotated the secret: the token is refused (401) and so is the renewal.
-    emu.configure(client_secret="rotated-by-kpn",
-                  forced_http={"/communication/nexmo/sms/send": 401})
+    emu.configure(
+        client_secret="rotated-by-kpn", forced_http={"/communication/nexmo/sms/send": 401}
+    )
 
     with pytest.raises(HomeAssistantError, match="credentials"):
         await hass.services.async_call(
-            "notify", "send_message", {"entity_id": "notify.kpn_sms_alice", "message": "x"},
-            blocking=True)
+            "notify",
+            "send_message",
+            {"entity_id": "notify.kpn_sms_alice", "message": "x"},
+            blocking=True,
+        )
     await hass.async_block_till_done()
 
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -90,9 +105,11 @@ async def test_entry_service_with_target_and_default_recipients(
     assert hass.services.has_service("notify", "kpn_sms")
 
     await hass.services.async_call(
-        "notify", "kpn_sms",
+        "notify",
+        "kpn_sms",
         {"message": "ad hoc", "title": "t", "target": ["+31 6 11111111", "0622222222"]},
-        blocking=True)
+        blocking=True,
+    )
     assert texts(emu) == [("31611111111", "t\nad hoc"), ("31622222222", "t\nad hoc")]
 
     await hass.services.async_call("notify", "kpn_sms", {"message": "all"}, blocking=True)
@@ -112,8 +129,11 @@ async def test_entry_service_partial_failure(hass: HomeAssistant, emu: Emulator)
     await setup_entry(hass, emu)
     with pytest.raises(HomeAssistantError) as info:
         await hass.services.async_call(
-            "notify", "kpn_sms", {"message": "x", "target": ["0611111111", "0622222222"]},
-            blocking=True)
+            "notify",
+            "kpn_sms",
+            {"message": "x", "target": ["0611111111", "0622222222"]},
+            blocking=True,
+        )
     assert mask_number("31622222222") in str(info.value)
     assert "31622222222" not in str(info.value)
     assert texts(emu) == [("31611111111", "x")]
@@ -131,5 +151,3 @@ async def test_unload_removes_entities_and_service(hass: HomeAssistant, emu: Emu
     assert hass.services.has_service("notify", "kpn_sms")
     await hass.services.async_call("notify", "kpn_sms", {"message": "again"}, blocking=True)
     assert len(emu.messages) == 2
-
-

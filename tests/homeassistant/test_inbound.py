@@ -23,22 +23,48 @@ from kpn_sms_notify.inbound import DEFAULT_MAX_SKEW, compute_signature
 INBOUND = "kpn_sms_notify_inbound"
 DELIVERY = "kpn_sms_notify_delivery"
 PATH = f"/api/webhook/{WEBHOOK_ID}"
-SMS = {"msisdn": BOB, "to": ALICE, "messageId": "0A0000000123ABCD1", "text": "ACK 42",
-       "type": "text", "keyword": "ACK", "message-timestamp": "2026-11-26 12:00:00"}
-DLR = {"msisdn": BOB, "to": "HomeAlert", "network-code": "20408",
-       "messageId": "13000000AAAA0001", "price": "0.07500000", "status": "delivered",
-       "scts": "2611261200", "err-code": "0", "message-timestamp": "2026-11-26 12:00:01"}
+SMS = {
+    "msisdn": BOB,
+    "to": ALICE,
+    "messageId": "0A0000000123ABCD1",
+    "text": "ACK 42",
+    "type": "text",
+    "keyword": "ACK",
+    "message-timestamp": "2026-11-26 12:00:00",
+}
+DLR = {
+    "msisdn": BOB,
+    "to": "HomeAlert",
+    "network-code": "20408",
+    "messageId": "13000000AAAA0001",
+    "price": "0.07500000",
+    "status": "delivered",
+    "scts": "2611261200",
+    "err-code": "0",
+    "message-timestamp": "2026-11-26 12:00:01",
+}
 
 # An account set to the Messages API sends its own shapes to the same webhook.
-MESSAGES_SMS = {"to": ALICE, "from": BOB, "channel": "sms", "message_type": "text",
-                "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab", "text": "ACK 43",
-                "timestamp": "2026-11-26T12:00:00Z", "sms": {"num_messages": "1",
-                                                             "keyword": "ACK"},
-                "usage": {"price": "0.0333", "currency": "EUR"}}
-MESSAGES_STATUS = {"message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac", "to": BOB,
-                   "from": "HomeAlert", "timestamp": "2026-11-26T12:00:05Z",
-                   "status": "rejected", "channel": "sms",
-                   "error": {"code": 1300, "reason": "Not part of the provider network"}}
+MESSAGES_SMS = {
+    "to": ALICE,
+    "from": BOB,
+    "channel": "sms",
+    "message_type": "text",
+    "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab",
+    "text": "ACK 43",
+    "timestamp": "2026-11-26T12:00:00Z",
+    "sms": {"num_messages": "1", "keyword": "ACK"},
+    "usage": {"price": "0.0333", "currency": "EUR"},
+}
+MESSAGES_STATUS = {
+    "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac",
+    "to": BOB,
+    "from": "HomeAlert",
+    "timestamp": "2026-11-26T12:00:05Z",
+    "status": "rejected",
+    "channel": "sms",
+    "error": {"code": 1300, "reason": "Not part of the provider network"},
+}
 
 ClientFactory = Callable[[], Awaitable[TestClient]]
 
@@ -51,8 +77,7 @@ async def wait_for(events: list[Event], count: int, timeout: float = 10.0) -> No
 
 
 @pytest.fixture
-async def web(hass: HomeAssistant, emu: Emulator, hass_client_no_auth: ClientFactory
-              ) -> TestClient:
+async def web(hass: HomeAssistant, emu: Emulator, hass_client_no_auth: ClientFactory) -> TestClient:
     """A loaded entry, and an HTTP client for Home Assistant on a real 127.0.0.1 port."""
     await setup_entry(hass, emu)
     return await hass_client_no_auth()
@@ -90,8 +115,7 @@ async def test_json_without_a_json_content_type_fires_the_event(
     body = json.dumps(SMS).encode()
     headers = {"Content-Type": content_type} if content_type else {}
     # skip_auto_headers: aiohttp's client would otherwise label raw bytes itself.
-    answer = await web.post(PATH, data=body, headers=headers,
-                            skip_auto_headers=["Content-Type"])
+    answer = await web.post(PATH, data=body, headers=headers, skip_auto_headers=["Content-Type"])
     assert answer.status == 200, await answer.text()
     await hass.async_block_till_done()
     [event] = events
@@ -99,8 +123,9 @@ async def test_json_without_a_json_content_type_fires_the_event(
     assert event.data["message_id"] == SMS["messageId"]
 
 
-async def test_messages_api_shapes_fire_the_usual_events(hass: HomeAssistant, web: TestClient
-                                                         ) -> None:
+async def test_messages_api_shapes_fire_the_usual_events(
+    hass: HomeAssistant, web: TestClient
+) -> None:
     inbound = async_capture_events(hass, INBOUND)
     delivery = async_capture_events(hass, DELIVERY)
     for _ in range(2):  # a redelivery is answered 200 and fires nothing new
@@ -130,13 +155,19 @@ async def test_redelivered_sms_fires_once(hass: HomeAssistant, web: TestClient) 
     assert len(events) == 1
 
 
-async def test_concatenated_parts_are_joined_in_order(hass: HomeAssistant, web: TestClient
-                                                      ) -> None:
+async def test_concatenated_parts_are_joined_in_order(hass: HomeAssistant, web: TestClient) -> None:
     events = async_capture_events(hass, INBOUND)
     parts = ["first part, ", "second part, ", "third"]
     for n in (3, 1, 3, 2):  # out of order, with a redelivery
-        part = {**SMS, "messageId": f"0A00000000000{n}", "text": parts[n - 1], "concat": "true",
-                "concat-ref": "7F", "concat-total": "3", "concat-part": str(n)}
+        part = {
+            **SMS,
+            "messageId": f"0A00000000000{n}",
+            "text": parts[n - 1],
+            "concat": "true",
+            "concat-ref": "7F",
+            "concat-total": "3",
+            "concat-part": str(n),
+        }
         assert (await web.post(PATH, json=part)).status == 200
         await hass.async_block_till_done()
         if n != 2:
@@ -172,11 +203,17 @@ async def test_delivery_receipt_fires_a_delivery_event_once(
     ("send", "reason"),
     [
         (lambda web: web.post(PATH, data={**SMS, "messageId": ""}), "messageId"),
-        (lambda web: web.post(PATH, data={k: v for k, v in SMS.items() if k != "msisdn"}),
-         "msisdn"),
+        (
+            lambda web: web.post(PATH, data={k: v for k, v in SMS.items() if k != "msisdn"}),
+            "msisdn",
+        ),
         (lambda web: web.post(PATH, data={**DLR, "status": "<b>"}), "status"),
-        (lambda web: web.post(PATH, data=b"{not json", headers={
-            "Content-Type": "application/json"}), "JSON"),
+        (
+            lambda web: web.post(
+                PATH, data=b"{not json", headers={"Content-Type": "application/json"}
+            ),
+            "JSON",
+        ),
         (lambda web: web.post(PATH, json=["a", "list"]), "JSON object"),
         (lambda web: web.post(PATH, data=b"x" * 70_000), "too large"),
     ],
@@ -237,8 +274,9 @@ async def test_signed_webhooks_have_a_replay_window(
     assert entry.runtime_data.assembler.seen_for == DEFAULT_MAX_SKEW
 
 
-async def reachable_entry(hass: HomeAssistant, emu: Emulator, client_factory: ClientFactory,
-                          **extra: Any) -> str:
+async def reachable_entry(
+    hass: HomeAssistant, emu: Emulator, client_factory: ClientFactory, **extra: Any
+) -> str:
     """Home Assistant served on 127.0.0.1 with that as its external URL, then an entry."""
     # Everything that adds HTTP views first: the test server freezes the router.
     for component in ("webhook", "notify"):
@@ -255,8 +293,9 @@ async def test_registered_with_kpn_then_replies_arrive_as_events(
     hass: HomeAssistant, emu: Emulator, hass_client_no_auth: ClientFactory, fmt: str
 ) -> None:
     emu.configure(inbound_format=fmt)
-    base = await reachable_entry(hass, emu, hass_client_no_auth,
-                                 inbound_mode="register", inbound_number="0612345678")
+    base = await reachable_entry(
+        hass, emu, hass_client_no_auth, inbound_mode="register", inbound_number="0612345678"
+    )
     assert emu.webhooks["registered"] == {ALICE: f"{base}{PATH}"}
 
     events = async_capture_events(hass, INBOUND)
@@ -279,9 +318,13 @@ async def test_registered_with_kpn_then_replies_arrive_as_events(
 async def test_virtual_number_is_pointed_at_the_webhook(
     hass: HomeAssistant, emu: Emulator, hass_client_no_auth: ClientFactory
 ) -> None:
-    base = await reachable_entry(hass, emu, hass_client_no_auth,
-                                 inbound_mode="number_update",
-                                 inbound_number="+" + DEFAULT_VIRTUAL_NUMBER)
+    base = await reachable_entry(
+        hass,
+        emu,
+        hass_client_no_auth,
+        inbound_mode="number_update",
+        inbound_number="+" + DEFAULT_VIRTUAL_NUMBER,
+    )
     # number/update GETs the URL first (our webhook answers 200) and then stores it.
     assert emu.webhooks["numbers"] == {DEFAULT_VIRTUAL_NUMBER: f"{base}{PATH}"}
 
@@ -295,12 +338,16 @@ async def test_delivery_receipts_come_back_to_our_webhook(
     hass: HomeAssistant, emu: Emulator, hass_client_no_auth: ClientFactory
 ) -> None:
     emu.configure(dlr_status={BOB: "delivered"})
-    await reachable_entry(hass, emu, hass_client_no_auth, inbound_mode="register",
-                          inbound_number=ALICE)
+    await reachable_entry(
+        hass, emu, hass_client_no_auth, inbound_mode="register", inbound_number=ALICE
+    )
     events = async_capture_events(hass, DELIVERY)
     await hass.services.async_call(
-        "notify", "kpn_sms", {"message": "track me", "target": [BOB],
-                              "data": {"status_report": True}}, blocking=True)
+        "notify",
+        "kpn_sms",
+        {"message": "track me", "target": [BOB], "data": {"status_report": True}},
+        blocking=True,
+    )
     [sent] = emu.messages
     assert sent["callback"].endswith(PATH)  # defaulted to our own webhook
     await wait_for(events, 1)
@@ -315,6 +362,7 @@ async def test_registration_failure_is_a_repair_issue_and_sending_still_works(
     entry = await setup_entry(hass, emu, inbound_mode="register", inbound_number=ALICE)
     issue = issue_registry.async_get_issue(DOMAIN, f"webhook_registration_{entry.entry_id}")
     assert issue is not None and issue.translation_key == "webhook_registration_failed"
-    await hass.services.async_call("notify", "kpn_sms", {"message": "x", "target": [BOB]},
-                                   blocking=True)
+    await hass.services.async_call(
+        "notify", "kpn_sms", {"message": "x", "target": [BOB]}, blocking=True
+    )
     assert len(emu.messages) == 1

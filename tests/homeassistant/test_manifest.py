@@ -27,20 +27,40 @@ MANIFEST = json.loads((ROOT / "manifest.json").read_text())
 HACS = json.loads((ROOT / "hacs.json").read_text())
 
 # HACS's own schemas (hacs/integration, custom_components/hacs/utils/validate.py).
-HACS_MANIFEST_JSON_SCHEMA = vol.Schema({
-    vol.Optional("content_in_root"): bool, vol.Optional("country"): vol.Any(str, [str]),
-    vol.Optional("filename"): str, vol.Optional("hacs"): str,
-    vol.Optional("hide_default_branch"): bool, vol.Optional("homeassistant"): str,
-    vol.Optional("persistent_directory"): str, vol.Optional("render_readme"): bool,
-    vol.Optional("zip_release"): bool, vol.Required("name"): str,
-}, extra=vol.PREVENT_EXTRA)
-INTEGRATION_MANIFEST_JSON_SCHEMA = vol.Schema({
-    vol.Required("codeowners"): list, vol.Required("documentation"): cv.url,
-    vol.Required("domain"): str, vol.Required("issue_tracker"): cv.url,
-    vol.Required("name"): str, vol.Required("version"): vol.Coerce(AwesomeVersion),
-}, extra=vol.ALLOW_EXTRA)
-IOT_CLASSES = {"assumed_state", "calculated", "cloud_polling", "cloud_push", "local_polling",
-               "local_push"}
+HACS_MANIFEST_JSON_SCHEMA = vol.Schema(
+    {
+        vol.Optional("content_in_root"): bool,
+        vol.Optional("country"): vol.Any(str, [str]),
+        vol.Optional("filename"): str,
+        vol.Optional("hacs"): str,
+        vol.Optional("hide_default_branch"): bool,
+        vol.Optional("homeassistant"): str,
+        vol.Optional("persistent_directory"): str,
+        vol.Optional("render_readme"): bool,
+        vol.Optional("zip_release"): bool,
+        vol.Required("name"): str,
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+INTEGRATION_MANIFEST_JSON_SCHEMA = vol.Schema(
+    {
+        vol.Required("codeowners"): list,
+        vol.Required("documentation"): cv.url,
+        vol.Required("domain"): str,
+        vol.Required("issue_tracker"): cv.url,
+        vol.Required("name"): str,
+        vol.Required("version"): vol.Coerce(AwesomeVersion),
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+IOT_CLASSES = {
+    "assumed_state",
+    "calculated",
+    "cloud_polling",
+    "cloud_push",
+    "local_polling",
+    "local_push",
+}
 
 
 def test_manifest_version_is_the_package_version() -> None:
@@ -56,8 +76,7 @@ def test_manifest_follows_the_home_assistant_and_hacs_rules() -> None:
     # hassfest: domain and name first, then the rest sorted.
     keys = list(MANIFEST)
     assert keys[:2] == ["domain", "name"] and keys[2:] == sorted(keys[2:])
-    integration_types = typing.get_args(typing.get_type_hints(loader.Manifest)[
-        "integration_type"])
+    integration_types = typing.get_args(typing.get_type_hints(loader.Manifest)["integration_type"])
     assert MANIFEST["integration_type"] == "service" and "service" in integration_types
     assert MANIFEST["iot_class"] == "cloud_push" and MANIFEST["iot_class"] in IOT_CLASSES
     assert MANIFEST["config_flow"] is True
@@ -130,8 +149,11 @@ def test_hacs_release_zip_holds_the_integration_at_its_root(tmp_path: Path) -> N
     with zipfile.ZipFile(archive) as zf:
         names = set(zf.namelist())
         assert json.loads(zf.read("manifest.json")) == MANIFEST
-    installed = {p.relative_to(INTEGRATION_DIR).as_posix() for p in INTEGRATION_DIR.rglob("*")
-                 if p.is_file() and "__pycache__" not in p.parts}
+    installed = {
+        p.relative_to(INTEGRATION_DIR).as_posix()
+        for p in INTEGRATION_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     assert names == installed
     assert "translations/en.json" in names
 
@@ -143,10 +165,12 @@ def test_every_translation_key_used_in_the_code_is_translated() -> None:
     assert used, "no translation keys found"
     known = set(strings["exceptions"]) | set(strings["issues"])
     assert used - {"inbound_mode"} <= known
-    errors = set(re.findall(
-        r'"(invalid_\w+|cannot_connect|number_required|name_required|unknown)"', code))
+    errors = set(
+        re.findall(r'"(invalid_\w+|cannot_connect|number_required|name_required|unknown)"', code)
+    )
     flow_errors = set(strings["config"]["error"]) | set(
-        strings["config_subentries"]["recipient"]["error"])
+        strings["config_subentries"]["recipient"]["error"]
+    )
     assert errors <= flow_errors | {"invalid_config", "invalid_input", "invalid_data"}
 
 

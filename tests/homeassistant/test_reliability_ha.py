@@ -53,7 +53,7 @@ def assert_clean(text: str, emu: Emulator) -> None:
         for piece in (token, token[:12], token[-12:]):
             assert piece not in text, f"access token leaked: ...{piece[-4:]}"
     found = text.find(CANARY)
-    assert found < 0, f"secret leaked: {text[max(found - 80, 0):found + 40]!r}"
+    assert found < 0, f"secret leaked: {text[max(found - 80, 0) : found + 40]!r}"
 
 
 def assert_masked(log: str, numbers: tuple[str, ...] = (ALICE, BOB)) -> None:
@@ -75,15 +75,27 @@ def logged(caplog: pytest.LogCaptureFixture) -> str:
 # ------------------------------------------------------------------ secrets
 
 
-async def test_yaml_platform_secrets(hass: HomeAssistant, canary: Emulator,
-                                     caplog: pytest.LogCaptureFixture) -> None:
-    base = {"platform": DOMAIN, "client_id": CLIENT_ID, "client_secret": SECRET,
-            "sender": SENDER, "base_url": canary.url}
-    assert await async_setup_component(hass, "notify", {"notify": [
-        {**base, "name": "kpn_ok", "recipients": ["0612345678", "+31687654321"]},
-        {**base, "name": "kpn_bad_config", "max_parts": "lots", "recipients": [ALICE]},
-        {**base, "name": "kpn_wrong_secret", "client_secret": WRONG, "recipients": [ALICE]},
-    ]})
+async def test_yaml_platform_secrets(
+    hass: HomeAssistant, canary: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = {
+        "platform": DOMAIN,
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "sender": SENDER,
+        "base_url": canary.url,
+    }
+    assert await async_setup_component(
+        hass,
+        "notify",
+        {
+            "notify": [
+                {**base, "name": "kpn_ok", "recipients": ["0612345678", "+31687654321"]},
+                {**base, "name": "kpn_bad_config", "max_parts": "lots", "recipients": [ALICE]},
+                {**base, "name": "kpn_wrong_secret", "client_secret": WRONG, "recipients": [ALICE]},
+            ]
+        },
+    )
     await hass.async_block_till_done()
     assert hass.services.has_service("notify", "kpn_ok")
     assert not hass.services.has_service("notify", "kpn_bad_config")
@@ -92,8 +104,7 @@ async def test_yaml_platform_secrets(hass: HomeAssistant, canary: Emulator,
     await hass.services.async_call("notify", "kpn_ok", {"message": "up"}, blocking=True)
     canary.configure(script=[{"http": 500}], forced_status={BOB: "29"})
     with pytest.raises(HomeAssistantError) as info:
-        await hass.services.async_call("notify", "kpn_ok", {"message": "faults"},
-                                       blocking=True)
+        await hass.services.async_call("notify", "kpn_ok", {"message": "faults"}, blocking=True)
     errors.append(f"{info.value} {info.value!r}")
     canary.configure(script=[], forced_status={})
     canary.expire_tokens()
@@ -104,29 +115,39 @@ async def test_yaml_platform_secrets(hass: HomeAssistant, canary: Emulator,
 
 
 async def test_ui_flow_entities_and_diagnostics_secrets(
-    hass: HomeAssistant, canary: Emulator, caplog: pytest.LogCaptureFixture,
+    hass: HomeAssistant,
+    canary: Emulator,
+    caplog: pytest.LogCaptureFixture,
     hass_client: ClientSessionGenerator,
 ) -> None:
     shown: list[str] = []
-    user = {"client_id": CLIENT_ID, "client_secret": WRONG, "sender": SENDER,
-            "base_url": canary.url, "region": "NL", "inbound_mode": "none"}
+    user = {
+        "client_id": CLIENT_ID,
+        "client_secret": WRONG,
+        "sender": SENDER,
+        "base_url": canary.url,
+        "region": "NL",
+        "inbound_mode": "none",
+    }
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], user)
     assert result["type"] is FlowResultType.FORM and result["errors"] == {"base": "invalid_auth"}
     shown.append(json.dumps(result, default=str))
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**user, "client_secret": SECRET})
+        result["flow_id"], {**user, "client_secret": SECRET}
+    )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
     shown.append(repr(entry.as_dict()["title"]))
-    await hass.services.async_call("notify", "kpn_sms",
-                                   {"message": "ad hoc", "target": [ALICE, BOB]},
-                                   blocking=True)
+    await hass.services.async_call(
+        "notify", "kpn_sms", {"message": "ad hoc", "target": [ALICE, BOB]}, blocking=True
+    )
     canary.configure(forced_status={BOB: "7"})
     with pytest.raises(HomeAssistantError) as info:
-        await hass.services.async_call("notify", "kpn_sms", {"message": "x", "target": [BOB]},
-                                       blocking=True)
+        await hass.services.async_call(
+            "notify", "kpn_sms", {"message": "x", "target": [BOB]}, blocking=True
+        )
     shown.append(f"{info.value} {info.value!r}")
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     shown.append(json.dumps(diagnostics, default=str))
@@ -136,17 +157,25 @@ async def test_ui_flow_entities_and_diagnostics_secrets(
     assert_masked(caplog.text)
 
 
-async def test_diagnostics_with_every_secret_set(hass: HomeAssistant, canary: Emulator,
-                                                 hass_client: ClientSessionGenerator) -> None:
+async def test_diagnostics_with_every_secret_set(
+    hass: HomeAssistant, canary: Emulator, hass_client: ClientSessionGenerator
+) -> None:
     canary.configure(client_id=CLIENT_ID)
-    entry = await setup_entry(hass, canary, recipients={"Alice": ALICE},
-                              client_id=CLIENT_ID, client_secret=SECRET,
-                              signature_secret=SIGNATURE)
-    await hass.services.async_call("notify", "send_message",
-                                   {"entity_id": "notify.kpn_sms_alice", "message": "x"},
-                                   blocking=True)
-    text = json.dumps(await get_diagnostics_for_config_entry(hass, hass_client, entry),
-                      default=str)
+    entry = await setup_entry(
+        hass,
+        canary,
+        recipients={"Alice": ALICE},
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        signature_secret=SIGNATURE,
+    )
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.kpn_sms_alice", "message": "x"},
+        blocking=True,
+    )
+    text = json.dumps(await get_diagnostics_for_config_entry(hass, hass_client, entry), default=str)
     assert_clean(text, canary)
     assert ALICE not in text and mask_number(ALICE) in text
 
@@ -164,8 +193,11 @@ FAULTS: list[tuple[str, dict[str, Any], str | None]] = [
     ("429-burst", {"rate_limit": 1, "rate_limit_burst": 1}, None),
     ("status-1", {"script": [{"status": "1"}]}, None),
     # Apigee's rate-limit faults, as stock Apigee sends them (HTTP 500): throttles, retried.
-    ("quota500-burst", {"rate_limit": 1, "rate_limit_burst": 1, "rate_limit_mode": "quota500"},
-     None),
+    (
+        "quota500-burst",
+        {"rate_limit": 1, "rate_limit_burst": 1, "rate_limit_mode": "quota500"},
+        None,
+    ),
     ("500-spike-fault", {"script": [{"http": 500, "body": "spike"}]}, None),
     ("500", {"script": [{"http": 500}]}, r"316\*{6}\d\d"),
     ("dropped", {"script": [{"drop": True}]}, r"316\*{6}\d\d"),
@@ -178,7 +210,10 @@ FAULTS: list[tuple[str, dict[str, Any], str | None]] = [
 
 @pytest.mark.parametrize(("knobs", "error"), [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
 async def test_faults_through_the_entry_service(
-    hass: HomeAssistant, emu: Emulator, knobs: dict[str, Any], error: str | None,
+    hass: HomeAssistant,
+    emu: Emulator,
+    knobs: dict[str, Any],
+    error: str | None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """All recipients are tried; a failure is one HomeAssistantError naming the masked
@@ -189,15 +224,13 @@ async def test_faults_through_the_entry_service(
     emu.configure(**knobs)
     numbers = [ALICE, BOB, CAROL]
     if error is None:
-        await hass.services.async_call("notify", "kpn_sms", {"message": "fault"},
-                                       blocking=True)
+        await hass.services.async_call("notify", "kpn_sms", {"message": "fault"}, blocking=True)
         assert sent(emu) == Counter(numbers)
         if "token" in str(knobs):
             assert emu.counters["auth_failures"] >= 1 and emu.counters["token_failures"] == 1
     else:
         with pytest.raises(HomeAssistantError) as info:
-            await hass.services.async_call("notify", "kpn_sms", {"message": "fault"},
-                                           blocking=True)
+            await hass.services.async_call("notify", "kpn_sms", {"message": "fault"}, blocking=True)
         message = str(info.value)
         assert "\n" not in message and re.search(error, message), message
         for number in numbers:
@@ -218,12 +251,24 @@ def test_emulator_refuses_an_expired_token_on_this_aiohttp(emu: Emulator) -> Non
     import httpx
 
     with httpx.Client(timeout=30, trust_env=False) as http:
-        for path in ("/communication/nexmo/sms/send", "/communication/nexmo/sms/register",
-                     "/communication/nexmo/phone-numbers/account/numbers"):
+        for path in (
+            "/communication/nexmo/sms/send",
+            "/communication/nexmo/sms/register",
+            "/communication/nexmo/phone-numbers/account/numbers",
+        ):
             method = "GET" if "account" in path else "POST"
-            answer = http.request(method, emu.url + path, headers={
-                "Authorization": "Bearer made-up-token"},
-                data={"from": "KPN", "to": ALICE, "text": "x",
-                      "callback_url": "https://example.org/in"} if method == "POST" else None)
+            answer = http.request(
+                method,
+                emu.url + path,
+                headers={"Authorization": "Bearer made-up-token"},
+                data={
+                    "from": "KPN",
+                    "to": ALICE,
+                    "text": "x",
+                    "callback_url": "https://example.org/in",
+                }
+                if method == "POST"
+                else None,
+            )
             assert answer.status_code == 401, (path, answer.status_code, answer.text[:80])
     assert emu.messages == []

@@ -19,7 +19,8 @@ from kpn_sms_notify.numbers import mask_number
 
 async def setup_yaml(hass: HomeAssistant, **platform: Any) -> None:
     assert await async_setup_component(
-        hass, "notify", {"notify": [{"platform": DOMAIN, **platform}]})
+        hass, "notify", {"notify": [{"platform": DOMAIN, **platform}]}
+    )
     await hass.async_block_till_done()
 
 
@@ -30,17 +31,18 @@ def texts(emu: Emulator) -> list[tuple[str, str]]:
 async def test_three_notifications_to_the_configured_recipients_make_one_token_request(
     hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any]
 ) -> None:
-    await setup_yaml(hass, name="kpn_sms", **kpn_config,
-                     recipients=["0612345678", "+31687654321"])
+    await setup_yaml(hass, name="kpn_sms", **kpn_config, recipients=["0612345678", "+31687654321"])
     assert hass.services.has_service("notify", "kpn_sms")
     assert emu.counters["token_requests"] == 1  # authenticated once, at setup
 
     for n in range(3):
         await hass.services.async_call(
-            "notify", "kpn_sms", {"message": f"Disk full {n}", "title": "web1"}, blocking=True)
+            "notify", "kpn_sms", {"message": f"Disk full {n}", "title": "web1"}, blocking=True
+        )
 
-    assert texts(emu) == sorted((to, f"web1\nDisk full {n}") for n in range(3)
-                                for to in (ALICE, BOB))
+    assert texts(emu) == sorted(
+        (to, f"web1\nDisk full {n}") for n in range(3) for to in (ALICE, BOB)
+    )
     assert {m["from"] for m in emu.messages} == {SENDER}
     assert emu.counters["token_requests"] == 1  # the setup token was reused
     # ...over Home Assistant's shared httpx client, not one of its own.
@@ -54,10 +56,16 @@ async def test_target_overrides_recipients_and_data_options_reach_the_wire(
     await setup_yaml(hass, **kpn_config, recipients=[ALICE])
     assert hass.services.has_service("notify", "kpn_sms")  # the default name
 
-    await hass.services.async_call("notify", "kpn_sms", {
-        "message": "Привет " + "x" * 100, "target": ["+31687654321"],
-        "data": {"sender": "Alarm", "unicode": True, "max_parts": 1, "overflow": "truncate"},
-    }, blocking=True)
+    await hass.services.async_call(
+        "notify",
+        "kpn_sms",
+        {
+            "message": "Привет " + "x" * 100,
+            "target": ["+31687654321"],
+            "data": {"sender": "Alarm", "unicode": True, "max_parts": 1, "overflow": "truncate"},
+        },
+        blocking=True,
+    )
 
     [sent] = emu.messages
     assert sent["to"] == BOB  # the configured ALICE was not texted
@@ -72,9 +80,15 @@ async def test_data_flags_take_home_assistant_boolean_spellings(
 ) -> None:
     """`unicode` and `status_report` read "off" / "yes" as Home Assistant's cv.boolean does."""
     await setup_yaml(hass, **kpn_config, recipients=[ALICE])
-    await hass.services.async_call("notify", "kpn_sms", {
-        "message": "Привет", "data": {"unicode": "off", "status_report": "yes"},
-    }, blocking=True)
+    await hass.services.async_call(
+        "notify",
+        "kpn_sms",
+        {
+            "message": "Привет",
+            "data": {"unicode": "off", "status_report": "yes"},
+        },
+        blocking=True,
+    )
     [sent] = emu.messages
     assert sent["type"] == "text"  # unicode "off" is "never": transliterated to GSM-7
     assert sent["status_report_req"] is True
@@ -83,13 +97,16 @@ async def test_data_flags_take_home_assistant_boolean_spellings(
 async def test_recipients_mapping_gives_a_service_per_label(
     hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any]
 ) -> None:
-    await setup_yaml(hass, name="Family SMS", **kpn_config,
-                     recipients={"Alice": "0612345678", "bob": "+31687654321"})
+    await setup_yaml(
+        hass,
+        name="Family SMS",
+        **kpn_config,
+        recipients={"Alice": "0612345678", "bob": "+31687654321"},
+    )
     for service in ("family_sms", "family_sms_alice", "family_sms_bob"):
         assert hass.services.has_service("notify", service), service
 
-    await hass.services.async_call("notify", "family_sms_bob", {"message": "hi Bob"},
-                                   blocking=True)
+    await hass.services.async_call("notify", "family_sms_bob", {"message": "hi Bob"}, blocking=True)
     assert texts(emu) == [(BOB, "hi Bob")]
 
     await hass.services.async_call("notify", "family_sms", {"message": "hi all"}, blocking=True)
@@ -108,8 +125,12 @@ async def test_recipients_mapping_gives_a_service_per_label(
     ],
 )
 async def test_bad_config_logs_one_error_naming_the_key_and_no_service_appears(
-    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any],
-    caplog: pytest.LogCaptureFixture, change: dict[str, Any], key: str,
+    hass: HomeAssistant,
+    emu: Emulator,
+    kpn_config: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    change: dict[str, Any],
+    key: str,
 ) -> None:
     config = {**kpn_config, **change}
     config = {k: v for k, v in config.items() if v is not None}
@@ -117,8 +138,11 @@ async def test_bad_config_logs_one_error_naming_the_key_and_no_service_appears(
         await setup_yaml(hass, **config)
 
     assert not hass.services.has_service("notify", "kpn_sms")
-    errors = [r for r in caplog.records
-              if r.levelno >= logging.ERROR and "kpn_sms_notify" in r.getMessage()]
+    errors = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and "kpn_sms_notify" in r.getMessage()
+    ]
     assert len(errors) == 1, [r.getMessage() for r in errors]
     assert key in errors[0].getMessage()
     assert EMU_CLIENT_SECRET not in caplog.text
@@ -127,7 +151,9 @@ async def test_bad_config_logs_one_error_naming_the_key_and_no_service_appears(
 
 
 async def test_bad_number_error_masks_the_number(
-    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any],
+    hass: HomeAssistant,
+    emu: Emulator,
+    kpn_config: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     await setup_yaml(hass, **kpn_config, recipients=["0612345678", "06123456789999"])
@@ -137,7 +163,9 @@ async def test_bad_number_error_masks_the_number(
 
 
 async def test_secret_is_never_echoed_in_config_errors(
-    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any],
+    hass: HomeAssistant,
+    emu: Emulator,
+    kpn_config: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # An all-digit secret from secrets.yaml arrives as an int: it is text, not an error.
@@ -147,11 +175,14 @@ async def test_secret_is_never_echoed_in_config_errors(
 
 
 async def test_bad_credentials_log_a_clear_line_and_give_no_service(
-    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any],
+    hass: HomeAssistant,
+    emu: Emulator,
+    kpn_config: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await setup_yaml(hass, **{**kpn_config, "client_secret": "wrong-secret-123"},
-                     recipients=[ALICE])
+    await setup_yaml(
+        hass, **{**kpn_config, "client_secret": "wrong-secret-123"}, recipients=[ALICE]
+    )
     assert not hass.services.has_service("notify", "kpn_sms")
     assert "refused the credentials" in caplog.text
     assert "wrong-secret-123" not in caplog.text
@@ -160,7 +191,9 @@ async def test_bad_credentials_log_a_clear_line_and_give_no_service(
 
 
 async def test_unreachable_gateway_at_boot_still_gives_a_service_that_sends_later(
-    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any],
+    hass: HomeAssistant,
+    emu: Emulator,
+    kpn_config: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     emu.configure(token_endpoint_down=True)
@@ -188,8 +221,11 @@ async def test_unreachable_gateway_at_boot_still_gives_a_service_that_sends_late
     ],
 )
 async def test_bad_input_raises_service_validation_error_and_sends_nothing(
-    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any],
-    call: dict[str, Any], fragment: str,
+    hass: HomeAssistant,
+    emu: Emulator,
+    kpn_config: dict[str, Any],
+    call: dict[str, Any],
+    fragment: str,
 ) -> None:
     await setup_yaml(hass, **kpn_config, recipients=[ALICE])
     with pytest.raises(ServiceValidationError) as info:
@@ -205,8 +241,7 @@ async def test_partial_failure_tries_everyone_then_names_the_failed_numbers_mask
     await setup_yaml(hass, **kpn_config, recipients=[BOB, ALICE])
 
     with pytest.raises(HomeAssistantError) as info:
-        await hass.services.async_call("notify", "kpn_sms", {"message": "Disk full"},
-                                       blocking=True)
+        await hass.services.async_call("notify", "kpn_sms", {"message": "Disk full"}, blocking=True)
 
     message = str(info.value)
     assert "1 of 2" in message

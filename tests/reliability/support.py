@@ -33,18 +33,24 @@ from kpn_sms_notify.numbers import mask_number, wire_number
 from kpn_sms_notify.server import split_config, start
 
 # Recipients whose masks (first 3 and last 2 digits) differ, so masked host output maps back.
-NUMBERS = ("31612345678", "31687654321", "31655512345", "31655512356", "31655512367",
-           "31655512389")
+NUMBERS = ("31612345678", "31687654321", "31655512345", "31655512356", "31655512367", "31655512389")
 SERVE_TOKEN = "serve-bearer-token-0123"
 PATH_SECRET = "inbound-path-secret-0123456789"
 # Words in a failure reason saying the text may have gone out (the ambiguous class).
-AMBIGUOUS_WORDS = ("timed out", "connection lost", "unreadable", "HTTP 500", "HTTP 502",
-                   "HTTP 504")
+AMBIGUOUS_WORDS = ("timed out", "connection lost", "unreadable", "HTTP 500", "HTTP 502", "HTTP 504")
 # Knob values that undo every fault used here.
 CLEAR_FAULTS: dict[str, Any] = {
-    "script": [], "rate_limit": None, "rate_limit_burst": None, "token_endpoint_down": False,
-    "token_endpoint_status": None, "sunset": "n/a", "latency": 0.0, "error_rate": 0.0,
-    "drop_rate": 0.0, "slow_rate": 0.0, "bad_body_rate": 0.0,
+    "script": [],
+    "rate_limit": None,
+    "rate_limit_burst": None,
+    "token_endpoint_down": False,
+    "token_endpoint_status": None,
+    "sunset": "n/a",
+    "latency": 0.0,
+    "error_rate": 0.0,
+    "drop_rate": 0.0,
+    "slow_rate": 0.0,
+    "bad_body_rate": 0.0,
     "api_products": ["sms-nexmo", "phone-numbers-nexmo"],
 }
 
@@ -89,25 +95,44 @@ async def library_send(sms: KpnSms, numbers: Iterable[str], message: str) -> Run
         report = await sms.send(message, list(numbers))
     except KpnSmsError as err:
         return Run("library", error=str(err), output=str(err))
-    rows = [Row(r.recipient, r.ok, r.reason, r.message_ids if r.ok else None)
-            for r in report.results]
+    rows = [
+        Row(r.recipient, r.ok, r.reason, r.message_ids if r.ok else None) for r in report.results
+    ]
     return Run("library", rows, output="\n".join(r.describe() for r in report.results))
 
 
-def write_cli_config(path: Path, url: str, *, client_id: str = EMU_CLIENT_ID,
-                     client_secret: str = EMU_CLIENT_SECRET, **options: Any) -> Path:
-    config = {"client_id": client_id, "client_secret": client_secret, "sender": "KPNAlert",
-              "base_url": url, **options}
+def write_cli_config(
+    path: Path,
+    url: str,
+    *,
+    client_id: str = EMU_CLIENT_ID,
+    client_secret: str = EMU_CLIENT_SECRET,
+    **options: Any,
+) -> Path:
+    config = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "sender": "KPNAlert",
+        "base_url": url,
+        **options,
+    }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-            timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
-    return subprocess.run([sys.executable, "-m", "kpn_sms_notify", *args],
-                          env={**base, **(env or {})}, input=stdin, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "kpn_sms_notify", *args],
+        env={**base, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def cli_send(config: Path, numbers: Iterable[str], message: str, *extra: str) -> Run:
@@ -119,22 +144,36 @@ def cli_send(config: Path, numbers: Iterable[str], message: str, *extra: str) ->
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
         return Run("cli", error=proc.stderr.strip(), code=proc.returncode, output=output)
     data = json.loads(proc.stdout)
-    rows = [Row(r["recipient"], r["ok"], r["reason"],
-                tuple(r["message_ids"]) if r["ok"] else None) for r in data["results"]]
+    rows = [
+        Row(r["recipient"], r["ok"], r["reason"], tuple(r["message_ids"]) if r["ok"] else None)
+        for r in data["results"]
+    ]
     return Run("cli", rows, code=proc.returncode, output=output)
 
 
-def serve_raw(url: str, tmp_path: Path, *, client: dict[str, Any] | None = None,
-              serve: dict[str, Any] | None = None) -> dict[str, Any]:
+def serve_raw(
+    url: str,
+    tmp_path: Path,
+    *,
+    client: dict[str, Any] | None = None,
+    serve: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A whole `kpn-sms serve` config (client keys plus the `serve:` section)."""
     return {
-        "client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET, "sender": "KPNAlert",
-        "base_url": url, **(client or {}),
-        "serve": {"listen": "127.0.0.1:0", "token": SERVE_TOKEN, "path_secret": PATH_SECRET,
-                  "state_dir": str(tmp_path / "state"),
-                  "sinks": {"jsonl": str(tmp_path / "inbound.jsonl")},
-                  "notify": {"allow": list(NUMBERS)},  # /notify texts only allowed numbers
-                  **(serve or {})},
+        "client_id": EMU_CLIENT_ID,
+        "client_secret": EMU_CLIENT_SECRET,
+        "sender": "KPNAlert",
+        "base_url": url,
+        **(client or {}),
+        "serve": {
+            "listen": "127.0.0.1:0",
+            "token": SERVE_TOKEN,
+            "path_secret": PATH_SECRET,
+            "state_dir": str(tmp_path / "state"),
+            "sinks": {"jsonl": str(tmp_path / "inbound.jsonl")},
+            "notify": {"allow": list(NUMBERS)},  # /notify texts only allowed numbers
+            **(serve or {}),
+        },
     }
 
 
@@ -149,8 +188,9 @@ async def running_serve(raw: dict[str, Any]) -> AsyncIterator[str]:
         await server.stop()
 
 
-async def serve_send(url: str, numbers: Iterable[str], message: str,
-                     *, key: str | None = None) -> Run:
+async def serve_send(
+    url: str, numbers: Iterable[str], message: str, *, key: str | None = None
+) -> Run:
     numbers = list(numbers)
     masks = {mask_number(f"+{n}"): n for n in numbers}  # hosts show "+316******78"
     assert len(masks) == len(numbers), "test numbers must have distinct masks"
@@ -158,11 +198,19 @@ async def serve_send(url: str, numbers: Iterable[str], message: str,
     if key:
         headers["Idempotency-Key"] = key
     async with httpx.AsyncClient(timeout=120, trust_env=False) as http:
-        answer = await http.post(url + "/notify", headers=headers,
-                                 json={"message": message, "recipients": numbers})
+        answer = await http.post(
+            url + "/notify", headers=headers, json={"message": message, "recipients": numbers}
+        )
     body = answer.json()
-    rows = [Row(masks[r["recipient"]], r["outcome"] in ("sent", "already_sent"),
-                r.get("reason"), outcome=r["outcome"]) for r in body.get("results", [])]
+    rows = [
+        Row(
+            masks[r["recipient"]],
+            r["outcome"] in ("sent", "already_sent"),
+            r.get("reason"),
+            outcome=r["outcome"],
+        )
+        for r in body.get("results", [])
+    ]
     return Run("serve", rows, code=answer.status_code, output=answer.text)
 
 
@@ -173,8 +221,9 @@ def accepted_counts(emulator: Emulator) -> Counter[str]:
     return Counter(m["to"] for m in emulator.messages)
 
 
-def check_run(run: Run, emulator: Emulator, numbers: Iterable[str], *,
-              duplicates_ok: Iterable[str] = ()) -> None:
+def check_run(
+    run: Run, emulator: Emulator, numbers: Iterable[str], *, duplicates_ok: Iterable[str] = ()
+) -> None:
     """The issue's invariants for one notification.
 
     - every recipient ends accepted, or failed with a one-line reason;
@@ -203,7 +252,8 @@ def check_run(run: Run, emulator: Emulator, numbers: Iterable[str], *,
             assert "\n" not in row.reason
             if sent[row.recipient]:
                 assert any(w in row.reason for w in AMBIGUOUS_WORDS), (
-                    f"{row.recipient} was texted but reported a plain failure: {row.reason}")
+                    f"{row.recipient} was texted but reported a plain failure: {row.reason}"
+                )
     allowed = set(duplicates_ok)
     for number, count in sent.items():
         if number not in allowed:
@@ -214,8 +264,14 @@ class ExpireMidBatch(threading.Thread):
     """Expire every token once the emulator has accepted `after` texts (optionally taking
     the token endpoint down at the same moment): the token dies in the middle of a batch."""
 
-    def __init__(self, emulator: Emulator, after: int, *, endpoint_down: bool = False,
-                 endpoint_status: int | None = None) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        after: int,
+        *,
+        endpoint_down: bool = False,
+        endpoint_status: int | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.emulator, self.after, self.endpoint_down = emulator, after, endpoint_down
         self.endpoint_status = endpoint_status
@@ -246,15 +302,15 @@ class ServeThread:
         self.raw = raw
         self.url = ""
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="kpn-serve-test")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="kpn-serve-test"
+        )
         self._server: Any = None
 
     def __enter__(self) -> ServeThread:
         self._thread.start()
         client_config, config = split_config(self.raw)
-        future = self._asyncio.run_coroutine_threadsafe(start(client_config, config),
-                                                        self._loop)
+        future = self._asyncio.run_coroutine_threadsafe(start(client_config, config), self._loop)
         self._server = future.result(timeout=30)
         self.url = self._server.url
         return self
@@ -279,10 +335,13 @@ class _Records(logging.Handler):
 def apprise_url(url: str, numbers: Iterable[str], **options: Any) -> str:
     from urllib.parse import urlencode
 
-    query = urlencode({"base_url": url, **{k: str(v).lower() if isinstance(v, bool) else v
-                                           for k, v in options.items()}})
-    return (f"kpnsms://{EMU_CLIENT_ID}:{EMU_CLIENT_SECRET}@KPNAlert/"
-            f"{'/'.join(numbers)}?{query}")
+    query = urlencode(
+        {
+            "base_url": url,
+            **{k: str(v).lower() if isinstance(v, bool) else v for k, v in options.items()},
+        }
+    )
+    return f"kpnsms://{EMU_CLIENT_ID}:{EMU_CLIENT_SECRET}@KPNAlert/{'/'.join(numbers)}?{query}"
 
 
 def apprise_send(url: str, numbers: Iterable[str], message: str, **options: Any) -> Run:

@@ -310,8 +310,12 @@ async def test_serve_throttled_past_the_budget_asks_for_a_retry(
 ) -> None:
     """An hourly quota used up (Apigee's 500 fault): those not texted are a transient
     failure (503, "retry"), not a permanent one, and the sender's retry texts only them."""
-    raw = serve_raw(emulator_url, tmp_path, client={"retry_budget": 5, "max_concurrency": 1},
-                    serve=TWELVE_ALLOWED)
+    raw = serve_raw(
+        emulator_url,
+        tmp_path,
+        client={"retry_budget": 5, "max_concurrency": 1},
+        serve=TWELVE_ALLOWED,
+    )
     async with running_serve(raw) as url:
         emulator.configure(quota_limit=1, quota_time_unit="hour", quota_mode="quota500")
         run = await serve_send(url, TWELVE[:3], "page")

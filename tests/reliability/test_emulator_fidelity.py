@@ -57,23 +57,36 @@ CHECKS = [status_code_conformance, content_type_conformance, response_schema_con
 PROFILES: dict[str, dict[str, Any]] = {
     "normal": {},
     # What Vonage sends today: UUID ids, a long text partly accepted, the MT-limit throttle.
-    "vonage-today": {"message_id_format": "uuid", "partial_status": {"31612345678": "1"},
-                     "throttle_text": "mt_limit"},
+    "vonage-today": {
+        "message_id_format": "uuid",
+        "partial_status": {"31612345678": "1"},
+        "throttle_text": "mt_limit",
+    },
     "bad-bearer": {},  # the request carries a made-up token
     "quota-exhausted": {"quota_limit": 0},
     "forbidden": {"forced_http": {f"{BASE}/send": 403, f"{BASE}/register": 403}},
     "not-found": {"forced_http": {f"{BASE}/send": 404, f"{BASE}/register": 404}},
     "server-error": {"forced_http": {f"{BASE}/send": 500, f"{BASE}/register": 500}},
     "unavailable": {"forced_http": {f"{BASE}/send": 503, f"{BASE}/register": 503}},
-    "random-errors": {"error_rate": 0.7, "error_body": "kpn", "seed": 7,
-                      "error_status": [400, 401, 403, 404, 429, 500, 503]},
+    "random-errors": {
+        "error_rate": 0.7,
+        "error_body": "kpn",
+        "seed": 7,
+        "error_status": [400, 401, 403, 404, 429, 500, 503],
+    },
     "throttled-status-1": {"rate_limit": 0.5, "rate_limit_mode": "status1"},
     "throttled-apigee-500": {"rate_limit": 0.5, "rate_limit_mode": "quota500"},
     "no-sms-product": {"api_products": ["phone-numbers-nexmo"]},
 }
-DEFAULT_KNOBS: dict[str, Any] = {"quota_limit": 100000, "forced_http": {}, "error_rate": 0.0,
-                                 "rate_limit": None, "rate_limit_mode": "http429", "seed": None,
-                                 "api_products": ["sms-nexmo", "phone-numbers-nexmo"]}
+DEFAULT_KNOBS: dict[str, Any] = {
+    "quota_limit": 100000,
+    "forced_http": {},
+    "error_rate": 0.0,
+    "rate_limit": None,
+    "rate_limit_mode": "http429",
+    "seed": None,
+    "api_products": ["sms-nexmo", "phone-numbers-nexmo"],
+}
 DEFAULT_KNOBS.update(message_id_format="hex", partial_status={}, throttle_text="wait")
 SEEN: dict[str, set[int]] = defaultdict(set)  # operation path -> status codes answered
 
@@ -81,30 +94,39 @@ SEEN: dict[str, set[int]] = defaultdict(set)  # operation path -> status codes a
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[tuple[Emulator, str]]:
     with Emulator(message_count_int=True) as emu:
-        answer = httpx.post(f"{emu.url}/oauth/client_credential/accesstoken",
-                            params={"grant_type": "client_credentials"},
-                            data={"client_id": EMU_CLIENT_ID,
-                                  "client_secret": EMU_CLIENT_SECRET}, trust_env=False)
+        answer = httpx.post(
+            f"{emu.url}/oauth/client_credential/accesstoken",
+            params={"grant_type": "client_credentials"},
+            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+            trust_env=False,
+        )
         yield emu, answer.json()["access_token"]
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 @SCHEMA.parametrize()
 @settings(max_examples=examples(25))
-def test_answers_match_the_spec(case: schemathesis.Case, profile: str,
-                                gateway: tuple[Emulator, str]) -> None:
+def test_answers_match_the_spec(
+    case: schemathesis.Case, profile: str, gateway: tuple[Emulator, str]
+) -> None:
     emulator, token = gateway
     emulator.configure(**{**DEFAULT_KNOBS, **PROFILES[profile]})
     bearer = "made-up-token" if profile == "bad-bearer" else token
-    response = case.call(base_url=f"{emulator.url}{BASE}",
-                         headers={"Authorization": f"Bearer {bearer}"})
+    response = case.call(
+        base_url=f"{emulator.url}{BASE}", headers={"Authorization": f"Bearer {bearer}"}
+    )
     if case.method.upper() != "POST":
         # schemathesis also tries other methods on each path: KPN's generic 405, unless a
         # gateway-level fault (forced status, quota, bearer) answers first.
         body = response.json()
         assert response.status_code in {405, 401, 403, 404, 429, 500, 503}, response.text
-        assert "fault" in body or set(body) == {"transactionId", "status", "name",
-                                                "message", "info"}, body
+        assert "fault" in body or set(body) == {
+            "transactionId",
+            "status",
+            "name",
+            "message",
+            "info",
+        }, body
         return
     case.validate_response(response, checks=CHECKS)
     SEEN[case.operation.path].add(response.status_code)
@@ -160,10 +182,12 @@ NUMBER_SEEN: dict[str, set[int]] = defaultdict(set)
 def numbers_gateway() -> Iterator[tuple[Emulator, str]]:
     """An emulator of its own: a wedged one must not take the SMS tests down with it."""
     with Emulator() as emu:
-        answer = httpx.post(f"{emu.url}/oauth/client_credential/accesstoken",
-                            params={"grant_type": "client_credentials"},
-                            data={"client_id": EMU_CLIENT_ID,
-                                  "client_secret": EMU_CLIENT_SECRET}, trust_env=False)
+        answer = httpx.post(
+            f"{emu.url}/oauth/client_credential/accesstoken",
+            params={"grant_type": "client_credentials"},
+            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+            trust_env=False,
+        )
         yield emu, answer.json()["access_token"]
 
 
@@ -181,8 +205,9 @@ def owned_number(context: schemathesis.HookContext, body: Any) -> st.SearchStrat
     """Half the changes name the account's own virtual number, so they can succeed."""
     if not isinstance(body, dict):
         return st.just(body)
-    return st.sampled_from([body, {**body, "country": "NL", "msisdn": "3197012345678",
-                                   "moHttpUrl": ""}])
+    return st.sampled_from(
+        [body, {**body, "country": "NL", "msisdn": "3197012345678", "moHttpUrl": ""}]
+    )
 
 
 def _own_again(emulator: Emulator, msisdn: str) -> None:
@@ -194,27 +219,33 @@ def _own_again(emulator: Emulator, msisdn: str) -> None:
 @pytest.mark.parametrize("profile", ["normal", "bad-bearer", "quota-exhausted"])
 @NUMBERS_SCHEMA.parametrize()
 @settings(max_examples=examples(20))
-def test_phone_numbers_answers_match_the_spec(case: schemathesis.Case, profile: str,
-                                              numbers_gateway: tuple[Emulator, str]) -> None:
+def test_phone_numbers_answers_match_the_spec(
+    case: schemathesis.Case, profile: str, numbers_gateway: tuple[Emulator, str]
+) -> None:
     emulator, token = numbers_gateway
     emulator.configure(**{**DEFAULT_KNOBS, **PROFILES[profile]})
     bearer = "made-up-token" if profile == "bad-bearer" else token
-    response = case.call(base_url=f"{emulator.url}{NUMBERS_BASE}", timeout=5,
-                         headers={"Authorization": f"Bearer {bearer}"})
+    response = case.call(
+        base_url=f"{emulator.url}{NUMBERS_BASE}",
+        timeout=5,
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
     NUMBER_SEEN[f"{case.method.upper()} {case.operation.path}"].add(response.status_code)
     if case.operation.path == "/number/cancel" and response.status_code == 200:
         _own_again(emulator, "3197012345678")  # later generated changes may name it again
     if response.status_code == 200:
-        case.validate_response(response, checks=[response_schema_conformance,
-                                                 content_type_conformance])
+        case.validate_response(
+            response, checks=[response_schema_conformance, content_type_conformance]
+        )
         return
     body = response.json()
     if response.status_code == 420:  # Vonage's Numbers API: "method failed" (a refusal)
         assert set(body) == {"error-code", "error-code-label"} and body["error-code"] == "420"
         return
     assert response.status_code in GENERIC, (response.status_code, response.text[:200])
-    assert "fault" in body or set(body) == {"transactionId", "status", "name", "message",
-                                            "info"}, body
+    assert "fault" in body or set(body) == {"transactionId", "status", "name", "message", "info"}, (
+        body
+    )
 
 
 def test_every_phone_numbers_operation_answered_200(
@@ -251,16 +282,22 @@ def test_every_phone_numbers_operation_answered_200(
 def test_refused_number_change_answers_and_the_emulator_lives_on(op: str, msisdn: str) -> None:
     """Found by the generated requests: buying a number the account already owns (or
     cancelling one it does not) must be answered, and the emulator must go on answering."""
-    with Emulator() as emu, httpx.Client(base_url=emu.url or "", timeout=3,
-                                         trust_env=False) as http:
-        token = http.post("/oauth/client_credential/accesstoken",
-                          params={"grant_type": "client_credentials"},
-                          data={"client_id": EMU_CLIENT_ID,
-                                "client_secret": EMU_CLIENT_SECRET}).json()["access_token"]
+    with (
+        Emulator() as emu,
+        httpx.Client(base_url=emu.url or "", timeout=3, trust_env=False) as http,
+    ):
+        token = http.post(
+            "/oauth/client_credential/accesstoken",
+            params={"grant_type": "client_credentials"},
+            data={"client_id": EMU_CLIENT_ID, "client_secret": EMU_CLIENT_SECRET},
+        ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         try:
-            refused = http.post(f"{NUMBERS_BASE}/number/{op}", headers=auth,
-                                data={"country": "NL", "msisdn": msisdn})
+            refused = http.post(
+                f"{NUMBERS_BASE}/number/{op}",
+                headers=auth,
+                data={"country": "NL", "msisdn": msisdn},
+            )
         except httpx.ReadTimeout:
             pytest.fail(f"number/{op} of {msisdn} was never answered")
         assert refused.status_code == 420 and refused.json()["error-code"] == "420"

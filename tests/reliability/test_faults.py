@@ -51,47 +51,110 @@ class Fault:
 
 FAULTS = [
     Fault("429-burst", {"rate_limit": 3, "rate_limit_burst": 3}, recipients=6),
-    Fault("status1-wait", {"rate_limit": 3, "rate_limit_burst": 3,
-                           "rate_limit_mode": "status1"}, recipients=6),
+    Fault(
+        "status1-wait",
+        {"rate_limit": 3, "rate_limit_burst": 3, "rate_limit_mode": "status1"},
+        recipients=6,
+    ),
     # Apigee's rate-limit faults (stock Apigee answers them with 500): throttles, not sent.
-    Fault("quota500-burst", {"rate_limit": 3, "rate_limit_burst": 3,
-                             "rate_limit_mode": "quota500"}, recipients=6),
-    Fault("spike500-burst", {"rate_limit": 3, "rate_limit_burst": 3,
-                             "rate_limit_mode": "spike500"}, recipients=6),
-    Fault("quota429-burst", {"rate_limit": 3, "rate_limit_burst": 3,
-                             "rate_limit_mode": "quota429"}, recipients=6),
+    Fault(
+        "quota500-burst",
+        {"rate_limit": 3, "rate_limit_burst": 3, "rate_limit_mode": "quota500"},
+        recipients=6,
+    ),
+    Fault(
+        "spike500-burst",
+        {"rate_limit": 3, "rate_limit_burst": 3, "rate_limit_mode": "spike500"},
+        recipients=6,
+    ),
+    Fault(
+        "quota429-burst",
+        {"rate_limit": 3, "rate_limit_burst": 3, "rate_limit_mode": "quota429"},
+        recipients=6,
+    ),
     Fault("500-quota-fault", {"script": [{"http": 500, "body": "quota", "count": 2}]}),
     Fault("500", {"script": [{"http": 500}]}, failed=1, reason=r"HTTP 500"),
-    Fault("500-after-send", {"script": [{"http": 500, "after_send": True}]}, failed=1,
-          reason=r"HTTP 500", failed_sent=True),
-    Fault("502-html", {"script": [{"http": 502, "body": "html"}]}, failed=1,
-          reason=r"HTTP 502: HTML page '502 Bad Gateway'"),
+    Fault(
+        "500-after-send",
+        {"script": [{"http": 500, "after_send": True}]},
+        failed=1,
+        reason=r"HTTP 500",
+        failed_sent=True,
+    ),
+    Fault(
+        "502-html",
+        {"script": [{"http": 502, "body": "html"}]},
+        failed=1,
+        reason=r"HTTP 502: HTML page '502 Bad Gateway'",
+    ),
     Fault("503", {"script": [{"http": 503, "count": 2}]}),
     Fault("503-html", {"script": [{"http": 503, "body": "html"}]}),
     Fault("503-malformed", {"script": [{"http": 503, "body": "malformed"}]}),
     Fault("dropped", {"script": [{"drop": True}]}, failed=1, reason=r"connection lost"),
-    Fault("dropped-after-send", {"script": [{"drop": True, "after_send": True}]}, failed=1,
-          reason=r"connection lost", failed_sent=True),
-    Fault("slower-than-timeout", {"script": [{"slow": 3}]}, {"timeout": 0.5}, failed=1,
-          reason=r"timed out", failed_sent=True),
-    Fault("token-endpoint-down", {"token_endpoint_down": True},
-          whole=r"HTTP 503.*token service is not available"),
-    Fault("token-endpoint-401", {"token_endpoint_status": 401},
-          whole=r"token request refused: HTTP 401 invalid_client"),
+    Fault(
+        "dropped-after-send",
+        {"script": [{"drop": True, "after_send": True}]},
+        failed=1,
+        reason=r"connection lost",
+        failed_sent=True,
+    ),
+    Fault(
+        "slower-than-timeout",
+        {"script": [{"slow": 3}]},
+        {"timeout": 0.5},
+        failed=1,
+        reason=r"timed out",
+        failed_sent=True,
+    ),
+    Fault(
+        "token-endpoint-down",
+        {"token_endpoint_down": True},
+        whole=r"HTTP 503.*token service is not available",
+    ),
+    Fault(
+        "token-endpoint-401",
+        {"token_endpoint_status": 401},
+        whole=r"token request refused: HTTP 401 invalid_client",
+    ),
     # The app lacks the SMS product: a configuration error, the whole notification refused.
-    Fault("401-no-sms-product", {"api_products": ["phone-numbers-nexmo"]},
-          whole=r"HTTP 401 keymanagement\.service\.InvalidAPICallAsNoApiProductMatchFound: "
-                r".*add the SMS product to this app in KPN's API Store"),
-    Fault("token-endpoint-dropped", {"script": [{"drop": True, "path": "token"}]},
-          whole=r"token request: connection lost"),
-    Fault("malformed-json-200", {"script": [{"bad_body": "malformed"}]}, failed=1,
-          reason=r"unreadable answer .*not JSON", failed_sent=True),
-    Fault("html-200", {"script": [{"bad_body": "html"}]}, failed=1,
-          reason=r"unreadable answer .*HTML page", failed_sent=True),
-    Fault("empty-200", {"script": [{"bad_body": "empty"}]}, failed=1,
-          reason=r"unreadable answer .*empty body", failed_sent=True),
-    Fault("html-400", {"script": [{"http": 400, "body": "html"}]}, failed=1,
-          reason=r"HTTP 400: HTML page"),
+    Fault(
+        "401-no-sms-product",
+        {"api_products": ["phone-numbers-nexmo"]},
+        whole=r"HTTP 401 keymanagement\.service\.InvalidAPICallAsNoApiProductMatchFound: "
+        r".*add the SMS product to this app in KPN's API Store",
+    ),
+    Fault(
+        "token-endpoint-dropped",
+        {"script": [{"drop": True, "path": "token"}]},
+        whole=r"token request: connection lost",
+    ),
+    Fault(
+        "malformed-json-200",
+        {"script": [{"bad_body": "malformed"}]},
+        failed=1,
+        reason=r"unreadable answer .*not JSON",
+        failed_sent=True,
+    ),
+    Fault(
+        "html-200",
+        {"script": [{"bad_body": "html"}]},
+        failed=1,
+        reason=r"unreadable answer .*HTML page",
+        failed_sent=True,
+    ),
+    Fault(
+        "empty-200",
+        {"script": [{"bad_body": "empty"}]},
+        failed=1,
+        reason=r"unreadable answer .*empty body",
+        failed_sent=True,
+    ),
+    Fault(
+        "html-400",
+        {"script": [{"http": 400, "body": "html"}]},
+        failed=1,
+        reason=r"HTTP 400: HTML page",
+    ),
     Fault("sunset", {"sunset": "2027-06-30"}),
 ]
 IDS = [f.id for f in FAULTS]
@@ -99,8 +162,13 @@ IDS = [f.id for f in FAULTS]
 
 def client_options(fault: Fault) -> dict[str, Any]:
     # A client fast enough to provoke the gateway's limits, with room to retry past them.
-    return {"sender": "KPNAlert", "rate_limit": 100, "retries": 5, "retry_budget": 20,
-            **fault.options}
+    return {
+        "sender": "KPNAlert",
+        "rate_limit": 100,
+        "retries": 5,
+        "retry_budget": 20,
+        **fault.options,
+    }
 
 
 def check_fault(run: Run, fault: Fault, emulator: Emulator, numbers: list[str]) -> None:
@@ -134,33 +202,40 @@ def follow_up_ok(run: Run, emulator: Emulator, number: str, before: int) -> None
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=IDS)
-async def test_library(fault: Fault, emulator: Emulator, emulator_url: str,
-                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_library(
+    fault: Fault, emulator: Emulator, emulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="kpn_sms_notify")
     numbers = list(NUMBERS[: fault.recipients])
     emulator.configure(**fault.knobs)
-    async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url,
-                      **client_options(fault)) as sms:
+    async with KpnSms(
+        EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url, **client_options(fault)
+    ) as sms:
         run = await library_send(sms, numbers, f"fault {fault.id}")
         check_fault(run, fault, emulator, numbers)
         if fault.id == "sunset":
             assert "sunset: 2027-06-30" in caplog.text
         emulator.configure(**CLEAR_FAULTS)
         before = accepted_counts(emulator)[NUMBERS[0]]
-        follow_up_ok(await library_send(sms, [NUMBERS[0]], "after"), emulator, NUMBERS[0],
-                     before)
+        follow_up_ok(await library_send(sms, [NUMBERS[0]], "after"), emulator, NUMBERS[0], before)
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=IDS)
 def test_sync_library(fault: Fault, emulator: Emulator, emulator_url: str) -> None:
     numbers = list(NUMBERS[: fault.recipients])
     emulator.configure(**fault.knobs)
-    with KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url,
-                    **client_options(fault)) as sms:
+    with KpnSmsSync(
+        EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url, **client_options(fault)
+    ) as sms:
         try:
             report = sms.send(f"fault {fault.id}", numbers)
-            run = Run("sync", [Row(r.recipient, r.ok, r.reason,
-                                   r.message_ids if r.ok else None) for r in report.results])
+            run = Run(
+                "sync",
+                [
+                    Row(r.recipient, r.ok, r.reason, r.message_ids if r.ok else None)
+                    for r in report.results
+                ],
+            )
         except Exception as err:  # only KpnSmsError may come out; check_fault says which
             assert type(err).__module__ == "kpn_sms_notify.errors", repr(err)
             run = Run("sync", error=str(err))
@@ -196,8 +271,13 @@ def test_cli(fault: Fault, emulator: Emulator, emulator_url: str, tmp_path: Path
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=IDS)
-async def test_serve(fault: Fault, emulator: Emulator, emulator_url: str, tmp_path: Path,
-                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_serve(
+    fault: Fault,
+    emulator: Emulator,
+    emulator_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """`POST /notify`, then the sender's retry of the same notification once the fault is
     gone (what Alertmanager does on a 503): those still owed are texted, nobody twice,
     except recipients whose failure was ambiguous (the documented at-least-once case)."""
@@ -218,8 +298,7 @@ async def test_serve(fault: Fault, emulator: Emulator, emulator_url: str, tmp_pa
         refused = {r.recipient for r in run.rows if r.outcome == "failed"}  # permanent
         for number in numbers:
             twice = fault.failed_sent and number in retried
-            assert sent[number] == (0 if number in refused else 2 if twice else 1), (
-                number, sent)
+            assert sent[number] == (0 if number in refused else 2 if twice else 1), (number, sent)
         follow = await serve_send(url, [NUMBERS[0]], "after")
         follow_up_ok(follow, emulator, NUMBERS[0], sent[NUMBERS[0]])
 
@@ -231,8 +310,14 @@ async def test_retry_ambiguous_texts_twice(emulator: Emulator, emulator_url: str
     """retry_ambiguous=True: a time-out is retried and the person gets the text twice, but
     is never left without it (at-least-once, as the README documents)."""
     emulator.configure(script=[{"slow": 3}])
-    async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url,
-                      sender="KPNAlert", timeout=0.5, retry_ambiguous=True) as sms:
+    async with KpnSms(
+        EMU_CLIENT_ID,
+        EMU_CLIENT_SECRET,
+        base_url=emulator_url,
+        sender="KPNAlert",
+        timeout=0.5,
+        retry_ambiguous=True,
+    ) as sms:
         run = await library_send(sms, NUMBERS[:3], "at least once")
     twice = [n for n, c in accepted_counts(emulator).items() if c == 2]
     assert len(twice) == 1
@@ -240,14 +325,25 @@ async def test_retry_ambiguous_texts_twice(emulator: Emulator, emulator_url: str
     assert all(r.ok for r in run.rows)
 
 
-@pytest.mark.parametrize("entry", [{"http": 500, "after_send": True},
-                                   {"drop": True, "after_send": True},
-                                   {"bad_body": "malformed"}])
-async def test_retry_ambiguous_other_classes(entry: dict[str, Any], emulator: Emulator,
-                                             emulator_url: str) -> None:
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"http": 500, "after_send": True},
+        {"drop": True, "after_send": True},
+        {"bad_body": "malformed"},
+    ],
+)
+async def test_retry_ambiguous_other_classes(
+    entry: dict[str, Any], emulator: Emulator, emulator_url: str
+) -> None:
     emulator.configure(script=[entry])
-    async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url,
-                      sender="KPNAlert", retry_ambiguous=True) as sms:
+    async with KpnSms(
+        EMU_CLIENT_ID,
+        EMU_CLIENT_SECRET,
+        base_url=emulator_url,
+        sender="KPNAlert",
+        retry_ambiguous=True,
+    ) as sms:
         run = await library_send(sms, [NUMBERS[0]], "at least once")
     assert run.rows[0].ok and accepted_counts(emulator)[NUMBERS[0]] == 2
 
@@ -262,8 +358,9 @@ async def test_token_expires_mid_batch_library(emulator: Emulator, emulator_url:
     emulator.configure(latency=0.05)
     expiry = ExpireMidBatch(emulator, after=2)
     expiry.start()
-    async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url,
-                      sender="KPNAlert", **MID_BATCH) as sms:
+    async with KpnSms(
+        EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url, sender="KPNAlert", **MID_BATCH
+    ) as sms:
         run = await library_send(sms, SIX, "mid batch")
         assert expiry.fired.is_set()
         check_run(run, emulator, SIX)
@@ -272,11 +369,9 @@ async def test_token_expires_mid_batch_library(emulator: Emulator, emulator_url:
     assert emulator.counters["auth_failures"] >= 1
 
 
-def test_token_expires_mid_batch_cli(emulator: Emulator, emulator_url: str,
-                                     tmp_path: Path) -> None:
+def test_token_expires_mid_batch_cli(emulator: Emulator, emulator_url: str, tmp_path: Path) -> None:
     emulator.configure(latency=0.05)
-    config = write_cli_config(tmp_path / "kpn.yaml", emulator_url, sender="KPNAlert",
-                              **MID_BATCH)
+    config = write_cli_config(tmp_path / "kpn.yaml", emulator_url, sender="KPNAlert", **MID_BATCH)
     expiry = ExpireMidBatch(emulator, after=2)
     expiry.start()
     run = cli_send(config, SIX, "mid batch")
@@ -285,8 +380,9 @@ def test_token_expires_mid_batch_cli(emulator: Emulator, emulator_url: str,
     assert run.code == 0 and emulator.counters["token_requests"] == 2
 
 
-async def test_token_expires_mid_batch_serve(emulator: Emulator, emulator_url: str,
-                                             tmp_path: Path) -> None:
+async def test_token_expires_mid_batch_serve(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     emulator.configure(latency=0.05)
     async with running_serve(serve_raw(emulator_url, tmp_path, client=MID_BATCH)) as url:
         expiry = ExpireMidBatch(emulator, after=2)
@@ -297,15 +393,15 @@ async def test_token_expires_mid_batch_serve(emulator: Emulator, emulator_url: s
         assert run.code == 200 and emulator.counters["token_requests"] == 2
 
 
-async def test_token_renewal_fails_mid_batch_library(emulator: Emulator,
-                                                     emulator_url: str) -> None:
+async def test_token_renewal_fails_mid_batch_library(emulator: Emulator, emulator_url: str) -> None:
     """The token dies and the token endpoint is down: the rest fail with the reason,
     nothing is sent twice, and the client recovers when the endpoint is back."""
     emulator.configure(latency=0.05)
     expiry = ExpireMidBatch(emulator, after=2, endpoint_down=True)
     expiry.start()
-    async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url,
-                      sender="KPNAlert", **MID_BATCH) as sms:
+    async with KpnSms(
+        EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url, sender="KPNAlert", **MID_BATCH
+    ) as sms:
         run = await library_send(sms, SIX, "mid batch")
         check_run(run, emulator, SIX)
         failed = run.failed()
@@ -313,25 +409,28 @@ async def test_token_renewal_fails_mid_batch_library(emulator: Emulator,
         assert all("token service is not available" in (r.reason or "") for r in failed)
         emulator.configure(token_endpoint_down=False)
         before = accepted_counts(emulator)[NUMBERS[0]]
-        follow_up_ok(await library_send(sms, [NUMBERS[0]], "after"), emulator, NUMBERS[0],
-                     before)
+        follow_up_ok(await library_send(sms, [NUMBERS[0]], "after"), emulator, NUMBERS[0], before)
 
 
-async def test_token_renewal_fails_mid_batch_is_transient(emulator: Emulator,
-                                                          emulator_url: str) -> None:
+async def test_token_renewal_fails_mid_batch_is_transient(
+    emulator: Emulator, emulator_url: str
+) -> None:
     """A token endpoint that is down for a moment is not the recipient's fault: the failure
     must not be marked permanent, or hosts (serve, HA) give up on those recipients."""
     emulator.configure(latency=0.05)
     ExpireMidBatch(emulator, after=2, endpoint_down=True).start()
-    async with KpnSms(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url,
-                      sender="KPNAlert", **MID_BATCH) as sms:
+    async with KpnSms(
+        EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=emulator_url, sender="KPNAlert", **MID_BATCH
+    ) as sms:
         report = await sms.send("mid batch", SIX)
     assert report.failed and not any(r.permanent for r in report.failed), [
-        (r.reason, r.permanent) for r in report.failed]
+        (r.reason, r.permanent) for r in report.failed
+    ]
 
 
-async def test_token_renewal_fails_mid_batch_serve(emulator: Emulator, emulator_url: str,
-                                                   tmp_path: Path) -> None:
+async def test_token_renewal_fails_mid_batch_serve(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     """Through serve: the owed recipients come back as 'retry' (503), and Alertmanager's
     retry once the endpoint is back texts each of them exactly once."""
     emulator.configure(latency=0.05)
@@ -368,12 +467,14 @@ def test_apprise(fault: Fault, emulator: Emulator, emulator_url: str) -> None:
         assert run.code == (1 if fault.failed else 0)
     emulator.configure(**CLEAR_FAULTS)
     before = accepted_counts(emulator)[NUMBERS[0]]
-    follow_up_ok(apprise_send(emulator_url, [NUMBERS[0]], "after", **options), emulator,
-                 NUMBERS[0], before)
+    follow_up_ok(
+        apprise_send(emulator_url, [NUMBERS[0]], "after", **options), emulator, NUMBERS[0], before
+    )
 
 
-async def test_token_refused_mid_batch_serve(emulator: Emulator, emulator_url: str,
-                                             tmp_path: Path) -> None:
+async def test_token_refused_mid_batch_serve(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
     """The token dies mid-batch and the renewal is refused (401 invalid_client: the
     credentials were rotated). Refused at the start of a batch, serve answers 503 'retry'
     (nothing sent, try again); refused in the middle it must answer the same for those

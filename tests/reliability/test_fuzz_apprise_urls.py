@@ -17,37 +17,103 @@ import kpn_sms_notify.apprise_plugin  # noqa: F401  (registers kpnsms://)
 from kpn_sms_notify.apprise_plugin import NotifyKpnSms
 
 CANARY = "S3CR3T-LEAK-CANARY"
-piece = st.one_of(st.text(max_size=12), st.sampled_from(
-    ["", "KPNAlert", "0612345678", "+31687654321", "0031655512345", "12345", "a b", "%", "@",
-     "/", "?", ":", "#", "K" * 12, "3197012345678"]))
+piece = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "",
+            "KPNAlert",
+            "0612345678",
+            "+31687654321",
+            "0031655512345",
+            "12345",
+            "a b",
+            "%",
+            "@",
+            "/",
+            "?",
+            ":",
+            "#",
+            "K" * 12,
+            "3197012345678",
+        ]
+    ),
+)
 args = st.dictionaries(
-    st.sampled_from(["to", "from", "client_id", "secret", "base_url", "region", "max_parts",
-                     "unicode", "sms_overflow", "rate_limit", "timeout", "retries",
-                     "retry_ambiguous", "ttl", "client_ref", "callback", "format", "overflow",
-                     "verify", "bogus"]),
-    st.one_of(piece, st.sampled_from(["http://127.0.0.1:9", "https://kpn.example", "NL", "BE",
-                                      "3", "0", "11", "yes", "no", "always", "fail", "x" * 41])),
-    max_size=5)
+    st.sampled_from(
+        [
+            "to",
+            "from",
+            "client_id",
+            "secret",
+            "base_url",
+            "region",
+            "max_parts",
+            "unicode",
+            "sms_overflow",
+            "rate_limit",
+            "timeout",
+            "retries",
+            "retry_ambiguous",
+            "ttl",
+            "client_ref",
+            "callback",
+            "format",
+            "overflow",
+            "verify",
+            "bogus",
+        ]
+    ),
+    st.one_of(
+        piece,
+        st.sampled_from(
+            [
+                "http://127.0.0.1:9",
+                "https://kpn.example",
+                "NL",
+                "BE",
+                "3",
+                "0",
+                "11",
+                "yes",
+                "no",
+                "always",
+                "fail",
+                "x" * 41,
+            ]
+        ),
+    ),
+    max_size=5,
+)
 
 
 def mostly(valid: list[str]) -> st.SearchStrategy[str]:
     """Valid values most of the time, anything now and then."""
-    return st.one_of(st.sampled_from(valid), st.sampled_from(valid), st.sampled_from(valid),
-                     piece)
+    return st.one_of(st.sampled_from(valid), st.sampled_from(valid), st.sampled_from(valid), piece)
 
 
 ids = mostly(["demo-client-id", "abc", "Client_1"])
 senders = mostly(["KPNAlert", "KPN", "3197012345678", "+3197012345678", "A1"])
-numbers = mostly(["0612345678", "+31687654321", "0031655512345", "31655512356",
-                  "06 1234 5678"])
-GOOD = {"region": ["NL", "BE"], "max_parts": ["1", "2", "10"], "unicode": ["always", "never"],
-        "sms_overflow": ["truncate", "fail"], "rate_limit": ["5", "0.5"], "timeout": ["3"],
-        "retries": ["0", "5"], "retry_ambiguous": ["yes", "no"], "ttl": ["60000"],
-        "client_ref": ["ref-1"], "callback": ["https://hooks.example/dlr"],
-        "base_url": ["http://127.0.0.1:9", "https://api-prd.kpn.com"],
-        "to": ["0687654321", "0612345678,0655512345"], "from": ["KPNAlert"]}
+numbers = mostly(["0612345678", "+31687654321", "0031655512345", "31655512356", "06 1234 5678"])
+GOOD = {
+    "region": ["NL", "BE"],
+    "max_parts": ["1", "2", "10"],
+    "unicode": ["always", "never"],
+    "sms_overflow": ["truncate", "fail"],
+    "rate_limit": ["5", "0.5"],
+    "timeout": ["3"],
+    "retries": ["0", "5"],
+    "retry_ambiguous": ["yes", "no"],
+    "ttl": ["60000"],
+    "client_ref": ["ref-1"],
+    "callback": ["https://hooks.example/dlr"],
+    "base_url": ["http://127.0.0.1:9", "https://api-prd.kpn.com"],
+    "to": ["0687654321", "0612345678,0655512345"],
+    "from": ["KPNAlert"],
+}
 good_args = st.lists(st.sampled_from(sorted(GOOD)), max_size=4, unique=True).flatmap(
-    lambda keys: st.fixed_dictionaries({k: st.sampled_from(GOOD[k]) for k in keys}))
+    lambda keys: st.fixed_dictionaries({k: st.sampled_from(GOOD[k]) for k in keys})
+)
 
 
 @st.composite
@@ -56,16 +122,21 @@ def urls(draw: st.DrawFn) -> str:
     secret = quote(CANARY + draw(st.text(max_size=6)), safe="")
     sender = quote(draw(senders), safe="+")
     targets = "/".join(quote(t, safe="+") for t in draw(st.lists(numbers, max_size=3)))
-    query = "&".join(f"{k}={quote(v, safe='')}"
-                     for k, v in draw(st.one_of(good_args, good_args, args)).items())
+    query = "&".join(
+        f"{k}={quote(v, safe='')}" for k, v in draw(st.one_of(good_args, good_args, args)).items()
+    )
     if draw(st.integers(0, 3)):
         return f"kpnsms://{client_id}:{secret}@{sender}/{targets}?{query}"
-    return draw(st.sampled_from([
-        f"kpnsms://{sender}/{targets}?client_id={client_id}&secret={secret}&{query}",
-        f"kpnsms://{client_id}@{sender}/{targets}",
-        f"kpnsms://{targets}?{query}",
-        f"kpnsms://:{secret}@/{targets}",
-    ]))
+    return draw(
+        st.sampled_from(
+            [
+                f"kpnsms://{sender}/{targets}?client_id={client_id}&secret={secret}&{query}",
+                f"kpnsms://{client_id}@{sender}/{targets}",
+                f"kpnsms://{targets}?{query}",
+                f"kpnsms://:{secret}@/{targets}",
+            ]
+        )
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)

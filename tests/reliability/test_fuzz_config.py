@@ -21,17 +21,40 @@ from kpn_sms_notify.settings import Settings
 CANARY = "S3CR3T-LEAK-CANARY"
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
-    st.sampled_from(["0612345678", "+31687654321", "http://127.0.0.1:9", "https://x.example",
-                     "auto", "never", "truncate", "fail", "NL", "KPNAlert", "", " ", "3"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "0612345678",
+            "+31687654321",
+            "http://127.0.0.1:9",
+            "https://x.example",
+            "auto",
+            "never",
+            "truncate",
+            "fail",
+            "NL",
+            "KPNAlert",
+            "",
+            " ",
+            "3",
+        ]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-    max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
 secrets = st.text(max_size=20).map(lambda s: CANARY + s)
-keys = st.one_of(st.sampled_from(sorted(CONFIG_KEYS)), st.sampled_from(sorted(SECRET_KEYS)),
-                 st.text(max_size=12))
+keys = st.one_of(
+    st.sampled_from(sorted(CONFIG_KEYS)), st.sampled_from(sorted(SECRET_KEYS)), st.text(max_size=12)
+)
 
 
 @st.composite
@@ -43,8 +66,7 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
     # The secret goes in as the client_secret (any shape) and under other secret-ish keys.
     secret = draw(secrets)
     raw["client_secret"] = draw(st.sampled_from([secret, [secret], {"x": secret}, secret]))
-    for key in draw(st.lists(st.sampled_from(sorted(SECRET_KEYS - {"client_secret"})),
-                             max_size=2)):
+    for key in draw(st.lists(st.sampled_from(sorted(SECRET_KEYS - {"client_secret"})), max_size=2)):
         raw[key] = secret
     return raw
 
@@ -79,8 +101,11 @@ def test_extra_keys_mode_too(raw: dict[str, Any]) -> None:
 @given(st.one_of(values, st.text(max_size=200), st.binary(max_size=100)))
 def test_config_file_of_any_content(content: Any) -> None:
     """The CLI's YAML file: whatever it holds, one clean line or a config."""
-    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else (
-        content if isinstance(content, str) else yaml.safe_dump(content))
+    text = (
+        content.decode("utf-8", "replace")
+        if isinstance(content, bytes)
+        else (content if isinstance(content, str) else yaml.safe_dump(content))
+    )
     text = text.replace("CANARY", CANARY)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "kpn.yaml"
@@ -94,20 +119,46 @@ def test_config_file_of_any_content(content: Any) -> None:
 serve_secret_keys = ("token", "path_secret", "signature_secret")
 
 
-@given(st.dictionaries(st.sampled_from(["listen", "token", "basic_auth", "metrics_auth",
-                                        "max_body", "template", "dedupe_window", "receivers",
-                                        "path_secret", "signature_secret", "signature_method",
-                                        "concat_ttl", "sinks", "bogus", *serve_secret_keys]),
-                       values, max_size=8),
-       st.lists(st.sampled_from(serve_secret_keys), max_size=3), secrets)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "listen",
+                "token",
+                "basic_auth",
+                "metrics_auth",
+                "max_body",
+                "template",
+                "dedupe_window",
+                "receivers",
+                "path_secret",
+                "signature_secret",
+                "signature_method",
+                "concat_ttl",
+                "sinks",
+                "bogus",
+                *serve_secret_keys,
+            ]
+        ),
+        values,
+        max_size=8,
+    ),
+    st.lists(st.sampled_from(serve_secret_keys), max_size=3),
+    secrets,
+)
 def test_serve_section(serve: dict[str, Any], secret_keys: list[str], secret: str) -> None:
     serve = dict(serve)
     for key in secret_keys:
         serve[key] = secret
     if "basic_auth" in serve and isinstance(serve["basic_auth"], dict):
         serve["basic_auth"]["password"] = secret
-    raw = {"client_id": "id", "client_secret": secret, "sender": "KPNAlert",
-           "base_url": "http://127.0.0.1:9", "serve": serve}
+    raw = {
+        "client_id": "id",
+        "client_secret": secret,
+        "sender": "KPNAlert",
+        "base_url": "http://127.0.0.1:9",
+        "serve": serve,
+    }
     try:
         _, config = split_config(raw)
     except KpnValidationError as err:

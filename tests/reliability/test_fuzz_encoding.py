@@ -30,8 +30,9 @@ CAPACITY = {"gsm7": (160, 153), "ucs2": (70, 67)}
 def texts(max_size: int = 700) -> st.SearchStrategy[str]:
     """Mostly GSM texts near the part boundaries, with extension and non-GSM mixed in."""
     gsm = st.text(alphabet=st.sampled_from(BASIC + EXTENSION * 3), max_size=max_size)
-    mixed = st.text(alphabet=st.sampled_from(BASIC + EXTENSION + OTHER + ASTRAL),
-                    max_size=max_size // 2)
+    mixed = st.text(
+        alphabet=st.sampled_from(BASIC + EXTENSION + OTHER + ASTRAL), max_size=max_size // 2
+    )
     ucs = st.text(alphabet=st.sampled_from(OTHER + ASTRAL + "abc"), max_size=max_size // 3)
     anything = st.text(max_size=200)
     return st.one_of(gsm, mixed, ucs, anything)
@@ -40,8 +41,23 @@ def texts(max_size: int = 700) -> st.SearchStrategy[str]:
 # `unicode: never` as the README states it, written out here with the emulator's alphabet:
 # GSM-7 characters stay, typographic look-alikes become their plain forms, other letters lose
 # their accents, and what is still not GSM-7 becomes "?".
-LOOK_ALIKES = {"‘": "'", "’": "'", "‚": "'", "`": "'", "“": '"', "”": '"', "„": '"', "«": '"',
-               "»": '"', "–": "-", "—": "-", "•": "-", "…": "...", "\u00a0": " ", "\t": " "}
+LOOK_ALIKES = {
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "`": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "–": "-",
+    "—": "-",
+    "•": "-",
+    "…": "...",
+    "\u00a0": " ",
+    "\t": " ",
+}
 
 
 def gsm7_oracle(text: str) -> str:
@@ -52,8 +68,9 @@ def gsm7_oracle(text: str) -> str:
         elif ch in LOOK_ALIKES:
             out.append(LOOK_ALIKES[ch])
         else:
-            bare = "".join(c for c in unicodedata.normalize("NFKD", ch)
-                           if unicodedata.category(c) != "Mn")
+            bare = "".join(
+                c for c in unicodedata.normalize("NFKD", ch) if unicodedata.category(c) != "Mn"
+            )
             out.append(bare if bare and segments.is_gsm7(bare) else "?")
     return "".join(out)
 
@@ -119,8 +136,7 @@ def test_fitted_text_is_billed_within_max_parts(text: str, max_parts: int, polic
 
 
 @given(texts(2000), st.integers(1, 10))
-def test_overflow_fail_refuses_exactly_what_truncate_would_cut(text: str,
-                                                                max_parts: int) -> None:
+def test_overflow_fail_refuses_exactly_what_truncate_would_cut(text: str, max_parts: int) -> None:
     try:
         fitted = fit(text, max_parts=max_parts, overflow="fail")
     except KpnValidationError as err:
@@ -143,20 +159,29 @@ def shared_emulator() -> Iterator[Emulator]:
 
 @settings(max_examples=examples(40))
 @given(texts(900).filter(lambda t: t.strip() != ""))
-def test_parts_reported_by_the_client_are_the_parts_billed(shared_emulator: Emulator,
-                                                           text: str) -> None:
+def test_parts_reported_by_the_client_are_the_parts_billed(
+    shared_emulator: Emulator, text: str
+) -> None:
     """End to end: what the client says it sent is what the emulator billed, part for part."""
     shared_emulator.configure(non_gsm_text="reject")  # a wrong `type` would be refused
-    with KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=shared_emulator.url,
-                    sender="KPNAlert", max_parts=10, rate_limit=1000) as sms:
+    with KpnSmsSync(
+        EMU_CLIENT_ID,
+        EMU_CLIENT_SECRET,
+        base_url=shared_emulator.url,
+        sender="KPNAlert",
+        max_parts=10,
+        rate_limit=1000,
+    ) as sms:
         report = sms.send(text, ["31612345678"])
     (result,) = report.results
     assert result.ok, result.reason
     record = shared_emulator.messages[-1]
     assert record["message_ids"] == list(result.message_ids)
-    assert record["parts"] == len(result.parts) == analyse(report.text,
-                                                           "always" if record["encoding"] ==
-                                                           "ucs2" else "auto").parts
+    assert (
+        record["parts"]
+        == len(result.parts)
+        == analyse(report.text, "always" if record["encoding"] == "ucs2" else "auto").parts
+    )
 
 
 def test_emulator_split_of_nothing_is_one_empty_part() -> None:

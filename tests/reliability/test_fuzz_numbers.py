@@ -16,9 +16,12 @@ REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
 number_like = st.one_of(
     st.text(alphabet="0123456789 +-().", max_size=20),
     st.text(max_size=20),
-    st.integers(-10**16, 10**16),
+    st.integers(-(10**16), 10**16),
     st.from_regex(r"\+?(00)?31 ?\(0\)?6[ -]?\d{8}", fullmatch=True),
-    st.none(), st.booleans(), st.floats(), st.lists(st.text(max_size=3), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.floats(),
+    st.lists(st.text(max_size=3), max_size=2),
 )
 
 
@@ -26,8 +29,11 @@ number_like = st.one_of(
 @example("2010000", "DE", "NL")  # read back as the Dutch 0492 010000 (issue 11)
 @example("020100000000000", "DE", "NL")  # 16 digits with the country code (issue 11)
 @example("+49 201 0000", "NL", "NL")
-@given(number_like, st.sampled_from(["NL", "BE", "DE", "US", "GB", "IT", *REGIONS[:5]]),
-       st.sampled_from(REGIONS))
+@given(
+    number_like,
+    st.sampled_from(["NL", "BE", "DE", "US", "GB", "IT", *REGIONS[:5]]),
+    st.sampled_from(REGIONS),
+)
 def test_normalize_is_canonical_or_one_line_error(raw: Any, region: str, other: str) -> None:
     try:
         number = normalize_number(raw, region, field="to")
@@ -48,22 +54,34 @@ def test_normalize_is_canonical_or_one_line_error(raw: Any, region: str, other: 
 @st.composite
 def real_numbers(draw: st.DrawFn) -> tuple[str, phonenumbers.PhoneNumber]:
     region = draw(st.sampled_from(REGIONS))
-    kind = draw(st.sampled_from([phonenumbers.PhoneNumberType.MOBILE,
-                                 phonenumbers.PhoneNumberType.FIXED_LINE]))
-    example = (phonenumbers.example_number_for_type(region, kind)
-               or phonenumbers.example_number(region))
+    kind = draw(
+        st.sampled_from(
+            [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]
+        )
+    )
+    example = phonenumbers.example_number_for_type(region, kind) or phonenumbers.example_number(
+        region
+    )
     if example is None:  # a few regions (e.g. 001-style ones) have no example number
         return "NL", phonenumbers.parse("+31612345678")
     return region, example
 
 
-@given(real_numbers(), st.sampled_from([phonenumbers.PhoneNumberFormat.E164,
-                                        phonenumbers.PhoneNumberFormat.INTERNATIONAL,
-                                        phonenumbers.PhoneNumberFormat.NATIONAL,
-                                        phonenumbers.PhoneNumberFormat.RFC3966]),
-       st.sampled_from(REGIONS))
-def test_every_written_form_of_a_real_number_agrees(sample: tuple[str, Any], fmt: int,
-                                                    other: str) -> None:
+@given(
+    real_numbers(),
+    st.sampled_from(
+        [
+            phonenumbers.PhoneNumberFormat.E164,
+            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+            phonenumbers.PhoneNumberFormat.NATIONAL,
+            phonenumbers.PhoneNumberFormat.RFC3966,
+        ]
+    ),
+    st.sampled_from(REGIONS),
+)
+def test_every_written_form_of_a_real_number_agrees(
+    sample: tuple[str, Any], fmt: int, other: str
+) -> None:
     region, parsed = sample
     expected = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     written = phonenumbers.format_number(parsed, fmt)

@@ -66,7 +66,7 @@ def assert_no_leak(text: str, emulator: Emulator, *, path_secret_ok: bool = Fals
     hits = [m.start() for m in re.finditer(re.escape(CANARY), text)]
     if path_secret_ok:  # the path secret is in the URLs the test itself printed
         hits = [h for h in hits if not text.startswith(PATH_SECRET, h)]
-    assert not hits, f"secret leaked: {text[max(hits[0] - 80, 0):hits[0] + 40]!r}"
+    assert not hits, f"secret leaked: {text[max(hits[0] - 80, 0) : hits[0] + 40]!r}"
 
 
 def assert_numbers_masked(log: str, numbers: Iterable[str] = (A, B, C)) -> None:
@@ -93,14 +93,21 @@ async def test_library_async(emu: Emulator, caplog: pytest.LogCaptureFixture) ->
     caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
     shown: list[str] = []
     url = emu.url or ""
-    async with KpnSms(CLIENT_ID, SECRET, base_url=url, sender="KPNAlert",
-                      recipients=["0612345678"], rate_limit=100) as sms:
+    async with KpnSms(
+        CLIENT_ID,
+        SECRET,
+        base_url=url,
+        sender="KPNAlert",
+        recipients=["0612345678"],
+        rate_limit=100,
+    ) as sms:
         shown += [repr(sms), str(sms.settings), repr(sms.settings), repr(sms.session)]
         token = await sms.authenticate()
         shown += [repr(token), str(token)]
         report = await sms.send("hello", [A, B], title="up")
-        emu.configure(script=[{"http": 500}, {"status": "29"}, {"http": 401}],
-                      forced_status={C: "7"})
+        emu.configure(
+            script=[{"http": 500}, {"status": "29"}, {"http": 401}], forced_status={C: "7"}
+        )
         failing = await sms.send("faults", [A, B, C])
         emu.configure(script=[], auth_error_body="kpn")
         emu.expire_tokens()  # renewal path
@@ -108,8 +115,7 @@ async def test_library_async(emu: Emulator, caplog: pytest.LogCaptureFixture) ->
         for rep in (report, failing, renewed):
             shown.append(repr(rep))
             for result in rep.results:
-                shown += [repr(result), result.describe(), str(result.error),
-                          repr(result.error)]
+                shown += [repr(result), result.describe(), str(result.error), repr(result.error)]
     assert renewed.ok and not failing.ok
     async with KpnSms(CLIENT_ID, WRONG_SECRET, base_url=url, sender="KPNAlert") as bad:
         with pytest.raises(KpnSmsError) as info:
@@ -142,23 +148,37 @@ def test_library_sync(emu: Emulator, caplog: pytest.LogCaptureFixture) -> None:
 
 def test_cli_debug(emu: Emulator, tmp_path: Path) -> None:
     config = tmp_path / "kpn.yaml"
-    config.write_text(yaml.safe_dump({
-        "client_id": CLIENT_ID, "client_secret": SECRET, "sender": "KPNAlert",
-        "base_url": emu.url, "recipients": ["0612345678", "0687654321"]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "client_id": CLIENT_ID,
+                "client_secret": SECRET,
+                "sender": "KPNAlert",
+                "base_url": emu.url,
+                "recipients": ["0612345678", "0687654321"],
+            }
+        )
+    )
     outputs = []
-    for args in (["token"], ["send", "hello"], ["send", "--json", "hello"],
-                 ["register-webhook", "--to", "0612345678", "https://example.org/in"]):
+    for args in (
+        ["token"],
+        ["send", "hello"],
+        ["send", "--json", "hello"],
+        ["register-webhook", "--to", "0612345678", "https://example.org/in"],
+    ):
         proc = run_cli("--config", str(config), "--debug", *args)
         assert proc.returncode == 0, proc.stderr[-2000:]
         outputs.append((proc.stdout, proc.stderr))
     emu.configure(script=[{"http": 500}, {"drop": True}], forced_status={A: "29"})
-    failing = run_cli("--config", str(config), "--debug", "send", "--to", C, "--to", A,
-                      "--to", B, "faults")
+    failing = run_cli(
+        "--config", str(config), "--debug", "send", "--to", C, "--to", A, "--to", B, "faults"
+    )
     assert failing.returncode == 1
     outputs.append((failing.stdout, failing.stderr))
     emu.expire_tokens()
-    wrong = run_cli("--config", str(config), "--debug", "send", "x",
-                    env={"KPN_SMS_CLIENT_SECRET": WRONG_SECRET})
+    wrong = run_cli(
+        "--config", str(config), "--debug", "send", "x", env={"KPN_SMS_CLIENT_SECRET": WRONG_SECRET}
+    )
     assert wrong.returncode == 3, wrong.stderr  # the environment's (wrong) secret wins
     outputs.append((wrong.stdout, wrong.stderr))
     config.write_text(config.read_text() + "max_parts: lots\n")
@@ -184,8 +204,11 @@ class ServeProcess:
         self.log = log
         self._out = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kpn_sms_notify", "--debug", "serve", "--config",
-             str(config)], stdout=self._out, stderr=subprocess.STDOUT, env=env)
+            [sys.executable, "-m", "kpn_sms_notify", "--debug", "serve", "--config", str(config)],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         self.url = self._wait_for_url()
 
     def _wait_for_url(self) -> str:
@@ -208,25 +231,49 @@ class ServeProcess:
 
 def serve_config(path: Path, url: str, tmp: Path, *, basic: bool = False) -> Path:
     serve: dict[str, Any] = {
-        "listen": "127.0.0.1:0", "path_secret": PATH_SECRET,
-        "signature_secret": SIGNATURE_SECRET, "signature_method": "sha256",
-        "state_dir": str(tmp / "state"), "sinks": {"jsonl": str(tmp / "in.jsonl")},
-        "metrics_auth": False, "notify": {"allow": [A, B, C]}}
+        "listen": "127.0.0.1:0",
+        "path_secret": PATH_SECRET,
+        "signature_secret": SIGNATURE_SECRET,
+        "signature_method": "sha256",
+        "state_dir": str(tmp / "state"),
+        "sinks": {"jsonl": str(tmp / "in.jsonl")},
+        "metrics_auth": False,
+        "notify": {"allow": [A, B, C]},
+    }
     if basic:
         serve["basic_auth"] = {"username": "am", "password": SERVE_PASSWORD}
     else:
         serve["token"] = SERVE_TOKEN
-    path.write_text(yaml.safe_dump({
-        "client_id": CLIENT_ID, "client_secret": SECRET, "sender": "KPNAlert",
-        "base_url": url, "recipients": ["0612345678", "0687654321"], "serve": serve}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "client_id": CLIENT_ID,
+                "client_secret": SECRET,
+                "sender": "KPNAlert",
+                "base_url": url,
+                "recipients": ["0612345678", "0687654321"],
+                "serve": serve,
+            }
+        )
+    )
     return path
 
 
-ALERT = {"version": "4", "status": "firing", "receiver": "oncall", "groupKey": "g1",
-         "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull",
-                                                    "severity": "critical"},
-                     "annotations": {"summary": "Disk /var is 95% full"},
-                     "startsAt": "2026-01-01T00:00:00Z", "fingerprint": "f1"}]}
+ALERT = {
+    "version": "4",
+    "status": "firing",
+    "receiver": "oncall",
+    "groupKey": "g1",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "DiskFull", "severity": "critical"},
+            "annotations": {"summary": "Disk /var is 95% full"},
+            "startsAt": "2026-01-01T00:00:00Z",
+            "fingerprint": "f1",
+        }
+    ],
+}
 
 
 def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
@@ -240,8 +287,11 @@ def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
             answers.append(http.post("/alertmanager", json=ALERT, headers=bearer))
             assert answers[-1].status_code == 200, answers[-1].text
             emu.configure(script=[{"http": 500}], forced_status={B: "29"})
-            answers.append(http.post("/notify", headers=bearer,
-                                     json={"message": "faults", "recipients": [A, B, C]}))
+            answers.append(
+                http.post(
+                    "/notify", headers=bearer, json={"message": "faults", "recipients": [A, B, C]}
+                )
+            )
             emu.configure(script=[])
             emu.expire_tokens()
             emu.configure(token_endpoint_status=401)  # renewal refused: an auth error answer
@@ -249,29 +299,56 @@ def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
             assert "invalid_client" in answers[-1].text
             emu.configure(token_endpoint_status=None)
             answers.append(http.post("/notify", json={"message": "no auth"}))
-            answers.append(http.post("/notify", json={"message": "wrong"},
-                                     headers={"Authorization": f"Bearer {WRONG_SECRET}"}))
+            answers.append(
+                http.post(
+                    "/notify",
+                    json={"message": "wrong"},
+                    headers={"Authorization": f"Bearer {WRONG_SECRET}"},
+                )
+            )
             answers.append(http.post("/notify", headers=bearer, content=b"{not json"))
-            inbound = {"msisdn": A, "to": "3197012345678", "messageId": "0A01",
-                       "text": "ACK", "type": "text", "timestamp": str(int(time.time()))}
+            inbound = {
+                "msisdn": A,
+                "to": "3197012345678",
+                "messageId": "0A01",
+                "text": "ACK",
+                "type": "text",
+                "timestamp": str(int(time.time())),
+            }
             signed = {**inbound, "sig": compute_signature(inbound, SIGNATURE_SECRET, "sha256")}
             answers.append(http.post(f"/inbound/{PATH_SECRET}", data=signed))
             assert answers[-1].status_code == 200, answers[-1].text
-            answers.append(http.post(f"/inbound/{PATH_SECRET}",
-                                     data={**inbound, "messageId": "0A02", "sig": "00"}))
+            answers.append(
+                http.post(
+                    f"/inbound/{PATH_SECRET}", data={**inbound, "messageId": "0A02", "sig": "00"}
+                )
+            )
             assert answers[-1].status_code == 401
-            answers.append(http.get(f"/delivery/{PATH_SECRET}", params={
-                "messageId": "0A03", "status": "delivered", "msisdn": B}))
+            answers.append(
+                http.get(
+                    f"/delivery/{PATH_SECRET}",
+                    params={"messageId": "0A03", "status": "delivered", "msisdn": B},
+                )
+            )
             answers.append(http.get("/inbound/wrong-path-secret"))
             # Malformed but correctly signed calls (KPN retries these for a day): 400s.
-            for kind, params in (("inbound", {"msisdn": A, "timestamp": inbound["timestamp"]}),
-                                 ("delivery", {"status": "delivered", "msisdn": B,
-                                               "timestamp": inbound["timestamp"]})):
+            for kind, params in (
+                ("inbound", {"msisdn": A, "timestamp": inbound["timestamp"]}),
+                (
+                    "delivery",
+                    {"status": "delivered", "msisdn": B, "timestamp": inbound["timestamp"]},
+                ),
+            ):
                 sig = compute_signature(params, SIGNATURE_SECRET, "sha256")
                 answers.append(http.post(f"/{kind}/{PATH_SECRET}", data={**params, "sig": sig}))
                 assert answers[-1].status_code == 400, answers[-1].text
-            answers.append(http.post(f"/inbound/{PATH_SECRET}", content=b'{"msisdn": ',
-                                     headers={"Content-Type": "application/json"}))
+            answers.append(
+                http.post(
+                    f"/inbound/{PATH_SECRET}",
+                    content=b'{"msisdn": ',
+                    headers={"Content-Type": "application/json"},
+                )
+            )
             assert answers[-1].status_code == 400
             answers.append(http.get("/metrics"))
             answers.append(http.get("/healthz"))
@@ -288,8 +365,7 @@ def test_serve_logs_answers_and_metrics(emu: Emulator, tmp_path: Path) -> None:
 
 
 async def test_serve_rejected_inbound_never_logs_the_path_secret(
-    emu: Emulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path
+    emu: Emulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Every way an inbound or delivery call can be refused, plus an unexpected failure,
     with signatures off (the path secret is then the only guard), logged at DEBUG."""
@@ -297,10 +373,19 @@ async def test_serve_rejected_inbound_never_logs_the_path_secret(
 
     caplog.set_level(logging.DEBUG)
     json_type = {"Content-Type": "application/json"}
-    client, serve = split_config({
-        "client_id": CLIENT_ID, "client_secret": SECRET, "base_url": emu.url,
-        "serve": {"listen": "127.0.0.1:0", "token": SERVE_TOKEN, "path_secret": PATH_SECRET,
-                  "sinks": {"jsonl": str(tmp_path / "in.jsonl")}}})
+    client, serve = split_config(
+        {
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+            "base_url": emu.url,
+            "serve": {
+                "listen": "127.0.0.1:0",
+                "token": SERVE_TOKEN,
+                "path_secret": PATH_SECRET,
+                "sinks": {"jsonl": str(tmp_path / "in.jsonl")},
+            },
+        }
+    )
     server = await start(client, serve)
     statuses: list[int] = []
     try:
@@ -313,8 +398,9 @@ async def test_serve_rejected_inbound_never_logs_the_path_secret(
                     http.post(base, content=b'{"a": ', headers=json_type),
                     http.post(base, content=b"\xff\xfe=1"),
                     http.post(base, content=b"x", headers={"Content-Type": "image/png"}),
-                    http.post(base, content=b'{"a":' * 5000 + b"1" + b"}" * 5000,
-                              headers=json_type),
+                    http.post(
+                        base, content=b'{"a":' * 5000 + b"1" + b"}" * 5000, headers=json_type
+                    ),
                     http.get(base, params={"msisdn": A, "type": "text"}),
                     http.get(base + "x"),  # a near miss holds the whole secret
                     http.get(base + "/"),
@@ -359,9 +445,12 @@ def test_serve_basic_auth_and_config_errors(emu: Emulator, tmp_path: Path) -> No
     # Refused configs: each error line names the key, never the secret.
     lines = []
     raw = yaml.safe_load(config.read_text())
-    for key, value in (("token", 12345), ("signature_secret", [SIGNATURE_SECRET]),
-                       ("path_secret", PATH_SECRET + " with space"),
-                       ("basic_auth", {"username": "am", "password": [SERVE_PASSWORD]})):
+    for key, value in (
+        ("token", 12345),
+        ("signature_secret", [SIGNATURE_SECRET]),
+        ("path_secret", PATH_SECRET + " with space"),
+        ("basic_auth", {"username": "am", "password": [SERVE_PASSWORD]}),
+    ):
         broken = json.loads(json.dumps(raw))
         broken["serve"][key] = value
         config.write_text(yaml.safe_dump(broken))
@@ -376,8 +465,12 @@ def test_serve_basic_auth_and_config_errors(emu: Emulator, tmp_path: Path) -> No
 APPRISE = Path(sys.executable).with_name("apprise")
 
 
-def apprise_url(emulator: Emulator, secret: str = SECRET, targets: str = "0612345678/"
-                "31687654321", extra: str = "") -> str:
+def apprise_url(
+    emulator: Emulator,
+    secret: str = SECRET,
+    targets: str = "0612345678/31687654321",
+    extra: str = "",
+) -> str:
     return f"kpnsms://{CLIENT_ID}:{secret}@KPNAlert/{targets}?base_url={emulator.url}{extra}"
 
 
@@ -388,9 +481,11 @@ def test_apprise_in_process(emu: Emulator, caplog: pytest.LogCaptureFixture) -> 
 
     caplog.set_level(logging.DEBUG)
     shown: list[str] = []
-    for url in (apprise_url(emu), apprise_url(emu, extra="&max_parts=2&region=BE"),
-                f"kpnsms://KPNAlert/0612345678?client_id={CLIENT_ID}&secret={SECRET}"
-                f"&base_url={emu.url}"):
+    for url in (
+        apprise_url(emu),
+        apprise_url(emu, extra="&max_parts=2&region=BE"),
+        f"kpnsms://KPNAlert/0612345678?client_id={CLIENT_ID}&secret={SECRET}&base_url={emu.url}",
+    ):
         plugin = apprise.Apprise.instantiate(url)
         assert plugin is not None, url
         shown += [plugin.url(privacy=True), repr(plugin), str(plugin.url_id())]
@@ -404,9 +499,11 @@ def test_apprise_in_process(emu: Emulator, caplog: pytest.LogCaptureFixture) -> 
     bad = apprise.Apprise()
     bad.add(apprise_url(emu, WRONG_SECRET, "0655512345"))
     assert not bad.notify("refused")
-    for broken in (apprise_url(emu, targets="not-a-number"),
-                   f"kpnsms://{CLIENT_ID}:{SECRET}@KPN Alert!/0612345678",
-                   f"kpnsms://{CLIENT_ID}:{SECRET}@KPNAlert/0612345678?max_parts=lots"):
+    for broken in (
+        apprise_url(emu, targets="not-a-number"),
+        f"kpnsms://{CLIENT_ID}:{SECRET}@KPN Alert!/0612345678",
+        f"kpnsms://{CLIENT_ID}:{SECRET}@KPNAlert/0612345678?max_parts=lots",
+    ):
         apprise.Apprise().add(broken)
         plugin = apprise.Apprise.instantiate(broken)
         if plugin is not None:
@@ -433,9 +530,14 @@ def apprise_cli(tmp_path: Path, verbosity: str) -> Any:
     env["HOME"] = str(home)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(APPRISE), verbosity, "--plugin-path", str(plugins), *args],
-                              capture_output=True, text=True, env=env, timeout=120,
-                              check=False)
+        return subprocess.run(
+            [str(APPRISE), verbosity, "--plugin-path", str(plugins), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
 
     return run
 
@@ -470,8 +572,11 @@ def test_apprise_trace_level_leak_is_apprise_core_only(emu: Emulator, tmp_path: 
     for i, line in enumerate(lines):
         if " unpacked as:" in line:  # this line and its key="value" block are apprise's
             core.append(i)
-            core.extend(j for j in range(i + 1, len(lines)) if "=" in lines[j] and
-                        " - " not in lines[j][:40])
+            core.extend(
+                j
+                for j in range(i + 1, len(lines))
+                if "=" in lines[j] and " - " not in lines[j][:40]
+            )
     rest = "\n".join(line for i, line in enumerate(lines) if i not in set(core))
     assert core, "apprise no longer prints the raw URL at TRACE: tighten this test"
     assert_no_leak(rest, emu)

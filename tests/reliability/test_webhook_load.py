@@ -43,17 +43,32 @@ def rss_mb(pid: int) -> float:
 def start_serve(tmp: Path, data: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     sink = data / "inbound.jsonl"
     config = tmp / "serve.yaml"
-    config.write_text(yaml.safe_dump({
-        "client_id": "load", "client_secret": "load-secret", "sender": "KPNAlert",
-        "base_url": "http://127.0.0.1:9",
-        "serve": {"listen": "127.0.0.1:0", "token": "load-test-token",
-                  "path_secret": PATH_SECRET, "state_dir": str(data / "state"),
-                  "sinks": {"jsonl": str(sink)}}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "client_id": "load",
+                "client_secret": "load-secret",
+                "sender": "KPNAlert",
+                "base_url": "http://127.0.0.1:9",
+                "serve": {
+                    "listen": "127.0.0.1:0",
+                    "token": "load-test-token",
+                    "path_secret": PATH_SECRET,
+                    "state_dir": str(data / "state"),
+                    "sinks": {"jsonl": str(sink)},
+                },
+            }
+        )
+    )
     log = tmp / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "kpn_sms_notify", "serve", "--config",
-                                 str(config)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kpn_sms_notify", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())
@@ -66,9 +81,15 @@ def start_serve(tmp: Path, data: Path) -> tuple[subprocess.Popen[bytes], str, Pa
 
 
 def payload(i: int) -> dict[str, str]:
-    return {"msisdn": f"316{10000000 + i % 90000000:08d}", "to": "3197012345678",
-            "messageId": f"LOAD{i:012X}", "text": f"reply {i}", "type": "text",
-            "keyword": "REPLY", "message-timestamp": "2026-01-01 12:00:00"}
+    return {
+        "msisdn": f"316{10000000 + i % 90000000:08d}",
+        "to": "3197012345678",
+        "messageId": f"LOAD{i:012X}",
+        "text": f"reply {i}",
+        "type": "text",
+        "keyword": "REPLY",
+        "message-timestamp": "2026-01-01 12:00:00",
+    }
 
 
 async def burst(url: str, pid: int) -> dict[str, Any]:
@@ -116,11 +137,17 @@ async def burst(url: str, pid: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - began
         sampler.cancel()
     latencies.sort()
-    return {"requests": total, "send_seconds": sent_in, "seconds": elapsed,
-            "rate": total / elapsed, "statuses": dict(statuses),
-            "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
-            "max_ms": 1000 * latencies[-1], "rss_samples": rss}
+    return {
+        "requests": total,
+        "send_seconds": sent_in,
+        "seconds": elapsed,
+        "rate": total / elapsed,
+        "statuses": dict(statuses),
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
+        "max_ms": 1000 * latencies[-1],
+        "rss_samples": rss,
+    }
 
 
 @pytest.mark.timeout(180)
@@ -137,12 +164,19 @@ def test_inbound_burst(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     records = [json.loads(line) for line in sink.read_text().splitlines() if line.strip()]
     ids = Counter(r["message_id"] for r in records if r.get("kind") == "inbound")
-    expected = {payload(i)["messageId"] for i in range(RATE * SECONDS)
-                if not (i % REDELIVER_EVERY == 0 and i >= 7)}
+    expected = {
+        payload(i)["messageId"]
+        for i in range(RATE * SECONDS)
+        if not (i % REDELIVER_EVERY == 0 and i >= 7)
+    }
     peak = max(result["rss_samples"] + [after])
     figures = {k: v for k, v in result.items() if k != "rss_samples"}
-    figures.update(baseline_rss_mb=round(baseline, 1), peak_rss_mb=round(peak, 1),
-                   texts_in_sink=len(ids), unique_expected=len(expected))
+    figures.update(
+        baseline_rss_mb=round(baseline, 1),
+        peak_rss_mb=round(peak, 1),
+        texts_in_sink=len(ids),
+        unique_expected=len(expected),
+    )
     print("\nwebhook load:", json.dumps(figures, default=str))
     assert result["statuses"] == {200: RATE * SECONDS}, result["statuses"]
     assert set(ids) - WARM == expected, "texts lost or invented"
