@@ -13,6 +13,7 @@ from . import protocol
 from .errors import KpnSmsError, KpnValidationError
 from .models import Token
 from .numbers import mask_number, normalize_number
+from .options import CLIENT_KEYS, ClientOptions, check_names
 from .protocol import ApiRequest, SendOutcome
 from .sending import SendPlan
 from .session import Session
@@ -29,7 +30,8 @@ def split_config(config: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
 
 
 class ClientBase:
-    def __init__(self, client_id: str, client_secret: str, options: Mapping[str, Any]) -> None:
+    def __init__(self, client_id: str, client_secret: str, options: ClientOptions) -> None:
+        check_names(options, CLIENT_KEYS)  # before anything: a typo must not pass silently
         self.settings = Settings.from_config(
             {"client_id": client_id, "client_secret": client_secret, **options})
         self.session = Session(self.settings)

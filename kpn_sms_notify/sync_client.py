@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
@@ -22,6 +22,7 @@ from .client_base import ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
+from .options import ClientOptions, SendOptions
 from .protocol import ApiRequest
 from .ratelimit import SyncRateLimiter
 from .sending import Attempts, Halt, SendPlan, prepare, token_failure
@@ -41,7 +42,7 @@ class KpnSmsSync(ClientBase):
         *,
         http_client: httpx.Client | None = None,
         token_store: TokenStore | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(client_id, client_secret, options)
         self._http = http_client
@@ -77,7 +78,7 @@ class KpnSmsSync(ClientBase):
 
     def send(self, message: str, recipients: Iterable[str] | str | None = None,
              on_result: Callable[[RecipientResult], None] | None = None,
-             **options: Any) -> SendReport:
+             **options: Unpack[SendOptions]) -> SendReport:
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)
         self._auth.get()
