@@ -71,13 +71,13 @@ def _add_flags(parser: argparse.ArgumentParser, command: str) -> None:
     for option in OPTIONS:
         if option.cli != command:
             continue
-        kind = option.kind if option.kind in (int, float) else None
+        convert: dict[str, Any] = {"type": option.kind} if option.kind in (int, float) else {}
         # A message option's default is the configured one.
         shown = option.default is not None and option.scope is not Scope.MESSAGE
         default = f" (default {option.default})" if shown else ""
-        parser.add_argument(option.flag, dest=option.key, type=kind, metavar=option.metavar,
+        parser.add_argument(option.flag, dest=option.key, metavar=option.metavar,
                             choices=option.choices or None,
-                            help=option.meaning.replace("`", "") + default)
+                            help=option.meaning.replace("`", "") + default, **convert)
 
 
 def _flags(args: argparse.Namespace, command: str) -> dict[str, Any]:

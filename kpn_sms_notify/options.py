@@ -22,7 +22,17 @@ import difflib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypedDict, get_args, get_origin, get_type_hints
+from types import NoneType, UnionType
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    TypedDict,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from . import validators
 from .encoding import Overflow, UnicodePolicy
@@ -143,35 +153,36 @@ class SendingOptions(TypedDict, total=False):
 
 
 class MessageOptions(TypedDict, total=False):
-    sender: Annotated[str, Option(
+    # None: the configured one (for send()), or none configured.
+    sender: Annotated[str | None, Option(
         "sender ID: up to 11 letters/digits without spaces, or a number of up to 15 digits",
         check=validators.sender, env=True, cli="send", metavar="ID", url_part=True,
         shown_default="required to send")]
-    max_parts: Annotated[int, Option(
+    max_parts: Annotated[int | None, Option(
         "cap on SMS parts per text (1–10)", default=3, minimum=1, maximum=10, cli="send",
         metavar="N", label="Max SMS Parts")]
     # Apprise owns ?overflow= (upstream/truncate/split) on every plugin.
-    overflow: Annotated[Overflow, Option(
+    overflow: Annotated[Overflow | None, Option(
         "over `max_parts`: `truncate` (ends with a visible `...`/`…` marker) or `fail`",
         default="truncate", cli="send", url_arg="sms_overflow",
         label="Past Max Parts (truncate or fail)")]
-    unicode: Annotated[UnicodePolicy, Option(
+    unicode: Annotated[UnicodePolicy | None, Option(
         "`auto` (GSM-7 when possible, else UCS-2), `always` (UCS-2), `never` (transliterate "
         "to GSM-7: `ë`→`e`, `“`→`\"`, others `?`)", default="auto", cli="send",
         label="Unicode Policy")]
-    status_report: Annotated[bool, Option(
+    status_report: Annotated[bool | None, Option(
         "ask for delivery receipts (`status-report-req`)", default=False,
         label="Request Delivery Receipts")]
-    callback: Annotated[str, Option(
+    callback: Annotated[str | None, Option(
         "delivery-receipt URL (https); setting it turns `status_report` on",
         check=validators.url_validator("callback"), label="Delivery Receipt URL")]
-    client_ref: Annotated[str, Option(
+    client_ref: Annotated[str | None, Option(
         "your reference (≤ 40 characters), echoed in receipts", check=validators.client_ref,
         label="Client Reference")]
 
 
 class TitleOption(TypedDict, total=False):
-    title: Annotated[str, Option("a first line above the message", check=str, cli="send",
+    title: Annotated[str | None, Option("a first line above the message", check=str, cli="send",
                                  config=False)]
 
 
@@ -198,11 +209,12 @@ def _declared() -> tuple[Option, ...]:
         required: frozenset[str] = typed_dict.__required_keys__  # type: ignore[attr-defined]
         for key, hint in get_type_hints(typed_dict, include_extras=True).items():
             kind, option = get_args(hint)
+            if get_origin(kind) in (Union, UnionType):  # `T | None`: None is "not given"
+                given = [t for t in get_args(kind) if t is not NoneType]
+                kind = given[0] if len(given) == 1 else object  # object: its check says
             choices: tuple[str, ...] = ()
             if get_origin(kind) is Literal:
                 choices, kind = get_args(kind), str
-            elif not isinstance(kind, type):  # a union: its check says what it takes
-                kind = object
             out.append(replace(option, key=key, kind=kind, choices=choices, scope=scope,
                                required=key in required))
     return tuple(out)
@@ -242,8 +254,8 @@ def check_names(given: Collection[str], valid: Collection[str]) -> None:
 
 def config_table() -> str:
     """The configuration table of the README, in Markdown."""
-    lines = ["| key | default | meaning |", "|---|---|---|"]
-    lines += [f"| `{o.key}` | {o.shown()} | {o.meaning} |" for o in CONFIG_OPTIONS]
+    lines = ["| key | scope | default | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{o.key}` | {o.scope} | {o.shown()} | {o.meaning} |" for o in CONFIG_OPTIONS]
     return "\n".join(lines) + "\n"
 
 

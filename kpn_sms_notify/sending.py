@@ -69,14 +69,18 @@ def prepare(
     numbers = [normalize_number(n, settings.region, field=f"recipients[{i}]")
                for i, n in enumerate(raw)]
     numbers = list(dict.fromkeys(numbers))  # one text per person, even if listed twice
-    sender = given.get("sender", settings.sender)
+    # An option not given is the configured one (validate_send_options drops a None).
+    sender = given.get("sender") or settings.sender
     if sender is None:
         raise KpnValidationError("sender: no sender ID given or configured", field="sender")
-    fitted = fit(compose(message, title), max_parts=given.get("max_parts", settings.max_parts),
-                 overflow=given.get("overflow", settings.overflow),  # type: ignore[arg-type]
-                 unicode=given.get("unicode", settings.unicode))  # type: ignore[arg-type]
-    dlr_url = given.get("callback", settings.callback)
-    wants_report = given.get("status_report", settings.status_report or dlr_url is not None)
+    fitted = fit(compose(message, title), max_parts=given.get("max_parts") or settings.max_parts,
+                 overflow=given.get("overflow") or settings.overflow,  # type: ignore[arg-type]
+                 unicode=given.get("unicode") or settings.unicode)  # type: ignore[arg-type]
+    dlr_url = given.get("callback") or settings.callback
+    wants_report = given.get("status_report")
+    if wants_report is None:
+        wants_report = settings.status_report or dlr_url is not None
+    ref = given.get("client_ref")
     fields: dict[str, Any] = {
         "sender": sender,
         "text": fitted.text,
@@ -84,7 +88,7 @@ def prepare(
         "ttl": settings.ttl,
         "status_report": True if wants_report else None,
         "callback": dlr_url,
-        "client_ref": given.get("client_ref", settings.client_ref),
+        "client_ref": ref if ref is not None else settings.client_ref,
     }
     return SendPlan(fitted.text, tuple(numbers), fields, fitted.truncated)
 
