@@ -18,6 +18,7 @@ from .options import CONFIG_OPTIONS, Option
 
 _LOGGER = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class UrlOption:
     """One declared option as a URL argument."""
@@ -55,7 +56,8 @@ def _describe(option: Option) -> dict[str, Any]:
 # The options that are URL arguments: not those with their own place in the URL (user,
 # password, host, path).
 OPTIONS: tuple[UrlOption, ...] = tuple(
-    UrlOption(o.arg, o.key, _describe(o)) for o in CONFIG_OPTIONS if not o.url_part)
+    UrlOption(o.arg, o.key, _describe(o)) for o in CONFIG_OPTIONS if not o.url_part
+)
 # Arguments named otherwise than their key: Apprise owns ?overflow= on every plugin.
 RENAMED = {opt.key: opt.arg for opt in OPTIONS if opt.arg != opt.key}
 

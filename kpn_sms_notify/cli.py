@@ -23,21 +23,32 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kpn-sms",
-                                     description="Send alert texts through KPN's SMS API.")
+    parser = argparse.ArgumentParser(
+        prog="kpn-sms", description="Send alert texts through KPN's SMS API."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="FILE", help="YAML file with the config keys")
-    parser.add_argument("--debug", action="store_true",
-                        help="log every request and answer (secrets masked) to stderr")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log every request and answer (secrets masked) to stderr",
+    )
     _add_flags(parser, "kpn-sms")
-    parser.add_argument("--no-token-cache", action="store_true",
-                        help="fetch a new token instead of reusing the one cached between runs")
+    parser.add_argument(
+        "--no-token-cache",
+        action="store_true",
+        help="fetch a new token instead of reusing the one cached between runs",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     send = sub.add_parser("send", help="text the recipients")
     send.add_argument("text", metavar="TEXT", help="the message; '-' reads it from stdin")
-    send.add_argument("--to", action="append", metavar="NUMBER",
-                      help="recipient (repeatable); default: the configured recipients")
+    send.add_argument(
+        "--to",
+        action="append",
+        metavar="NUMBER",
+        help="recipient (repeatable); default: the configured recipients",
+    )
     _add_flags(send, "send")
     send.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -45,10 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     reg = sub.add_parser("register-webhook", help="point inbound texts at a URL")
     reg.add_argument("url", metavar="URL", help="your webhook (https)")
-    reg.add_argument("--to", metavar="NUMBER",
-                     help="demo account: your registered test number (/register)")
-    reg.add_argument("--number", metavar="MSISDN",
-                     help="virtual number: set its moHttpUrl (phone-numbers number/update)")
+    reg.add_argument(
+        "--to", metavar="NUMBER", help="demo account: your registered test number (/register)"
+    )
+    reg.add_argument(
+        "--number",
+        metavar="MSISDN",
+        help="virtual number: set its moHttpUrl (phone-numbers number/update)",
+    )
     reg.add_argument("--country", default="NL", help="country of --number (default NL)")
 
     emu = sub.add_parser("emulator", help="run the KPN gateway emulator on 127.0.0.1")
@@ -60,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="alert webhooks (Alertmanager, Grafana) and inbound SMS")
     srv.add_argument("--config", dest="serve_config", metavar="FILE", help="YAML config")
 
-    ha = sub.add_parser("install-homeassistant",
-                        help="copy the integration into CONFIG_DIR/custom_components")
+    ha = sub.add_parser(
+        "install-homeassistant", help="copy the integration into CONFIG_DIR/custom_components"
+    )
     ha.add_argument("config_dir", metavar="CONFIG_DIR")
     return parser
 
@@ -75,21 +91,32 @@ def _add_flags(parser: argparse.ArgumentParser, command: str) -> None:
         # A message option's default is the configured one.
         shown = option.default is not None and option.scope is not Scope.MESSAGE
         default = f" (default {option.default})" if shown else ""
-        parser.add_argument(option.flag, dest=option.key, metavar=option.metavar,
-                            choices=option.choices or None,
-                            help=option.meaning.replace("`", "") + default, **convert)
+        parser.add_argument(
+            option.flag,
+            dest=option.key,
+            metavar=option.metavar,
+            choices=option.choices or None,
+            help=option.meaning.replace("`", "") + default,
+            **convert,
+        )
 
 
 def _flags(args: argparse.Namespace, command: str) -> dict[str, Any]:
     """The options given as --flags of `command`."""
-    return {o.key: getattr(args, o.key) for o in OPTIONS
-            if o.cli == command and getattr(args, o.key, None) is not None}
+    return {
+        o.key: getattr(args, o.key)
+        for o in OPTIONS
+        if o.cli == command and getattr(args, o.key, None) is not None
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     if not args.debug:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
@@ -145,8 +172,11 @@ async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) 
     from .client import KpnSms
 
     # `token` checks the credentials: always a fresh token, never one from the cache.
-    store = None if args.command == "token" else token_cache.for_cli(
-        config, disabled=args.no_token_cache)
+    store = (
+        None
+        if args.command == "token"
+        else token_cache.for_cli(config, disabled=args.no_token_cache)
+    )
     async with KpnSms.from_config(config, token_store=store) as sms:
         if args.command == "token":
             token = await sms.authenticate()
@@ -160,8 +190,11 @@ async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) 
 
 async def _register(sms: Any, args: argparse.Namespace) -> int:
     if bool(args.to) == bool(args.number):
-        raise KpnValidationError("register-webhook: give exactly one of --to (demo account) "
-                                 "or --number (virtual number)", field="to")
+        raise KpnValidationError(
+            "register-webhook: give exactly one of --to (demo account) "
+            "or --number (virtual number)",
+            field="to",
+        )
     if args.to:
         print(await sms.register_webhook(args.to, args.url))
     else:
@@ -176,10 +209,8 @@ async def _send(sms: Any, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     recipients = args.to or None
     count = len(recipients) if recipients else len(sms.settings.recipients)
-    progress = Progress(total=count, enabled=not args.json and count >= 10 and
-                        sys.stderr.isatty())
-    report = await sms.send(text, recipients, on_result=progress.update,
-                            **_flags(args, "send"))
+    progress = Progress(total=count, enabled=not args.json and count >= 10 and sys.stderr.isatty())
+    report = await sms.send(text, recipients, on_result=progress.update, **_flags(args, "send"))
     progress.close()
     if args.json:
         print(json.dumps(_report_json(report, sms.token_requests), indent=2))
@@ -188,8 +219,9 @@ async def _send(sms: Any, args: argparse.Namespace) -> int:
             print(("ok    " if result.ok else "FAILED ") + result.describe())
         if report.truncated:
             print("note: the text was cut to fit max_parts (it ends with a marker)")
-        print(f"{len(report.accepted)}/{len(report)} accepted, "
-              f"{sms.token_requests} token request(s)")
+        print(
+            f"{len(report.accepted)}/{len(report)} accepted, {sms.token_requests} token request(s)"
+        )
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -199,13 +231,22 @@ def _report_json(report: Any, token_requests: int) -> dict[str, Any]:
         "truncated": report.truncated,
         "token_requests": token_requests,
         "results": [
-            {"recipient": r.recipient, "ok": r.ok, "message_ids": list(r.message_ids),
-             "parts": len(r.parts), "price": str(r.price) if r.price is not None else None,
-             "remaining_balance": str(r.remaining_balance)
-             if r.remaining_balance is not None else None,
-             "network": r.network, "status": r.status, "reason": r.reason,
-             "attempts": r.attempts, "permanent": r.permanent,
-             "partly_sent": r.partly_sent}
+            {
+                "recipient": r.recipient,
+                "ok": r.ok,
+                "message_ids": list(r.message_ids),
+                "parts": len(r.parts),
+                "price": str(r.price) if r.price is not None else None,
+                "remaining_balance": str(r.remaining_balance)
+                if r.remaining_balance is not None
+                else None,
+                "network": r.network,
+                "status": r.status,
+                "reason": r.reason,
+                "attempts": r.attempts,
+                "permanent": r.permanent,
+                "partly_sent": r.partly_sent,
+            }
             for r in report.results
         ],
     }

@@ -25,20 +25,25 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as err:
-        raise KpnValidationError(f"config: cannot read {file}: {err.strerror}",
-                                 field="config", value=str(file)) from None
+        raise KpnValidationError(
+            f"config: cannot read {file}: {err.strerror}", field="config", value=str(file)
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise KpnValidationError(f"config: {file}{where}: not valid YAML", field="config",
-                                 value=str(file)) from None
+        raise KpnValidationError(
+            f"config: {file}{where}: not valid YAML", field="config", value=str(file)
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise KpnValidationError(f"config: {file}: expected a mapping of keys at the top",
-                                 field="config", value=str(file))
+        raise KpnValidationError(
+            f"config: {file}: expected a mapping of keys at the top",
+            field="config",
+            value=str(file),
+        )
     return data
 
 
@@ -52,8 +57,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return out
 
 
-def load(file: str | None, flags: Mapping[str, Any],
-         environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def load(
+    file: str | None, flags: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(validated config, host sections such as `serve`) from file, environment and flags."""
     raw = read_file(file) if file else {}
     sections = {name: raw.pop(name) for name in HOST_SECTIONS if name in raw}
@@ -64,5 +70,6 @@ def load(file: str | None, flags: Mapping[str, Any],
         env = next(n for n, k in ENV_KEYS.items() if k == missing)
         raise KpnValidationError(
             f"config: {missing}: required key is missing (set {env} or use --config FILE)",
-            field=missing)
+            field=missing,
+        )
     return validate_config(raw), sections

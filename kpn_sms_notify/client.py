@@ -46,17 +46,24 @@ class KpnSms(ClientBase):
         super().__init__(client_id, client_secret, options)
         self._http = http_client
         self._owns_http = http_client is None
-        self._auth = AsyncTokenManager(self._fetch_token, margin=self.settings.token_margin,
-                                       store=token_store)
+        self._auth = AsyncTokenManager(
+            self._fetch_token, margin=self.settings.token_margin, store=token_store
+        )
         self._limiter = AsyncRateLimiter(self.settings.rate_limit)
         self._slots = asyncio.Semaphore(self.settings.max_concurrency)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, http_client: httpx.AsyncClient | None = None,
-                    token_store: TokenStore | None = None) -> KpnSms:
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        token_store: TokenStore | None = None,
+    ) -> KpnSms:
         client_id, client_secret, options = split_config(config)
-        return cls(client_id, client_secret, http_client=http_client, token_store=token_store,
-                   **options)
+        return cls(
+            client_id, client_secret, http_client=http_client, token_store=token_store, **options
+        )
 
     @property
     def token_requests(self) -> int:
@@ -81,9 +88,13 @@ class KpnSms(ClientBase):
         except KpnSmsError:
             pass  # refused for what it lacks (sender, number, text): the API itself is open
 
-    async def send(self, message: str, recipients: Iterable[str] | str | None = None,
-                   on_result: Callable[[RecipientResult], None] | None = None,
-                   **options: Unpack[SendOptions]) -> SendReport:
+    async def send(
+        self,
+        message: str,
+        recipients: Iterable[str] | str | None = None,
+        on_result: Callable[[RecipientResult], None] | None = None,
+        **options: Unpack[SendOptions],
+    ) -> SendReport:
         """Text `message` to each recipient (default: the configured ones).
 
         Options (`SendOptions`): a title, and any per-message option to use instead of the
@@ -136,8 +147,12 @@ class KpnSms(ClientBase):
     async def __aenter__(self) -> KpnSms:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
     # ------------------------------------------------------------ the wire
@@ -179,7 +194,8 @@ class KpnSms(ClientBase):
         token = await self._auth.get()
         answer = await self._try_exchange(build(token))
         if not isinstance(answer, httpx.HTTPError) and protocol.is_token_rejection(
-                answer[0], answer[2]):
+            answer[0], answer[2]
+        ):
             token = await self._auth.renew(token)
             answer = await self._try_exchange(build(token))
         if isinstance(answer, httpx.HTTPError):
@@ -200,9 +216,13 @@ class KpnSms(ClientBase):
                 self._http = httpx.AsyncClient(timeout=self.settings.timeout, verify=verify)
         self.session.log_request(request)
         response = await self._http.request(
-            request.method, request.url, params=request.params or None,
-            data=request.data or None, headers=request.headers,
-            timeout=self.settings.timeout)
+            request.method,
+            request.url,
+            params=request.params or None,
+            data=request.data or None,
+            headers=request.headers,
+            timeout=self.settings.timeout,
+        )
         body = await response.aread()
         self.session.log_response(request, response.status_code, response.headers, body)
         return response.status_code, response.headers, body

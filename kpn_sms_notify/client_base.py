@@ -33,18 +33,22 @@ class ClientBase:
     def __init__(self, client_id: str, client_secret: str, options: ClientOptions) -> None:
         check_names(options, CLIENT_KEYS)  # before anything: a typo must not pass silently
         self.settings = Settings.from_config(
-            {"client_id": client_id, "client_secret": client_secret, **options})
+            {"client_id": client_id, "client_secret": client_secret, **options}
+        )
         self.session = Session(self.settings)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(client_id={self.settings.client_id!r}, "
-                f"base_url={self.settings.base_url!r})")
+        return (
+            f"{type(self).__name__}(client_id={self.settings.client_id!r}, "
+            f"base_url={self.settings.base_url!r})"
+        )
 
     # ------------------------------------------------------------ requests
 
     def _token_request(self) -> ApiRequest:
-        return protocol.token_request(self.settings.base_url, self.settings.client_id,
-                                      self.settings.client_secret)
+        return protocol.token_request(
+            self.settings.base_url, self.settings.client_id, self.settings.client_secret
+        )
 
     def _send_request(self, token: Token, plan: SendPlan, number: str) -> ApiRequest:
         return protocol.send_request(self.settings.base_url, token, to=number, **plan.fields)
@@ -56,19 +60,21 @@ class ClientBase:
         number = normalize_number(to, self.settings.region, field="to")
         url = checked_url("callback_url", callback_url)
         return lambda token: protocol.register_request(
-            self.settings.base_url, token, to=number, callback_url=url)
+            self.settings.base_url, token, to=number, callback_url=url
+        )
 
-    def _number_update_builder(self, country: str, msisdn: str,
-                               mo_http_url: str) -> RequestBuilder:
+    def _number_update_builder(self, country: str, msisdn: str, mo_http_url: str) -> RequestBuilder:
         number = normalize_number(msisdn, self.settings.region, field="msisdn")
         url = checked_url("moHttpUrl", mo_http_url) if mo_http_url else ""  # "" clears it
         return lambda token: protocol.number_update_request(
-            self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url)
+            self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url
+        )
 
     # ------------------------------------------------------------ answers
 
-    def _read_send(self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError,
-                   number: str) -> SendOutcome:
+    def _read_send(
+        self, answer: tuple[int, httpx.Headers, bytes] | httpx.HTTPError, number: str
+    ) -> SendOutcome:
         if isinstance(answer, httpx.HTTPError):
             return outcome_from_exception(answer, mask_number(number))
         status, headers, body = answer

@@ -103,87 +103,222 @@ class Option:
 
 
 class Credentials(TypedDict):
-    client_id: Annotated[str, Option(
-        'KPN API Store client id ("consumer key")', check=validators.non_empty, env=True,
-        cli="kpn-sms", metavar="ID", url_part=True)]
-    client_secret: Annotated[str, Option(
-        "KPN API Store client secret; never logged or shown", check=validators.non_empty,
-        secret=True, env=True, url_part=True)]
+    client_id: Annotated[
+        str,
+        Option(
+            'KPN API Store client id ("consumer key")',
+            check=validators.non_empty,
+            env=True,
+            cli="kpn-sms",
+            metavar="ID",
+            url_part=True,
+        ),
+    ]
+    client_secret: Annotated[
+        str,
+        Option(
+            "KPN API Store client secret; never logged or shown",
+            check=validators.non_empty,
+            secret=True,
+            env=True,
+            url_part=True,
+        ),
+    ]
 
 
 class ConnectionOptions(TypedDict, total=False):
-    base_url: Annotated[str, Option(
-        "the gateway; plain `http://` only for loopback hosts (the emulator)",
-        default=DEFAULT_BASE_URL, check=validators.url_validator("base_url"), env=True,
-        cli="kpn-sms", metavar="URL", label="Gateway Base URL")]
-    rate_limit: Annotated[float, Option(
-        "requests per second, spaced evenly; Vonage allows 30/s per account", default=25.0,
-        minimum=0.1, maximum=1000, label="Rate Limit (requests/s)")]
-    max_concurrency: Annotated[int, Option(
-        "requests in flight at once", default=10, minimum=1, maximum=200,
-        label="Max Concurrent Requests")]
-    timeout: Annotated[float, Option(
-        "seconds per HTTP request", default=10.0, minimum=0.1, maximum=300,
-        label="Request Timeout (s)")]
-    token_margin: Annotated[float, Option(
-        "renew the token this many seconds before it expires", default=300.0, minimum=0,
-        maximum=3000, label="Token Renewal Margin (s)")]
+    base_url: Annotated[
+        str,
+        Option(
+            "the gateway; plain `http://` only for loopback hosts (the emulator)",
+            default=DEFAULT_BASE_URL,
+            check=validators.url_validator("base_url"),
+            env=True,
+            cli="kpn-sms",
+            metavar="URL",
+            label="Gateway Base URL",
+        ),
+    ]
+    rate_limit: Annotated[
+        float,
+        Option(
+            "requests per second, spaced evenly; Vonage allows 30/s per account",
+            default=25.0,
+            minimum=0.1,
+            maximum=1000,
+            label="Rate Limit (requests/s)",
+        ),
+    ]
+    max_concurrency: Annotated[
+        int,
+        Option(
+            "requests in flight at once",
+            default=10,
+            minimum=1,
+            maximum=200,
+            label="Max Concurrent Requests",
+        ),
+    ]
+    timeout: Annotated[
+        float,
+        Option(
+            "seconds per HTTP request",
+            default=10.0,
+            minimum=0.1,
+            maximum=300,
+            label="Request Timeout (s)",
+        ),
+    ]
+    token_margin: Annotated[
+        float,
+        Option(
+            "renew the token this many seconds before it expires",
+            default=300.0,
+            minimum=0,
+            maximum=3000,
+            label="Token Renewal Margin (s)",
+        ),
+    ]
 
 
 class SendingOptions(TypedDict, total=False):
-    recipients: Annotated[Sequence[str] | Mapping[str, str] | str, Option(
-        "numbers (list, comma-separated string, or a mapping label → number); national "
-        "numbers use `region`", default=[], check=validators.recipients, env=True,
-        url_part=True, shown_default="`[]`")]
-    region: Annotated[str, Option(
-        "default country for national numbers: `0612345678` → `+31612345678`", default="NL",
-        check=validators.region, label="Default Region (ISO code)")]
-    retries: Annotated[int, Option(
-        "extra attempts for a retryable failure", default=3, minimum=0, maximum=10,
-        label="Retries per Recipient")]
-    retry_budget: Annotated[float, Option(
-        "seconds a recipient may spend in retries in total", default=30.0, minimum=0,
-        maximum=3600, label="Retry Time Budget (s)")]
-    retry_ambiguous: Annotated[bool, Option(
-        "also retry failures after which the text may have gone out (see below)",
-        default=False, label="Retry Ambiguous Failures")]
-    ttl: Annotated[int, Option(
-        "message validity in ms (20000–604800000)", minimum=20000, maximum=604800000,
-        label="Time to Live (ms)")]
+    recipients: Annotated[
+        Sequence[str] | Mapping[str, str] | str,
+        Option(
+            "numbers (list, comma-separated string, or a mapping label → number); national "
+            "numbers use `region`",
+            default=[],
+            check=validators.recipients,
+            env=True,
+            url_part=True,
+            shown_default="`[]`",
+        ),
+    ]
+    region: Annotated[
+        str,
+        Option(
+            "default country for national numbers: `0612345678` → `+31612345678`",
+            default="NL",
+            check=validators.region,
+            label="Default Region (ISO code)",
+        ),
+    ]
+    retries: Annotated[
+        int,
+        Option(
+            "extra attempts for a retryable failure",
+            default=3,
+            minimum=0,
+            maximum=10,
+            label="Retries per Recipient",
+        ),
+    ]
+    retry_budget: Annotated[
+        float,
+        Option(
+            "seconds a recipient may spend in retries in total",
+            default=30.0,
+            minimum=0,
+            maximum=3600,
+            label="Retry Time Budget (s)",
+        ),
+    ]
+    retry_ambiguous: Annotated[
+        bool,
+        Option(
+            "also retry failures after which the text may have gone out (see below)",
+            default=False,
+            label="Retry Ambiguous Failures",
+        ),
+    ]
+    ttl: Annotated[
+        int,
+        Option(
+            "message validity in ms (20000–604800000)",
+            minimum=20000,
+            maximum=604800000,
+            label="Time to Live (ms)",
+        ),
+    ]
 
 
 class MessageOptions(TypedDict, total=False):
     # None: the configured one (for send()), or none configured.
-    sender: Annotated[str | None, Option(
-        "sender ID: up to 11 letters/digits without spaces, or a number of up to 15 digits",
-        check=validators.sender, env=True, cli="send", metavar="ID", url_part=True,
-        shown_default="required to send")]
-    max_parts: Annotated[int | None, Option(
-        "cap on SMS parts per text (1–10)", default=3, minimum=1, maximum=10, cli="send",
-        metavar="N", label="Max SMS Parts")]
+    sender: Annotated[
+        str | None,
+        Option(
+            "sender ID: up to 11 letters/digits without spaces, or a number of up to 15 digits",
+            check=validators.sender,
+            env=True,
+            cli="send",
+            metavar="ID",
+            url_part=True,
+            shown_default="required to send",
+        ),
+    ]
+    max_parts: Annotated[
+        int | None,
+        Option(
+            "cap on SMS parts per text (1–10)",
+            default=3,
+            minimum=1,
+            maximum=10,
+            cli="send",
+            metavar="N",
+            label="Max SMS Parts",
+        ),
+    ]
     # Apprise owns ?overflow= (upstream/truncate/split) on every plugin.
-    overflow: Annotated[Overflow | None, Option(
-        "over `max_parts`: `truncate` (ends with a visible `...`/`…` marker) or `fail`",
-        default="truncate", cli="send", url_arg="sms_overflow",
-        label="Past Max Parts (truncate or fail)")]
-    unicode: Annotated[UnicodePolicy | None, Option(
-        "`auto` (GSM-7 when possible, else UCS-2), `always` (UCS-2), `never` (transliterate "
-        "to GSM-7: `ë`→`e`, `“`→`\"`, others `?`)", default="auto", cli="send",
-        label="Unicode Policy")]
-    status_report: Annotated[bool | None, Option(
-        "ask for delivery receipts (`status-report-req`)", default=False,
-        label="Request Delivery Receipts")]
-    callback: Annotated[str | None, Option(
-        "delivery-receipt URL (https); setting it turns `status_report` on",
-        check=validators.url_validator("callback"), label="Delivery Receipt URL")]
-    client_ref: Annotated[str | None, Option(
-        "your reference (≤ 40 characters), echoed in receipts", check=validators.client_ref,
-        label="Client Reference")]
+    overflow: Annotated[
+        Overflow | None,
+        Option(
+            "over `max_parts`: `truncate` (ends with a visible `...`/`…` marker) or `fail`",
+            default="truncate",
+            cli="send",
+            url_arg="sms_overflow",
+            label="Past Max Parts (truncate or fail)",
+        ),
+    ]
+    unicode: Annotated[
+        UnicodePolicy | None,
+        Option(
+            "`auto` (GSM-7 when possible, else UCS-2), `always` (UCS-2), `never` (transliterate "
+            'to GSM-7: `ë`→`e`, `“`→`"`, others `?`)',
+            default="auto",
+            cli="send",
+            label="Unicode Policy",
+        ),
+    ]
+    status_report: Annotated[
+        bool | None,
+        Option(
+            "ask for delivery receipts (`status-report-req`)",
+            default=False,
+            label="Request Delivery Receipts",
+        ),
+    ]
+    callback: Annotated[
+        str | None,
+        Option(
+            "delivery-receipt URL (https); setting it turns `status_report` on",
+            check=validators.url_validator("callback"),
+            label="Delivery Receipt URL",
+        ),
+    ]
+    client_ref: Annotated[
+        str | None,
+        Option(
+            "your reference (≤ 40 characters), echoed in receipts",
+            check=validators.client_ref,
+            label="Client Reference",
+        ),
+    ]
 
 
 class TitleOption(TypedDict, total=False):
-    title: Annotated[str | None, Option("a first line above the message", check=str, cli="send",
-                                 config=False)]
+    title: Annotated[
+        str | None, Option("a first line above the message", check=str, cli="send", config=False)
+    ]
 
 
 class ClientOptions(ConnectionOptions, SendingOptions, MessageOptions, total=False):
@@ -215,8 +350,16 @@ def _declared() -> tuple[Option, ...]:
             choices: tuple[str, ...] = ()
             if get_origin(kind) is Literal:
                 choices, kind = get_args(kind), str
-            out.append(replace(option, key=key, kind=kind, choices=choices, scope=scope,
-                               required=key in required))
+            out.append(
+                replace(
+                    option,
+                    key=key,
+                    kind=kind,
+                    choices=choices,
+                    scope=scope,
+                    required=key in required,
+                )
+            )
     return tuple(out)
 
 
@@ -244,8 +387,11 @@ def check_names(given: Collection[str], valid: Collection[str]) -> None:
         if name in valid:
             continue
         close = difflib.get_close_matches(name, sorted(valid), n=1)
-        hint = f" — did you mean {close[0]!r}?" if close else (
-            f" (options: {', '.join(sorted(valid))})")
+        hint = (
+            f" — did you mean {close[0]!r}?"
+            if close
+            else (f" (options: {', '.join(sorted(valid))})")
+        )
         raise UnknownOptionError(f"unknown option {name!r}{hint}", field=name)
 
 

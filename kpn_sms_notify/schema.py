@@ -22,13 +22,24 @@ from .options import CONFIG_OPTIONS, OPTIONS, SEND_KEYS, Option, SendOptions, ch
 from .validators import is_loopback_host as is_loopback_host
 from .validators import url_validator as url_validator
 
-SECRET_KEYS = frozenset({*(o.key for o in OPTIONS if o.secret), "secret", "access_token",
-                         "token", "password", "signature_secret"})
+SECRET_KEYS = frozenset(
+    {
+        *(o.key for o in OPTIONS if o.secret),
+        "secret",
+        "access_token",
+        "token",
+        "password",
+        "signature_secret",
+    }
+)
 NUMBER_KEYS = frozenset({"recipients", "to", "target", "targets"})
 
 # The declared defaults of single values, for hosts that show them.
-DEFAULTS: dict[str, Any] = {o.key: o.default for o in CONFIG_OPTIONS
-                            if o.default is not None and not isinstance(o.default, list)}
+DEFAULTS: dict[str, Any] = {
+    o.key: o.default
+    for o in CONFIG_OPTIONS
+    if o.default is not None and not isinstance(o.default, list)
+}
 
 
 def validator(option: Option) -> Any:
@@ -40,8 +51,7 @@ def validator(option: Option) -> Any:
     if option.choices:
         return vol.In(option.choices)
     if option.kind in (int, float):
-        return vol.All(vol.Coerce(option.kind),
-                       vol.Range(min=option.minimum, max=option.maximum))
+        return vol.All(vol.Coerce(option.kind), vol.Range(min=option.minimum, max=option.maximum))
     return option.kind
 
 
@@ -57,8 +67,7 @@ def _marker(option: Option) -> vol.Marker:
 SCHEMA_FIELDS: dict[Any, Any] = {_marker(o): validator(o) for o in CONFIG_OPTIONS}
 CONFIG_SCHEMA = vol.Schema(SCHEMA_FIELDS)
 CONFIG_KEYS = frozenset(str(k) for k in SCHEMA_FIELDS)
-SEND_SCHEMA = vol.Schema({vol.Optional(o.key): validator(o) for o in OPTIONS
-                          if o.key in SEND_KEYS})
+SEND_SCHEMA = vol.Schema({vol.Optional(o.key): validator(o) for o in OPTIONS if o.key in SEND_KEYS})
 
 
 def validate_config(raw: Mapping[str, Any], *, extra: bool = False) -> dict[str, Any]:
@@ -67,8 +76,9 @@ def validate_config(raw: Mapping[str, Any], *, extra: bool = False) -> dict[str,
     With `extra=True`, keys the schema does not know are kept (a host's own keys).
     """
     if not isinstance(raw, Mapping):
-        raise KpnValidationError(f"config: expected a mapping of keys, got {type(raw).__name__}",
-                                 field="config")
+        raise KpnValidationError(
+            f"config: expected a mapping of keys, got {type(raw).__name__}", field="config"
+        )
     schema = CONFIG_SCHEMA.extend({}, extra=vol.ALLOW_EXTRA if extra else vol.PREVENT_EXTRA)
     try:
         config: dict[str, Any] = schema(dict(raw))
@@ -94,14 +104,16 @@ def validate_send_options(options: Mapping[str, Any]) -> SendOptions:
     return checked
 
 
-def normalize_recipients(recipients: list[str] | dict[str, str], region: str
-                         ) -> list[str] | dict[str, str]:
+def normalize_recipients(
+    recipients: list[str] | dict[str, str], region: str
+) -> list[str] | dict[str, str]:
     """Normalise every number, keeping the list or mapping shape; errors name the entry."""
     if isinstance(recipients, dict):
-        return {label: normalize_number(n, region, field=f"recipients.{label}")
-                for label, n in recipients.items()}
-    return [normalize_number(n, region, field=f"recipients[{i}]")
-            for i, n in enumerate(recipients)]
+        return {
+            label: normalize_number(n, region, field=f"recipients.{label}")
+            for label, n in recipients.items()
+        }
+    return [normalize_number(n, region, field=f"recipients[{i}]") for i, n in enumerate(recipients)]
 
 
 def recipient_numbers(config: Mapping[str, Any]) -> list[str]:
@@ -110,8 +122,9 @@ def recipient_numbers(config: Mapping[str, Any]) -> list[str]:
     return list(recipients.values()) if isinstance(recipients, dict) else list(recipients)
 
 
-def humanize_error(err: vol.Invalid, raw: Mapping[str, Any], *, where: str = "config: "
-                   ) -> KpnValidationError:
+def humanize_error(
+    err: vol.Invalid, raw: Mapping[str, Any], *, where: str = "config: "
+) -> KpnValidationError:
     """One line: `config: <key>: <reason> (got <value, masked>)`."""
     first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
     path = [str(p) for p in first.path]
@@ -126,8 +139,9 @@ def humanize_error(err: vol.Invalid, raw: Mapping[str, Any], *, where: str = "co
         msg = "required key is missing"
     shown = mask_value(path[0] if path else "", value)
     got = "" if value is _MISSING else f" (got {shown!r})"
-    return KpnValidationError(f"{where}{key}: {msg}{got}", field=key,
-                              value=None if value is _MISSING else shown)
+    return KpnValidationError(
+        f"{where}{key}: {msg}{got}", field=key, value=None if value is _MISSING else shown
+    )
 
 
 _SECRET_WORDS = ("secret", "token", "passw", "passwd", "pwd", "key", "auth", "sig", "cred")

@@ -52,8 +52,9 @@ def prepare(
     """Check everything before any request: a bad number or text sends nothing at all."""
     given = validate_send_options(options)
     if not isinstance(message, str):
-        raise KpnValidationError(f"message: expected text, got {type(message).__name__}",
-                                 field="message")
+        raise KpnValidationError(
+            f"message: expected text, got {type(message).__name__}", field="message"
+        )
     # What a handset may show: lone surrogates as U+FFFD, no control or bidi characters.
     message = clean_sms_text(message)
     title = given.get("title")
@@ -64,18 +65,23 @@ def prepare(
         recipients = [recipients]
     raw = list(settings.recipients if recipients is None else recipients)
     if not raw:
-        raise KpnValidationError("recipients: no recipients given or configured",
-                                 field="recipients")
-    numbers = [normalize_number(n, settings.region, field=f"recipients[{i}]")
-               for i, n in enumerate(raw)]
+        raise KpnValidationError(
+            "recipients: no recipients given or configured", field="recipients"
+        )
+    numbers = [
+        normalize_number(n, settings.region, field=f"recipients[{i}]") for i, n in enumerate(raw)
+    ]
     numbers = list(dict.fromkeys(numbers))  # one text per person, even if listed twice
     # An option not given is the configured one (validate_send_options drops a None).
     sender = given.get("sender") or settings.sender
     if sender is None:
         raise KpnValidationError("sender: no sender ID given or configured", field="sender")
-    fitted = fit(compose(message, title), max_parts=given.get("max_parts") or settings.max_parts,
-                 overflow=given.get("overflow") or settings.overflow,  # type: ignore[arg-type]
-                 unicode=given.get("unicode") or settings.unicode)  # type: ignore[arg-type]
+    fitted = fit(
+        compose(message, title),
+        max_parts=given.get("max_parts") or settings.max_parts,
+        overflow=given.get("overflow") or settings.overflow,
+        unicode=given.get("unicode") or settings.unicode,
+    )
     dlr_url = given.get("callback") or settings.callback
     wants_report = given.get("status_report")
     if wants_report is None:
@@ -129,7 +135,7 @@ class Attempts:
         retryable = outcome.retry or (outcome.ambiguous and self.settings.retry_ambiguous)
         if not retryable or self.retries >= self.settings.retries:
             return None
-        backoff = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** self.retries)
+        backoff = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**self.retries)
         delay = random.uniform(backoff / 2, backoff)  # jitter spreads a herd of retries
         if outcome.wait is not None:
             delay = max(delay, outcome.wait)
@@ -150,27 +156,53 @@ class Attempts:
 
     def result(self, outcome: SendOutcome, truncated: bool = False) -> RecipientResult:
         if outcome.ok:
-            return RecipientResult(self.recipient, True, parts=outcome.parts, status="0",
-                                   attempts=self.count, truncated=truncated)
-        return self.failure(outcome.error, status=outcome.status,  # type: ignore[arg-type]
-                            retryable=outcome.retry or outcome.ambiguous, parts=outcome.parts)
+            return RecipientResult(
+                self.recipient,
+                True,
+                parts=outcome.parts,
+                status="0",
+                attempts=self.count,
+                truncated=truncated,
+            )
+        return self.failure(
+            outcome.error,  # type: ignore[arg-type]
+            status=outcome.status,
+            retryable=outcome.retry or outcome.ambiguous,
+            parts=outcome.parts,
+        )
 
-    def failure(self, error: KpnSmsError, *, status: str | None = None,
-                retryable: bool = False,
-                parts: tuple[MessagePart, ...] = ()) -> RecipientResult:
+    def failure(
+        self,
+        error: KpnSmsError,
+        *,
+        status: str | None = None,
+        retryable: bool = False,
+        parts: tuple[MessagePart, ...] = (),
+    ) -> RecipientResult:
         reason = str(error)
         prefix = f"{RecipientResult(self.recipient, False).masked}: "
         if reason.startswith(prefix):
-            reason = reason[len(prefix):]
+            reason = reason[len(prefix) :]
         if self.retries:
             reason += f" (after {self.count} attempts)"
         # Refused credentials are not the recipient's fault: once they are fixed, the same
         # text goes through, so a host that can retry (serve, Alertmanager) should. A partly
         # sent text is final too: sending it again would repeat the accepted parts.
-        permanent = isinstance(error, KpnValidationError) or bool(parts) or (
-            isinstance(error, KpnApiError) and not retryable)
-        return RecipientResult(self.recipient, False, parts=parts, status=status, reason=reason,
-                               error=error, attempts=self.count, permanent=permanent)
+        permanent = (
+            isinstance(error, KpnValidationError)
+            or bool(parts)
+            or (isinstance(error, KpnApiError) and not retryable)
+        )
+        return RecipientResult(
+            self.recipient,
+            False,
+            parts=parts,
+            status=status,
+            reason=reason,
+            error=error,
+            attempts=self.count,
+            permanent=permanent,
+        )
 
 
 class Halt:
@@ -195,6 +227,5 @@ class Halt:
     def check(self, results: Sequence[RecipientResult]) -> None:
         """Every recipient refused for the app's missing product: nothing was sent, so the
         notification fails as a whole (KpnProductError, a KpnAuthError) like a refused login."""
-        if self.error is not None and all(isinstance(r.error, KpnProductError)
-                                          for r in results):
+        if self.error is not None and all(isinstance(r.error, KpnProductError) for r in results):
             raise self.error

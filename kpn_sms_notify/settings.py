@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .encoding import Overflow, UnicodePolicy
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a client needs to know. repr() never shows the secret."""
+    """Everything a client needs to know: every config option of `options`, resolved (a
+    test keeps the fields and the declaration alike). repr() never shows the secret."""
 
     client_id: str
     client_secret: str = field(repr=False)
@@ -18,8 +21,8 @@ class Settings:
     base_url: str
     region: str
     max_parts: int
-    overflow: str
-    unicode: str
+    overflow: Overflow
+    unicode: UnicodePolicy
     rate_limit: float
     max_concurrency: int
     timeout: float
@@ -37,8 +40,7 @@ class Settings:
         """From a config mapping; it is validated (again) so hand-made dicts are safe too."""
         from .schema import recipient_numbers, validate_config
 
-        checked = validate_config({k: v for k, v in config.items() if v is not None},
-                                  extra=True)
+        checked = validate_config({k: v for k, v in config.items() if v is not None}, extra=True)
         values: dict[str, Any] = {f.name: checked.get(f.name) for f in fields(cls)}
         values["recipients"] = tuple(recipient_numbers(checked))
         return cls(**values)

@@ -48,16 +48,23 @@ class KpnSmsSync(ClientBase):
         self._http = http_client
         self._http_lock = threading.Lock()
         self._owns_http = http_client is None
-        self._auth = SyncTokenManager(self._fetch_token, margin=self.settings.token_margin,
-                                      store=token_store)
+        self._auth = SyncTokenManager(
+            self._fetch_token, margin=self.settings.token_margin, store=token_store
+        )
         self._limiter = SyncRateLimiter(self.settings.rate_limit)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, http_client: httpx.Client | None = None,
-                    token_store: TokenStore | None = None) -> KpnSmsSync:
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        http_client: httpx.Client | None = None,
+        token_store: TokenStore | None = None,
+    ) -> KpnSmsSync:
         client_id, client_secret, options = split_config(config)
-        return cls(client_id, client_secret, http_client=http_client, token_store=token_store,
-                   **options)
+        return cls(
+            client_id, client_secret, http_client=http_client, token_store=token_store, **options
+        )
 
     @property
     def token_requests(self) -> int:
@@ -76,9 +83,13 @@ class KpnSmsSync(ClientBase):
         except KpnSmsError:
             pass  # refused for what it lacks (sender, number, text): the API itself is open
 
-    def send(self, message: str, recipients: Iterable[str] | str | None = None,
-             on_result: Callable[[RecipientResult], None] | None = None,
-             **options: Unpack[SendOptions]) -> SendReport:
+    def send(
+        self,
+        message: str,
+        recipients: Iterable[str] | str | None = None,
+        on_result: Callable[[RecipientResult], None] | None = None,
+        **options: Unpack[SendOptions],
+    ) -> SendReport:
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)
         self._auth.get()
@@ -119,8 +130,12 @@ class KpnSmsSync(ClientBase):
     def __enter__(self) -> KpnSmsSync:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def _attempt(self, plan: SendPlan, number: str) -> RecipientResult:
@@ -158,7 +173,8 @@ class KpnSmsSync(ClientBase):
         token = self._auth.get()
         answer = self._try_exchange(build(token))
         if not isinstance(answer, httpx.HTTPError) and protocol.is_token_rejection(
-                answer[0], answer[2]):
+            answer[0], answer[2]
+        ):
             token = self._auth.renew(token)
             answer = self._try_exchange(build(token))
         if isinstance(answer, httpx.HTTPError):
@@ -182,8 +198,13 @@ class KpnSmsSync(ClientBase):
         http = self._http or self._client()
         self.session.log_request(request)
         response = http.request(
-            request.method, request.url, params=request.params or None,
-            data=request.data or None, headers=request.headers, timeout=self.settings.timeout)
+            request.method,
+            request.url,
+            params=request.params or None,
+            data=request.data or None,
+            headers=request.headers,
+            timeout=self.settings.timeout,
+        )
         body = response.read()
         self.session.log_response(request, response.status_code, response.headers, body)
         return response.status_code, response.headers, body

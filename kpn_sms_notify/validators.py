@@ -35,8 +35,9 @@ def url_validator(key: str) -> Callable[[Any], str]:
         if parts.scheme == "http" and is_loopback_host(parts.hostname):
             return text.rstrip("/") if key == "base_url" else text
         if parts.scheme == "http":
-            raise vol.Invalid("plain http is only allowed for loopback hosts (the emulator); "
-                              "use https")
+            raise vol.Invalid(
+                "plain http is only allowed for loopback hosts (the emulator); use https"
+            )
         raise vol.Invalid("expected an https:// URL")
 
     return check

@@ -35,8 +35,7 @@ A = "31612345678"
 
 
 def sync_client(url: str, **options: Any) -> KpnSmsSync:
-    return KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=url, sender="KPNAlert",
-                      **options)
+    return KpnSmsSync(EMU_CLIENT_ID, EMU_CLIENT_SECRET, base_url=url, sender="KPNAlert", **options)
 
 
 def async_client(url: str, **options: Any) -> KpnSms:
@@ -47,10 +46,12 @@ def async_client(url: str, **options: Any) -> KpnSms:
 
 
 @pytest.mark.parametrize("cls", [KpnSms, KpnSmsSync])
-@pytest.mark.parametrize(("typo", "meant"), [("sendr", "sender"), ("retrys", "retries"),
-                                             ("max_part", "max_parts")])
-def test_a_misspelt_constructor_option_fails_naming_the_closest(cls: Any, typo: str,
-                                                                 meant: str) -> None:
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("sendr", "sender"), ("retrys", "retries"), ("max_part", "max_parts")]
+)
+def test_a_misspelt_constructor_option_fails_naming_the_closest(
+    cls: Any, typo: str, meant: str
+) -> None:
     with pytest.raises(UnknownOptionError) as caught:
         cls("id", "secret", **{typo: "X"})
     err = caught.value
@@ -76,8 +77,9 @@ def test_from_config_refuses_an_unknown_key_too() -> None:
         KpnSms.from_config({**MINIMAL, "regoin": "NL"})
 
 
-async def test_a_misspelt_send_option_fails_before_any_request(emulator: Emulator,
-                                                                emulator_url: str) -> None:
+async def test_a_misspelt_send_option_fails_before_any_request(
+    emulator: Emulator, emulator_url: str
+) -> None:
     async with async_client(emulator_url) as sms:
         with pytest.raises(UnknownOptionError) as caught:
             await sms.send("hi", [A], titel="x")  # type: ignore[call-arg]
@@ -86,8 +88,9 @@ async def test_a_misspelt_send_option_fails_before_any_request(emulator: Emulato
     assert emulator.counters["token_requests"] == 0 and emulator.messages == []
 
 
-def test_a_misspelt_send_option_fails_before_any_request_sync(emulator: Emulator,
-                                                               emulator_url: str) -> None:
+def test_a_misspelt_send_option_fails_before_any_request_sync(
+    emulator: Emulator, emulator_url: str
+) -> None:
     with sync_client(emulator_url) as sms:
         with pytest.raises(UnknownOptionError) as caught:
             sms.send("hi", [A], unicod="never")  # type: ignore[call-arg]
@@ -102,16 +105,22 @@ def test_config_only_options_are_no_send_options(emulator: Emulator, emulator_ur
     assert emulator.messages == []
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    ({"max_parts": 11}, "max_parts: value must be at most 10 (got 11)"),
-    ({"overflow": "split"}, "overflow: value must be one of ['fail', 'truncate'] (got 'split')"),
-    ({"client_ref": "x" * 41}, "client_ref: at most 40 characters"),
-    ({"callback": "http://hooks.example.com/dlr"}, "callback: plain http"),
-    ({"sender": "Way Too Long Sender"}, "sender: "),
-])
-def test_send_options_are_checked_like_the_config(emulator: Emulator, emulator_url: str,
-                                                  options: dict[str, Any],
-                                                  expected: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"max_parts": 11}, "max_parts: value must be at most 10 (got 11)"),
+        (
+            {"overflow": "split"},
+            "overflow: value must be one of ['fail', 'truncate'] (got 'split')",
+        ),
+        ({"client_ref": "x" * 41}, "client_ref: at most 40 characters"),
+        ({"callback": "http://hooks.example.com/dlr"}, "callback: plain http"),
+        ({"sender": "Way Too Long Sender"}, "sender: "),
+    ],
+)
+def test_send_options_are_checked_like_the_config(
+    emulator: Emulator, emulator_url: str, options: dict[str, Any], expected: str
+) -> None:
     """The same declaration checks a per-message option given to send() and in the config."""
     with sync_client(emulator_url) as sms, pytest.raises(KpnValidationError) as caught:
         sms.send("hi", [A], **options)
@@ -129,9 +138,12 @@ def test_mypy_flags_a_misspelt_option(tmp_path: Path) -> None:
         "async def main() -> None:\n"
         "    sms = KpnSms('id', 'secret', sendr='X')\n"
         "    await sms.send('hi', ['0612345678'], titel='x')\n"
-        "    KpnSmsSync('id', 'secret', unicode='sometimes')\n", encoding="utf-8")
-    out, _, status = api.run(["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "c"),
-                              str(source)])
+        "    KpnSmsSync('id', 'secret', unicode='sometimes')\n",
+        encoding="utf-8",
+    )
+    out, _, status = api.run(
+        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "c"), str(source)]
+    )
     assert status == 1
     assert 'Unexpected keyword argument "sendr" for "KpnSms"' in out
     assert 'Unexpected keyword argument "titel" for "send" of "KpnSms"' in out
@@ -145,7 +157,8 @@ def test_the_typed_keywords_are_the_declared_options() -> None:
     message = {o.key for o in OPTIONS if o.scope is Scope.MESSAGE}
     assert set(typing.get_type_hints(SendOptions)) == message
     assert set(typing.get_type_hints(ClientOptions)) == {
-        o.key for o in CONFIG_OPTIONS if not o.required}
+        o.key for o in CONFIG_OPTIONS if not o.required
+    }
 
 
 def test_the_readme_table_is_the_declaration() -> None:
@@ -155,11 +168,12 @@ def test_the_readme_table_is_the_declaration() -> None:
     assert first is not None
     assert first.group(0) == config_table(), (
         "README's configuration table differs from kpn_sms_notify/options.py; "
-        "paste the output of `python -m kpn_sms_notify.options`")
+        "paste the output of `python -m kpn_sms_notify.options`"
+    )
 
 
 def test_the_schema_takes_every_declared_option() -> None:
-    assert CONFIG_KEYS == {o.key for o in CONFIG_OPTIONS}
+    assert {o.key for o in CONFIG_OPTIONS} == CONFIG_KEYS
     config = validate_config(MINIMAL)
     for option in CONFIG_OPTIONS:
         if option.default is not None:
@@ -208,6 +222,6 @@ def test_cli_flags_and_environment_are_the_declared_ones() -> None:
         action = next(a for a in command._actions if option.flag in a.option_strings)
         assert action.dest == option.key
         assert tuple(action.choices or ()) == option.choices
-    assert ENV_KEYS == {f"KPN_SMS_{o.key.upper()}": o.key for o in OPTIONS if o.env}
+    assert {f"KPN_SMS_{o.key.upper()}": o.key for o in OPTIONS if o.env} == ENV_KEYS
     env = {name: "x" for name in ENV_KEYS}
     assert set(from_environment(env)) == set(ENV_KEYS.values())

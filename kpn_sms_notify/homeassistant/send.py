@@ -96,8 +96,9 @@ def send_options(data: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_data",
-            translation_placeholders={"error": f"data.{unknown[0]}: unknown key (known: "
-                                               f"{', '.join(sorted(_DATA_KEYS))})"},
+            translation_placeholders={
+                "error": f"data.{unknown[0]}: unknown key (known: {', '.join(sorted(_DATA_KEYS))})"
+            },
         )
     try:
         return dict(DATA_SCHEMA(dict(data)))
@@ -131,8 +132,9 @@ async def async_send(
     if options.get(DATA_STATUS_REPORT) and DATA_CALLBACK not in options and webhook_url:
         options[DATA_CALLBACK] = webhook_url
     try:
-        report = await client.send(message, None if targets is None else list(targets),
-                                   title=title or None, **options)
+        report = await client.send(
+            message, None if targets is None else list(targets), title=title or None, **options
+        )
     except KpnValidationError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -144,7 +146,8 @@ async def async_send(
         _start_reauth(hass, entry, err)
         raise HomeAssistantError(
             translation_domain=DOMAIN,
-            translation_key="missing_product" if isinstance(err, KpnProductError)
+            translation_key="missing_product"
+            if isinstance(err, KpnProductError)
             else "auth_failed",
             translation_placeholders={"error": str(err)},
         ) from err
@@ -186,13 +189,18 @@ async def async_send(
     return report
 
 
-def _start_reauth(hass: HomeAssistant, entry: ConfigEntry | None,
-                  error: KpnSmsError | None) -> None:
+def _start_reauth(
+    hass: HomeAssistant, entry: ConfigEntry | None, error: KpnSmsError | None
+) -> None:
     if entry is not None:
         entry.async_start_reauth(hass)
     elif isinstance(error, KpnProductError):
-        LOGGER.error("KPN refused the SMS API to the app of a YAML-configured kpn_sms_notify "
-                     "service: %s", error)
+        LOGGER.error(
+            "KPN refused the SMS API to the app of a YAML-configured kpn_sms_notify service: %s",
+            error,
+        )
     else:
-        LOGGER.error("KPN refused the credentials of a YAML-configured kpn_sms_notify service; "
-                     "check client_id and client_secret in configuration.yaml")
+        LOGGER.error(
+            "KPN refused the credentials of a YAML-configured kpn_sms_notify service; "
+            "check client_id and client_secret in configuration.yaml"
+        )
