@@ -19,7 +19,7 @@ to print it).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import NoneType, UnionType
@@ -34,7 +34,6 @@ from typing import (
     get_type_hints,
 )
 
-from . import validators
 from .encoding import Overflow, UnicodePolicy
 from .errors import KpnValidationError
 from .protocol import DEFAULT_BASE_URL
@@ -55,7 +54,9 @@ class Option:
     default: Any = None  # None: no default
     minimum: float | None = None
     maximum: float | None = None
-    check: Callable[[Any], Any] | None = None  # a voluptuous validator beyond type and range
+    # A check beyond type and range: the name of a validator in `validators` (kept out of this
+    # module, which the clients import: voluptuous and phonenumbers load on first use).
+    check: str | None = None
     secret: bool = False
     env: bool = False  # read from KPN_SMS_<KEY> by the CLI
     cli: Literal["kpn-sms", "send"] | None = None  # the command that has a --flag for it
@@ -107,7 +108,7 @@ class Credentials(TypedDict):
         str,
         Option(
             'KPN API Store client id ("consumer key")',
-            check=validators.non_empty,
+            check="non_empty",
             env=True,
             cli="kpn-sms",
             metavar="ID",
@@ -118,7 +119,7 @@ class Credentials(TypedDict):
         str,
         Option(
             "KPN API Store client secret; never logged or shown",
-            check=validators.non_empty,
+            check="non_empty",
             secret=True,
             env=True,
             url_part=True,
@@ -132,7 +133,7 @@ class ConnectionOptions(TypedDict, total=False):
         Option(
             "the gateway; plain `http://` only for loopback hosts (the emulator)",
             default=DEFAULT_BASE_URL,
-            check=validators.url_validator("base_url"),
+            check="base_url",
             env=True,
             cli="kpn-sms",
             metavar="URL",
@@ -188,7 +189,7 @@ class SendingOptions(TypedDict, total=False):
             "numbers (list, comma-separated string, or a mapping label → number); national "
             "numbers use `region`",
             default=[],
-            check=validators.recipients,
+            check="recipients",
             env=True,
             url_part=True,
             shown_default="`[]`",
@@ -199,7 +200,7 @@ class SendingOptions(TypedDict, total=False):
         Option(
             "default country for national numbers: `0612345678` → `+31612345678`",
             default="NL",
-            check=validators.region,
+            check="region",
             label="Default Region (ISO code)",
         ),
     ]
@@ -248,7 +249,7 @@ class MessageOptions(TypedDict, total=False):
         str | None,
         Option(
             "sender ID: up to 11 letters/digits without spaces, or a number of up to 15 digits",
-            check=validators.sender,
+            check="sender",
             env=True,
             cli="send",
             metavar="ID",
@@ -301,7 +302,7 @@ class MessageOptions(TypedDict, total=False):
         str | None,
         Option(
             "delivery-receipt URL (https); setting it turns `status_report` on",
-            check=validators.url_validator("callback"),
+            check="callback",
             label="Delivery Receipt URL",
         ),
     ]
@@ -309,16 +310,14 @@ class MessageOptions(TypedDict, total=False):
         str | None,
         Option(
             "your reference (≤ 40 characters), echoed in receipts",
-            check=validators.client_ref,
+            check="client_ref",
             label="Client Reference",
         ),
     ]
 
 
 class TitleOption(TypedDict, total=False):
-    title: Annotated[
-        str | None, Option("a first line above the message", check=str, cli="send", config=False)
-    ]
+    title: Annotated[str | None, Option("a first line above the message", cli="send", config=False)]
 
 
 class ClientOptions(ConnectionOptions, SendingOptions, MessageOptions, total=False):

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import voluptuous as vol
 
+from . import validators
 from .errors import KpnValidationError
 from .numbers import mask_number, normalize_number
 from .options import CONFIG_OPTIONS, OPTIONS, SEND_KEYS, Option, SendOptions, check_names
@@ -45,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
 def validator(option: Option) -> Any:
     """The voluptuous validator of one declared option."""
     if option.check is not None:
-        return option.check
+        return getattr(validators, option.check)
     if option.kind is bool:
         return vol.Boolean()
     if option.choices:

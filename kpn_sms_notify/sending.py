@@ -22,7 +22,6 @@ from .models import MessagePart, RecipientResult
 from .numbers import normalize_number
 from .options import SendOptions
 from .protocol import SendOutcome
-from .schema import validate_send_options
 from .settings import Settings
 from .textclean import clean_sms_text
 
@@ -50,6 +49,10 @@ def prepare(
     **options: Unpack[SendOptions],
 ) -> SendPlan:
     """Check everything before any request: a bad number or text sends nothing at all."""
+    # The schema (voluptuous, phonenumbers) loads on the first send, not when Home Assistant
+    # imports the client in its event loop.
+    from .schema import validate_send_options
+
     given = validate_send_options(options)
     if not isinstance(message, str):
         raise KpnValidationError(

@@ -1,5 +1,6 @@
 """The voluptuous validators of option values that a type and a range cannot say: a sender
-ID, a region, a recipient list, a webhook URL. `options` names them in its declaration."""
+ID, a region, a recipient list, a webhook URL. `options` names them in its declaration
+(`check="sender"`), `schema` looks them up here."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ def url_validator(key: str) -> Callable[[Any], str]:
         raise vol.Invalid("expected an https:// URL")
 
     return check
+
+
+base_url = url_validator("base_url")
+callback = url_validator("callback")
 
 
 def non_empty(value: Any) -> str:
