@@ -47,8 +47,8 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """What is declared about one option. `key`, `kind`, `choices`, `scope` and `required`
-    are read off its place in the TypedDicts below."""
+    """What is declared about one option. `key`, `config`, `kind`, `choices`, `scope` and
+    `required` are read off its place in the TypedDicts below."""
 
     meaning: str
     default: Any = None  # None: no default
@@ -65,8 +65,8 @@ class Option:
     url_arg: str | None = None  # its Apprise URL argument, when that is not the key
     label: str = ""  # its name in `apprise --details`
     shown_default: str | None = None  # the default as the docs show it, when not the value
-    config: bool = True  # False: only an argument of send(), never a config key
     key: str = ""
+    config: bool = True  # False: only an argument of send(), never a config key
     kind: type = str
     choices: tuple[str, ...] = ()
     scope: Scope = Scope.CONNECTION
@@ -192,7 +192,6 @@ class SendingOptions(TypedDict, total=False):
             check="recipients",
             env=True,
             url_part=True,
-            shown_default="`[]`",
         ),
     ]
     region: Annotated[
@@ -317,7 +316,7 @@ class MessageOptions(TypedDict, total=False):
 
 
 class TitleOption(TypedDict, total=False):
-    title: Annotated[str | None, Option("a first line above the message", cli="send", config=False)]
+    title: Annotated[str | None, Option("a first line above the message", cli="send")]
 
 
 class ClientOptions(ConnectionOptions, SendingOptions, MessageOptions, total=False):
@@ -328,18 +327,19 @@ class SendOptions(MessageOptions, TitleOption, total=False):
     """The keyword arguments of send()."""
 
 
-_SCOPES: tuple[tuple[type, Scope], ...] = (
-    (Credentials, Scope.CONNECTION),
-    (ConnectionOptions, Scope.CONNECTION),
-    (SendingOptions, Scope.SENDING),
-    (MessageOptions, Scope.MESSAGE),
-    (TitleOption, Scope.MESSAGE),
+# Each part of the declaration: its scope, and whether its keys are config keys.
+_SCOPES: tuple[tuple[type, Scope, bool], ...] = (
+    (Credentials, Scope.CONNECTION, True),
+    (ConnectionOptions, Scope.CONNECTION, True),
+    (SendingOptions, Scope.SENDING, True),
+    (MessageOptions, Scope.MESSAGE, True),
+    (TitleOption, Scope.MESSAGE, False),
 )
 
 
 def _declared() -> tuple[Option, ...]:
     out: list[Option] = []
-    for typed_dict, scope in _SCOPES:
+    for typed_dict, scope, config in _SCOPES:
         required: frozenset[str] = typed_dict.__required_keys__  # type: ignore[attr-defined]
         for key, hint in get_type_hints(typed_dict, include_extras=True).items():
             kind, option = get_args(hint)
@@ -353,6 +353,7 @@ def _declared() -> tuple[Option, ...]:
                 replace(
                     option,
                     key=key,
+                    config=config,
                     kind=kind,
                     choices=choices,
                     scope=scope,
