@@ -35,7 +35,7 @@ from typing import (
 )
 
 from .encoding import Overflow, UnicodePolicy
-from .errors import KpnValidationError
+from .errors import UnknownOptionError
 from .protocol import DEFAULT_BASE_URL
 
 
@@ -375,11 +375,6 @@ SEND_KEYS = frozenset(SendOptions.__optional_keys__)
 # ---------------------------------------------------------------- unknown names
 
 
-class UnknownOptionError(KpnValidationError, TypeError):
-    """A keyword argument that is no option: bad input (KpnValidationError, so hosts report
-    it like any other) and a wrong call (TypeError, as Python's own would be)."""
-
-
 def check_names(given: Collection[str], valid: Collection[str]) -> None:
     """Raise UnknownOptionError for the first name of `given` that is not in `valid`,
     suggesting the closest valid one."""
@@ -387,11 +382,10 @@ def check_names(given: Collection[str], valid: Collection[str]) -> None:
         if name in valid:
             continue
         close = difflib.get_close_matches(name, sorted(valid), n=1)
-        hint = (
-            f" — did you mean {close[0]!r}?"
-            if close
-            else (f" (options: {', '.join(sorted(valid))})")
-        )
+        if close:
+            hint = f" — did you mean {close[0]!r}?"
+        else:
+            hint = f" (options: {', '.join(sorted(valid))})"
         raise UnknownOptionError(f"unknown option {name!r}{hint}", field=name)
 
 

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from kpn_sms_notify import KpnSms, KpnSmsSync, KpnValidationError, validate_config
+from kpn_sms_notify import (
+    KpnSms,
+    KpnSmsSync,
+    KpnValidationError,
+    UnknownOptionError,
+    validate_config,
+)
 from kpn_sms_notify.apprise_plugin import NotifyKpnSms
 from kpn_sms_notify.cli import build_parser
 from kpn_sms_notify.cliconfig import ENV_KEYS, from_environment
@@ -23,7 +29,6 @@ from kpn_sms_notify.options import (
     ClientOptions,
     Scope,
     SendOptions,
-    UnknownOptionError,
     config_table,
 )
 from kpn_sms_notify.schema import CONFIG_KEYS
