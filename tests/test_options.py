@@ -20,6 +20,7 @@ from kpn_sms_notify import (
     validate_config,
 )
 from kpn_sms_notify.apprise_plugin import NotifyKpnSms
+from kpn_sms_notify.apprise_support import OPTIONS as URL_OPTIONS
 from kpn_sms_notify.cli import build_parser
 from kpn_sms_notify.cliconfig import ENV_KEYS, from_environment
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
@@ -230,3 +231,11 @@ def test_cli_flags_and_environment_are_the_declared_ones() -> None:
     assert {f"KPN_SMS_{o.key.upper()}": o.key for o in OPTIONS if o.env} == ENV_KEYS
     env = {name: "x" for name in ENV_KEYS}
     assert set(from_environment(env)) == set(ENV_KEYS.values())
+
+
+def test_the_readme_apprise_table_lists_every_url_argument() -> None:
+    """Apprise's argument table words things its own way, but misses none."""
+    section = README.read_text(encoding="utf-8").split("### URL", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    for option in URL_OPTIONS:
+        assert any(f"`{option.arg}`" in row for row in rows), option.arg
