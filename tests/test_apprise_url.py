@@ -37,63 +37,41 @@ URL_TABLE: list[tuple[str, Any]] = [
     (f"kpnsms://{CID}:{SECRET}@/0612345678", REFUSED),  # no sender
     (f"{BASE}/0612345678", ("kpnsms://m...d:****@KPNAlert/+316******78/", 1)),
     # national, international and 00 forms all normalise; duplicates collapse
-    (
-        f"{BASE}/0612345678/+31687654321/0031612345679/+31612345678",
-        ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/+316******79/", 3),
-    ),
+    (f"{BASE}/0612345678/+31687654321/0031612345679/+31612345678",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/+316******79/", 3)),
     # invalid targets are kept (so url() shows them) and counted
     (f"{BASE}/0612345678/abc/12%203", ("kpnsms://m...d:****@KPNAlert/+316******78/***/****/", 3)),
     (f"{BASE}/12345", ("kpnsms://m...d:****@KPNAlert/*****/", 1)),
     # aliases: ?client_id= ?secret= ?to= ?from=
-    (
-        f"kpnsms://KPNAlert/?client_id={CID}&secret={SECRET}&to=0612345678,0687654321",
-        ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/", 2),
-    ),
-    (
-        f"kpnsms://{CID}:{SECRET}@0612345678/0687654321?from=KPNAlert",
-        ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/", 2),
-    ),
-    (
-        f"kpnsms://{CID}:{SECRET}@0612345678?sender=%2B31612345670",
-        ("kpnsms://m...d:****@31612345670/+316******78/", 1),
-    ),
-    (
-        f"kpnsms://{CID}@KPNAlert/0612345678?secret=a%26b%2Fc",
-        ("kpnsms://m...d:****@KPNAlert/+316******78/", 1),
-    ),
+    (f"kpnsms://KPNAlert/?client_id={CID}&secret={SECRET}&to=0612345678,0687654321",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/", 2)),
+    (f"kpnsms://{CID}:{SECRET}@0612345678/0687654321?from=KPNAlert",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/+316******21/", 2)),
+    (f"kpnsms://{CID}:{SECRET}@0612345678?sender=%2B31612345670",
+     ("kpnsms://m...d:****@31612345670/+316******78/", 1)),
+    (f"kpnsms://{CID}@KPNAlert/0612345678?secret=a%26b%2Fc",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/", 1)),
     # senders: alphanumeric up to 11 characters, or a number
     (f"kpnsms://{CID}:{SECRET}@KPNAlert123/0612345678", ("kpnsms://m...d:****@KPNAlert123/", 1)),
     (f"kpnsms://{CID}:{SECRET}@KPNAlert1234/0612345678", REFUSED),
     (f"kpnsms://{CID}:{SECRET}@KPN_Alert/0612345678", REFUSED),
     # base_url: https anywhere, plain http only on loopback (the emulator)
-    (
-        f"{BASE}/0612345678?base_url=http://127.0.0.1:8080/",
-        ("kpnsms://m...d:****@KPNAlert/+316******78/?base_url=http%3A%2F%2F127.0.0.1%3A8080&", 1),
-    ),
-    (
-        f"{BASE}/0612345678?base_url=https://api-acc.example.nl",
-        (
-            "kpnsms://m...d:****@KPNAlert/+316******78/?base_url=https%3A%2F%2Fapi-acc.example.nl&",
-            1,
-        ),
-    ),
+    (f"{BASE}/0612345678?base_url=http://127.0.0.1:8080/",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?base_url=http%3A%2F%2F127.0.0.1%3A8080&", 1)),
+    (f"{BASE}/0612345678?base_url=https://api-acc.example.nl",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?base_url=https%3A%2F%2Fapi-acc.example.nl&", 1)),
     (f"{BASE}/0612345678?base_url=http://example.com", REFUSED),
     (f"{BASE}/0612345678?base_url=ftp://127.0.0.1", REFUSED),
     # the shared schema's options
     (f"{BASE}/0470123456?region=be", ("kpnsms://m...d:****@KPNAlert/+324******56/?region=BE&", 1)),
     (f"{BASE}/0612345678?region=be", ("kpnsms://m...d:****@KPNAlert/061*****78/?region=BE&", 1)),
-    (
-        f"{BASE}/0612345678?max_parts=1&sms_overflow=fail&unicode=never&rate_limit=5&timeout=3"
-        "&retries=0&retry_budget=5&retry_ambiguous=on&status_report=yes&ttl=60000&client_ref=web1"
-        "&callback=https://example.com/dlr&token_margin=0&max_concurrency=2",
-        (
-            "kpnsms://m...d:****@KPNAlert/+316******78/?rate_limit=5.0&max_concurrency=2&timeout=3.0"
-            "&token_margin=0.0&retries=0&retry_budget=5.0&retry_ambiguous=yes&ttl=60000&max_parts=1"
-            "&sms_overflow=fail&unicode=never&status_report=yes"
-            "&callback=https%3A%2F%2Fexample.com%2Fdlr&client_ref=web1&",
-            1,
-        ),
-    ),
+    (f"{BASE}/0612345678?max_parts=1&sms_overflow=fail&unicode=never&rate_limit=5&timeout=3"
+     "&retries=0&retry_budget=5&retry_ambiguous=on&status_report=yes&ttl=60000&client_ref=web1"
+     "&callback=https://example.com/dlr&token_margin=0&max_concurrency=2",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?rate_limit=5.0&max_concurrency=2&timeout=3.0"
+      "&token_margin=0.0&retries=0&retry_budget=5.0&retry_ambiguous=yes&ttl=60000&max_parts=1"
+      "&sms_overflow=fail&unicode=never&status_report=yes"
+      "&callback=https%3A%2F%2Fexample.com%2Fdlr&client_ref=web1&", 1)),
     (f"{BASE}/0612345678?max_parts=0", REFUSED),
     (f"{BASE}/0612345678?max_parts=11", REFUSED),
     (f"{BASE}/0612345678?unicode=maybe", REFUSED),
@@ -103,15 +81,11 @@ URL_TABLE: list[tuple[str, Any]] = [
     (f"{BASE}/0612345678?ttl=5", REFUSED),
     (f"{BASE}/0612345678?callback=http://example.com/dlr", REFUSED),
     # Apprise's own arguments pass through
-    (
-        f"{BASE}/0612345678?overflow=split&format=text",
-        ("kpnsms://m...d:****@KPNAlert/+316******78/?", 1),
-    ),
+    (f"{BASE}/0612345678?overflow=split&format=text",
+     ("kpnsms://m...d:****@KPNAlert/+316******78/?", 1)),
     # awkward characters in the credentials
-    (
-        "kpnsms://id%3Awith%40:se%2Fc%40r%3At@KPNAlert/0612345678",
-        ("kpnsms://i...@:****@KPNAlert/+316******78/", 1),
-    ),
+    ("kpnsms://id%3Awith%40:se%2Fc%40r%3At@KPNAlert/0612345678",
+     ("kpnsms://i...@:****@KPNAlert/+316******78/", 1)),
 ]
 
 
@@ -168,14 +142,9 @@ def test_targets_normalised_and_invalid_kept() -> None:
 
 @pytest.mark.parametrize(
     ("target", "number"),
-    [
-        ("+49 201 0000", "+492010000"),
-        ("+492010000", "+492010000"),
-        ("0049%202010000", "+492010000"),
-        ("0612345678", "+31612345678"),
-        ("31612345678", "+31612345678"),
-        ("+14155552671", "+14155552671"),
-    ],
+    [("+49 201 0000", "+492010000"), ("+492010000", "+492010000"), ("0049%202010000", "+492010000"),
+     ("0612345678", "+31612345678"), ("31612345678", "+31612345678"),
+     ("+14155552671", "+14155552671")],
 )
 def test_numbers_keep_their_country_through_url(target: str, number: str) -> None:
     # Issue 11: "+49 201 0000" came back from url() as "492010000", which re-read as the
@@ -227,9 +196,8 @@ def test_error_names_the_argument_as_the_url_spells_it() -> None:
     assert str(info.value).startswith("KPN SMS URL: sms_overflow:")
     assert "'split'" in str(info.value)
     with pytest.raises(TypeError) as info:
-        Apprise.instantiate(
-            f"kpnsms://{CID}:{SECRET}@KPN Alert/0612345678", suppress_exceptions=False
-        )
+        Apprise.instantiate(f"kpnsms://{CID}:{SECRET}@KPN Alert/0612345678",
+                            suppress_exceptions=False)
     assert "sender" in str(info.value) and SECRET not in str(info.value)
 
 
@@ -245,9 +213,8 @@ def test_details_lists_templates_tokens_and_schema_options() -> None:
     for alias, of in (("to", "targets"), ("from", "sender"), ("secret", "client_secret")):
         assert args[alias]["alias_of"] == of
     assert args["max_parts"]["type"] == "int" and args["max_parts"]["max"] == 10
-    assert args["unicode"]["values"] == ["auto", "always", "never"] or tuple(
-        args["unicode"]["values"]
-    ) == ("auto", "always", "never")
+    assert args["unicode"]["values"] == ["auto", "always", "never"] or \
+        tuple(args["unicode"]["values"]) == ("auto", "always", "never")
     assert args["status_report"]["type"] == "bool"
     assert args["sms_overflow"]["default"] == "truncate"
 
