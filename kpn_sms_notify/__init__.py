@@ -23,6 +23,7 @@ __all__ = [
     "RecipientResult",
     "SendReport",
     "Token",
+    "UnknownOptionError",
     "__version__",
     "validate_config",
 ]
@@ -42,6 +43,7 @@ _LAZY = {
     "KpnSmsError": ".errors",
     "KpnTimeoutError": ".errors",
     "KpnValidationError": ".errors",
+    "UnknownOptionError": ".errors",
 }
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         KpnSmsError,
         KpnTimeoutError,
         KpnValidationError,
+        UnknownOptionError,
     )
     from .models import RecipientResult, SendReport, Token
     from .schema import validate_config

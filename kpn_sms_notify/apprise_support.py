@@ -1,5 +1,5 @@
 """What the Apprise plugin needs beyond Apprise itself: the URL arguments taken from the
-shared config schema, and a token store on Apprise's persistent store.
+options' declaration, and a token store on Apprise's persistent store.
 
 Kept apart from `apprise_plugin` so that module stays the declarative plugin class; this one
 imports nothing from Apprise.
@@ -10,49 +10,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
-
-import voluptuous as vol
+from typing import Any
 
 from .models import Token
-from .schema import DEFAULTS, SCHEMA_FIELDS
+from .options import CONFIG_OPTIONS, Option
 
 _LOGGER = logging.getLogger(__name__)
-
-# Schema keys that have their own place in the URL (user, password, host, path).
-URL_PARTS = ("client_id", "client_secret", "sender", "recipients")
-
-# Apprise owns ?overflow= (upstream/truncate/split) on every plugin, so the schema's
-# "overflow" (what to do past max_parts) goes by another name in a kpnsms:// URL.
-RENAMED = {"overflow": "sms_overflow"}
-
-
-# Names shown by `apprise --details`; an option missing here gets one made from its key.
-_NAMES = {
-    "base_url": "Gateway Base URL",
-    "region": "Default Region (ISO code)",
-    "max_parts": "Max SMS Parts",
-    "overflow": "Past Max Parts (truncate or fail)",
-    "unicode": "Unicode Policy",
-    "rate_limit": "Rate Limit (requests/s)",
-    "max_concurrency": "Max Concurrent Requests",
-    "timeout": "Request Timeout (s)",
-    "retries": "Retries per Recipient",
-    "retry_budget": "Retry Time Budget (s)",
-    "retry_ambiguous": "Retry Ambiguous Failures",
-    "status_report": "Request Delivery Receipts",
-    "callback": "Delivery Receipt URL",
-    "ttl": "Time to Live (ms)",
-    "client_ref": "Client Reference",
-    "token_margin": "Token Renewal Margin (s)",
-}
 
 
 @dataclass(frozen=True, slots=True)
 class UrlOption:
-    """One schema option as a URL argument."""
+    """One declared option as a URL argument."""
 
     arg: str  # name in the URL and in the plugin's constructor
     key: str  # name in the shared schema
@@ -64,49 +33,33 @@ class UrlOption:
         return str(value)
 
 
-def _describe(key: str, validator: Any) -> dict[str, Any]:
-    """An Apprise template_args entry read off the voluptuous validator, so a new schema
-    option shows in `apprise --details` without touching the plugin."""
-    name = _NAMES.get(key) or key.replace("_", " ").capitalize()
-    meta: dict[str, Any] = {"name": name, "type": "string"}
-    parts = validator.validators if isinstance(validator, vol.All) else [validator]
-    for part in parts:
-        if isinstance(part, vol.Coerce):
-            meta["type"] = {int: "int", float: "float"}.get(cast(type, part.type), "string")
-        elif isinstance(part, vol.Range):
-            if part.min is not None:
-                meta["min"] = part.min
-            if part.max is not None:
-                meta["max"] = part.max
-        elif isinstance(part, vol.In):
-            meta["type"] = "choice:string"
-            meta["values"] = tuple(cast(Iterable[Any], part.container))
-    if _is_boolean(validator):
-        meta["type"] = "bool"
-    if key in DEFAULTS:
-        meta["default"] = DEFAULTS[key]
+_TYPES = {int: "int", float: "float", bool: "bool"}
+
+
+def _describe(option: Option) -> dict[str, Any]:
+    """An Apprise template_args entry, so a new option shows in `apprise --details` without
+    touching the plugin."""
+    name = option.label or option.key.replace("_", " ").capitalize()
+    meta: dict[str, Any] = {"name": name, "type": _TYPES.get(option.kind, "string")}
+    if option.choices:
+        meta["type"] = "choice:string"
+        meta["values"] = option.choices
+    if option.minimum is not None:
+        meta["min"] = option.minimum
+    if option.maximum is not None:
+        meta["max"] = option.maximum
+    if option.default is not None:
+        meta["default"] = option.default
     return meta
 
 
-def _is_boolean(validator: Any) -> bool:
-    # vol.Boolean() is a plain function; asking it is more robust than naming it.
-    try:
-        return validator("yes") is True and validator("off") is False
-    except (vol.Invalid, TypeError, ValueError):
-        return False
-
-
-def _options() -> tuple[UrlOption, ...]:
-    out = []
-    for marker, validator in SCHEMA_FIELDS.items():
-        key = str(marker)
-        if key in URL_PARTS:
-            continue
-        out.append(UrlOption(RENAMED.get(key, key), key, _describe(key, validator)))
-    return tuple(out)
-
-
-OPTIONS: tuple[UrlOption, ...] = _options()
+# The options that are URL arguments: not those with their own place in the URL (user,
+# password, host, path).
+OPTIONS: tuple[UrlOption, ...] = tuple(
+    UrlOption(o.arg, o.key, _describe(o)) for o in CONFIG_OPTIONS if not o.url_part
+)
+# Arguments named otherwise than their key: Apprise owns ?overflow= on every plugin.
+RENAMED = {opt.key: opt.arg for opt in OPTIONS if opt.arg != opt.key}
 
 
 class _ProcessTokens:

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .errors import Kind, KpnSmsError, KpnValidationError
+from .options import OPTIONS, Scope
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_AUTH, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 # The exit code of an error, by its kind; a refusal or a throttle is EXIT_FAILED.
@@ -39,8 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log every request and answer (secrets masked) to stderr",
     )
-    parser.add_argument("--base-url", help="gateway URL (default https://api-prd.kpn.com)")
-    parser.add_argument("--client-id", help="KPN API Store client_id")
+    _add_flags(parser, "kpn-sms")
     parser.add_argument(
         "--no-token-cache",
         action="store_true",
@@ -56,11 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NUMBER",
         help="recipient (repeatable); default: the configured recipients",
     )
-    send.add_argument("--sender", metavar="ID", help="sender ID (11 letters/digits or a number)")
-    send.add_argument("--title", help="a first line above the message")
-    send.add_argument("--max-parts", type=int, metavar="N", help="cap on SMS parts")
-    send.add_argument("--unicode", choices=("auto", "always", "never"))
-    send.add_argument("--overflow", choices=("truncate", "fail"))
+    _add_flags(send, "send")
     send.add_argument("--json", action="store_true", help="print the results as JSON")
 
     sub.add_parser("token", help="check the credentials and that the app has the SMS API")
@@ -91,6 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ha.add_argument("config_dir", metavar="CONFIG_DIR")
     return parser
+
+
+def _add_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """The --flags of the options declared for `command`."""
+    for option in OPTIONS:
+        if option.cli != command:
+            continue
+        convert: dict[str, Any] = {"type": option.kind} if option.kind in (int, float) else {}
+        # A message option's default is the configured one.
+        shown = option.default is not None and option.scope is not Scope.MESSAGE
+        default = f" (default {option.default})" if shown else ""
+        parser.add_argument(
+            option.flag,
+            dest=option.key,
+            metavar=option.metavar,
+            choices=option.choices or None,
+            help=option.meaning.replace("`", "") + default,
+            **convert,
+        )
+
+
+def _flags(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """The options given as --flags of `command`."""
+    return {
+        o.key: getattr(args, o.key)
+        for o in OPTIONS
+        if o.cli == command and getattr(args, o.key, None) is not None
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,10 +169,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     from . import cliconfig
 
-    flags = {"base_url": args.base_url, "client_id": args.client_id}
-    if command == "send":
-        flags["sender"] = args.sender
-    config, _ = cliconfig.load(args.config, flags)
+    config, _ = cliconfig.load(args.config, _flags(args, "kpn-sms"))
     return asyncio.run(_run_client_command(args, config))
 
 
@@ -193,21 +214,10 @@ async def _send(sms: Any, args: argparse.Namespace) -> int:
     from .progress import Progress
 
     text = sys.stdin.read() if args.text == "-" else args.text
-    options = {
-        "title": args.title,
-        "max_parts": args.max_parts,
-        "unicode": args.unicode,
-        "overflow": args.overflow,
-    }
     recipients = args.to or None
     count = len(recipients) if recipients else len(sms.settings.recipients)
     progress = Progress(total=count, enabled=not args.json and count >= 10 and sys.stderr.isatty())
-    report = await sms.send(
-        text,
-        recipients,
-        on_result=progress.update,
-        **{k: v for k, v in options.items() if v is not None},
-    )
+    report = await sms.send(text, recipients, on_result=progress.update, **_flags(args, "send"))
     progress.close()
     if args.json:
         print(json.dumps(_report_json(report, sms.token_requests), indent=2))

@@ -10,15 +10,11 @@ from typing import Any
 import yaml
 
 from .errors import KpnValidationError
+from .options import OPTIONS
 from .schema import validate_config
 
-ENV_KEYS = {
-    "KPN_SMS_CLIENT_ID": "client_id",
-    "KPN_SMS_CLIENT_SECRET": "client_secret",
-    "KPN_SMS_SENDER": "sender",
-    "KPN_SMS_RECIPIENTS": "recipients",
-    "KPN_SMS_BASE_URL": "base_url",
-}
+# KPN_SMS_<KEY> for the options declared so; recipients are comma-separated.
+ENV_KEYS = {o.env_name: o.key for o in OPTIONS if o.env}
 # Sections of the YAML file that belong to other commands (`kpn-sms serve`).
 HOST_SECTIONS = ("serve",)
 
@@ -57,9 +53,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     for name, key in ENV_KEYS.items():
         value = env.get(name)
         if value:
-            out[key] = (
-                [v.strip() for v in value.split(",") if v.strip()] if key == "recipients" else value
-            )
+            out[key] = value
     return out
 
 

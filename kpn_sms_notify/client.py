@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
@@ -20,6 +20,7 @@ from .client_base import Answer, ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
+from .options import ClientOptions, SendOptions
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import AsyncRateLimiter
 from .sending import Attempts, Halt, SendPlan, prepare
@@ -39,7 +40,7 @@ class KpnSms(ClientBase):
         *,
         http_client: httpx.AsyncClient | None = None,
         token_store: TokenStore | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(client_id, client_secret, options)
         self._http = http_client
@@ -91,12 +92,13 @@ class KpnSms(ClientBase):
         message: str,
         recipients: Iterable[str] | str | None = None,
         on_result: Callable[[RecipientResult], None] | None = None,
-        **options: Any,
+        **options: Unpack[SendOptions],
     ) -> SendReport:
         """Text `message` to each recipient (default: the configured ones).
 
-        Options: title, sender, unicode, max_parts, overflow, client_ref, status_report,
-        callback. `on_result` is called as each recipient finishes (progress displays).
+        Options (`SendOptions`): a title, and any per-message option to use instead of the
+        configured one; a name that is none fails at once (UnknownOptionError, naming the
+        closest one). `on_result` is called as each recipient finishes (progress displays).
         Bad input raises KpnValidationError and nothing is sent; a refused login
         raises KpnAuthError and nothing is sent, as does an app without the SMS product
         (KpnProductError: the batch stops at the first such answer). Per-recipient failures

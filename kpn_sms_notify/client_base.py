@@ -16,6 +16,7 @@ from . import protocol
 from .errors import KpnValidationError
 from .models import RecipientResult, Token
 from .numbers import mask_number, normalize_number
+from .options import CLIENT_KEYS, ClientOptions, check_names
 from .protocol import ApiRequest, SendOutcome
 from .sending import Attempts, SendPlan
 from .session import Session
@@ -45,7 +46,8 @@ class ClientBase:
     _auth: _Tokens
     _limiter: _Limiter
 
-    def __init__(self, client_id: str, client_secret: str, options: Mapping[str, Any]) -> None:
+    def __init__(self, client_id: str, client_secret: str, options: ClientOptions) -> None:
+        check_names(options, CLIENT_KEYS)  # before anything: a typo must not pass silently
         self.settings = Settings.from_config(
             {"client_id": client_id, "client_secret": client_secret, **options}
         )

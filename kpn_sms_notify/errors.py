@@ -9,6 +9,7 @@ KpnSmsError                      base; str() never holds a secret or a full phon
 ├── KpnApiError                  the API said no (status, code, detail, recipient)
 │   └── KpnRateLimitError        .retry_after in seconds, when known
 └── KpnValidationError           bad input (also a ValueError): .field, .value
+    └── UnknownOptionError       a keyword that is no option (also a TypeError)
 ```
 
 "Could not reach" and "the API said no" are separate branches because hosts react to
@@ -187,3 +188,9 @@ class KpnValidationError(KpnSmsError, ValueError):
         super().__init__(message)
         self.field = field
         self.value = value
+
+
+class UnknownOptionError(KpnValidationError, TypeError):
+    """A keyword argument that is no option, such as `sendr=`: bad input (hosts report it like
+    any other) and a wrong call (a TypeError, as Python's own would be). The message names the
+    closest option: `unknown option 'sendr' — did you mean 'sender'?`."""

@@ -8,155 +8,67 @@ their own voluptuous schema (Home Assistant's PLATFORM_SCHEMA) use `SCHEMA_FIELD
 
 from __future__ import annotations
 
+import copy
 import difflib
-import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
 import voluptuous as vol
 
-from .encoding import OVERFLOW_POLICIES, UNICODE_POLICIES
+from . import validators
 from .errors import KpnValidationError
-from .numbers import mask_number, normalize_number, validate_sender
-from .protocol import DEFAULT_BASE_URL
+from .numbers import mask_number, normalize_number
+from .options import CONFIG_OPTIONS, OPTIONS, SEND_KEYS, Option, SendOptions, check_names
+from .validators import is_loopback_host as is_loopback_host
+from .validators import url_validator as url_validator
 
 SECRET_KEYS = frozenset(
-    {"client_secret", "secret", "access_token", "token", "password", "signature_secret"}
+    {
+        *(o.key for o in OPTIONS if o.secret),
+        "secret",
+        "access_token",
+        "token",
+        "password",
+        "signature_secret",
+    }
 )
 NUMBER_KEYS = frozenset({"recipients", "to", "target", "targets"})
 
-# Defaults, in one place, so hosts and docs agree.
+# The declared defaults of single values, for hosts that show them.
 DEFAULTS: dict[str, Any] = {
-    "base_url": DEFAULT_BASE_URL,
-    "region": "NL",
-    "max_parts": 3,
-    "overflow": "truncate",
-    "unicode": "auto",
-    "rate_limit": 25.0,  # requests/s; Vonage allows 30 per account by default
-    "max_concurrency": 10,
-    "timeout": 10.0,
-    "retries": 3,
-    "retry_budget": 30.0,
-    "retry_ambiguous": False,
-    "status_report": False,
-    "token_margin": 300.0,
+    o.key: o.default
+    for o in CONFIG_OPTIONS
+    if o.default is not None and not isinstance(o.default, list)
 }
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def validator(option: Option) -> Any:
+    """The voluptuous validator of one declared option."""
+    if option.check is not None:
+        return getattr(validators, option.check)
+    if option.kind is bool:
+        return vol.Boolean()
+    if option.choices:
+        return vol.In(option.choices)
+    if option.kind in (int, float):
+        return vol.All(vol.Coerce(option.kind), vol.Range(min=option.minimum, max=option.maximum))
+    return option.kind
 
 
-def url_validator(key: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        text = str(value).strip()
-        parts = urlsplit(text)
-        if parts.scheme == "https" and parts.hostname:
-            return text.rstrip("/") if key == "base_url" else text
-        if parts.scheme == "http" and is_loopback_host(parts.hostname):
-            return text.rstrip("/") if key == "base_url" else text
-        if parts.scheme == "http":
-            raise vol.Invalid(
-                "plain http is only allowed for loopback hosts (the emulator); use https"
-            )
-        raise vol.Invalid("expected an https:// URL")
-
-    return check
+def _marker(option: Option) -> vol.Marker:
+    if option.required:
+        return vol.Required(option.key)
+    if option.default is None:
+        return vol.Optional(option.key)
+    default = option.default  # a copy each time: the list default must not be shared
+    return vol.Optional(option.key, default=lambda: copy.copy(default))
 
 
-def _sender(value: Any) -> str:
-    try:
-        return validate_sender(value)
-    except KpnValidationError as err:
-        # validate_config adds the key and the value: keep only the reason.
-        raise vol.Invalid(str(err).removeprefix("sender: ").split("' ", 1)[-1]) from None
-
-
-def _region(value: Any) -> str:
-    region = str(value).strip().upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise vol.Invalid("expected a two-letter ISO country code such as NL")
-    return region
-
-
-def _recipients(value: Any) -> list[str] | dict[str, str]:
-    """A list of numbers, a comma-separated string, or a mapping label -> number.
-
-    Numbers are checked for shape here; they are normalised against the region in
-    `validate_config`, once the region is known.
-    """
-    if isinstance(value, str):
-        value = [v for v in (p.strip() for p in value.split(",")) if v]
-    if isinstance(value, Mapping):
-        out: dict[str, str] = {}
-        for label, number in value.items():
-            if not isinstance(number, str | int) or isinstance(number, bool):
-                raise vol.Invalid(f"{label}: expected a phone number")
-            out[str(label)] = str(number)
-        return out
-    if isinstance(value, list | tuple):
-        for number in value:
-            if not isinstance(number, str | int) or isinstance(number, bool):
-                raise vol.Invalid("expected phone numbers")
-        return [str(n) for n in value]
-    raise vol.Invalid("expected a list of phone numbers or a mapping label: number")
-
-
-def _client_ref(value: Any) -> str:
-    text = str(value)
-    if len(text) > 40:
-        raise vol.Invalid("at most 40 characters")
-    return text
-
-
-SCHEMA_FIELDS: dict[Any, Any] = {
-    vol.Required("client_id"): vol.All(str, vol.Length(min=1, msg="must not be empty")),
-    vol.Required("client_secret"): vol.All(str, vol.Length(min=1, msg="must not be empty")),
-    vol.Optional("sender"): _sender,
-    vol.Optional("recipients", default=list): _recipients,
-    vol.Optional("base_url", default=DEFAULTS["base_url"]): url_validator("base_url"),
-    vol.Optional("region", default=DEFAULTS["region"]): _region,
-    vol.Optional("max_parts", default=DEFAULTS["max_parts"]): vol.All(
-        vol.Coerce(int), vol.Range(min=1, max=10)
-    ),
-    vol.Optional("overflow", default=DEFAULTS["overflow"]): vol.In(OVERFLOW_POLICIES),
-    vol.Optional("unicode", default=DEFAULTS["unicode"]): vol.In(UNICODE_POLICIES),
-    vol.Optional("rate_limit", default=DEFAULTS["rate_limit"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0.1, max=1000)
-    ),
-    vol.Optional("max_concurrency", default=DEFAULTS["max_concurrency"]): vol.All(
-        vol.Coerce(int), vol.Range(min=1, max=200)
-    ),
-    vol.Optional("timeout", default=DEFAULTS["timeout"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0.1, max=300)
-    ),
-    vol.Optional("retries", default=DEFAULTS["retries"]): vol.All(
-        vol.Coerce(int), vol.Range(min=0, max=10)
-    ),
-    vol.Optional("retry_budget", default=DEFAULTS["retry_budget"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0, max=3600)
-    ),
-    vol.Optional("retry_ambiguous", default=DEFAULTS["retry_ambiguous"]): vol.Boolean(),
-    vol.Optional("status_report", default=DEFAULTS["status_report"]): vol.Boolean(),
-    vol.Optional("callback"): url_validator("callback"),
-    vol.Optional("ttl"): vol.All(vol.Coerce(int), vol.Range(min=20000, max=604800000)),
-    vol.Optional("client_ref"): _client_ref,
-    vol.Optional("token_margin", default=DEFAULTS["token_margin"]): vol.All(
-        vol.Coerce(float), vol.Range(min=0, max=3000)
-    ),
-}
-
+SCHEMA_FIELDS: dict[Any, Any] = {_marker(o): validator(o) for o in CONFIG_OPTIONS}
 CONFIG_SCHEMA = vol.Schema(SCHEMA_FIELDS)
 CONFIG_KEYS = frozenset(str(k) for k in SCHEMA_FIELDS)
+SEND_SCHEMA = vol.Schema({vol.Optional(o.key): validator(o) for o in OPTIONS if o.key in SEND_KEYS})
 
 
 def validate_config(raw: Mapping[str, Any], *, extra: bool = False) -> dict[str, Any]:
@@ -180,6 +92,19 @@ def validate_config(raw: Mapping[str, Any], *, extra: bool = False) -> dict[str,
     return config
 
 
+def validate_send_options(options: Mapping[str, Any]) -> SendOptions:
+    """The options of one send(), checked against the same declaration as the config; an
+    option given as None is not given. Raises KpnValidationError (UnknownOptionError for a
+    name that is no option of send())."""
+    check_names(options, SEND_KEYS)
+    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        checked: SendOptions = SEND_SCHEMA(given)
+    except vol.Invalid as err:
+        raise humanize_error(err, given, where="") from None
+    return checked
+
+
 def normalize_recipients(
     recipients: list[str] | dict[str, str], region: str
 ) -> list[str] | dict[str, str]:
@@ -198,7 +123,9 @@ def recipient_numbers(config: Mapping[str, Any]) -> list[str]:
     return list(recipients.values()) if isinstance(recipients, dict) else list(recipients)
 
 
-def humanize_error(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationError:
+def humanize_error(
+    err: vol.Invalid, raw: Mapping[str, Any], *, where: str = "config: "
+) -> KpnValidationError:
     """One line: `config: <key>: <reason> (got <value, masked>)`."""
     first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
     path = [str(p) for p in first.path]
@@ -214,7 +141,7 @@ def humanize_error(err: vol.Invalid, raw: Mapping[str, Any]) -> KpnValidationErr
     shown = mask_value(path[0] if path else "", value)
     got = "" if value is _MISSING else f" (got {shown!r})"
     return KpnValidationError(
-        f"config: {key}: {msg}{got}", field=key, value=None if value is _MISSING else shown
+        f"{where}{key}: {msg}{got}", field=key, value=None if value is _MISSING else shown
     )
 
 

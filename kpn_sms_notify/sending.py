@@ -8,12 +8,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from .encoding import compose, fit
 from .errors import KpnProductError, KpnSmsError, KpnValidationError
 from .models import MessagePart, RecipientResult
-from .numbers import normalize_number, validate_sender
+from .numbers import normalize_number
+from .options import SendOptions
 from .protocol import SendOutcome
 from .settings import Settings
 from .textclean import clean_sms_text
@@ -39,24 +40,22 @@ def prepare(
     settings: Settings,
     message: str,
     recipients: Iterable[str] | str | None = None,
-    *,
-    title: str | None = None,
-    sender: str | None = None,
-    unicode: str | None = None,
-    max_parts: int | None = None,
-    overflow: str | None = None,
-    client_ref: str | None = None,
-    status_report: bool | None = None,
-    callback: str | None = None,
+    **options: Unpack[SendOptions],
 ) -> SendPlan:
     """Check everything before any request: a bad number or text sends nothing at all."""
+    # The schema (voluptuous, phonenumbers) loads on the first send, not when Home Assistant
+    # imports the client in its event loop.
+    from .schema import validate_send_options
+
+    given = validate_send_options(options)
     if not isinstance(message, str):
         raise KpnValidationError(
             f"message: expected text, got {type(message).__name__}", field="message"
         )
     # What a handset may show: lone surrogates as U+FFFD, no control or bidi characters.
     message = clean_sms_text(message)
-    title = clean_sms_text(title) if isinstance(title, str) else title
+    title = given.get("title")
+    title = clean_sms_text(title) if title is not None else None
     if not message.strip():  # a title alone is not a notification
         raise KpnValidationError("message: the text is empty", field="message", value=message)
     if isinstance(recipients, str):
@@ -70,56 +69,29 @@ def prepare(
         normalize_number(n, settings.region, field=f"recipients[{i}]") for i, n in enumerate(raw)
     ]
     numbers = list(dict.fromkeys(numbers))  # one text per person, even if listed twice
-    chosen_sender = sender if sender is not None else settings.sender
-    if chosen_sender is None:
+    # An option not given is the configured one (validate_send_options drops a None).
+    sender = given.get("sender") or settings.sender
+    if sender is None:
         raise KpnValidationError("sender: no sender ID given or configured", field="sender")
-    chosen_sender = validate_sender(chosen_sender)
-    if max_parts is not None and not (isinstance(max_parts, int) and 1 <= max_parts <= 10):
-        raise KpnValidationError(
-            f"max_parts: expected 1 to 10, got {max_parts!r}", field="max_parts", value=max_parts
-        )
-    policy = unicode or settings.unicode
-    if policy not in ("auto", "always", "never"):
-        raise KpnValidationError(
-            f"unicode: expected auto, always or never, got {policy!r}",
-            field="unicode",
-            value=policy,
-        )
-    how = overflow or settings.overflow
-    if how not in ("truncate", "fail"):
-        raise KpnValidationError(
-            f"overflow: expected truncate or fail, got {how!r}", field="overflow", value=how
-        )
     fitted = fit(
         compose(message, title),
-        max_parts=max_parts or settings.max_parts,
-        overflow=how,
-        unicode=policy,
-    )  # type: ignore[arg-type]
-    ref = client_ref if client_ref is not None else settings.client_ref
-    if ref is not None and len(ref) > 40:
-        raise KpnValidationError("client_ref: at most 40 characters", field="client_ref", value=ref)
-    dlr_url = callback if callback is not None else settings.callback
-    if dlr_url is not None:
-        from .schema import url_validator
-
-        try:
-            dlr_url = url_validator("callback")(dlr_url)
-        except Exception as err:
-            raise KpnValidationError(f"callback: {err}", field="callback", value=dlr_url) from None
-    wants_report = (
-        status_report
-        if status_report is not None
-        else (settings.status_report or dlr_url is not None)
+        max_parts=given.get("max_parts") or settings.max_parts,
+        overflow=given.get("overflow") or settings.overflow,
+        unicode=given.get("unicode") or settings.unicode,
     )
+    dlr_url = given.get("callback") or settings.callback
+    wants_report = given.get("status_report")
+    if wants_report is None:
+        wants_report = settings.status_report or dlr_url is not None
+    ref = given.get("client_ref")
     fields: dict[str, Any] = {
-        "sender": chosen_sender,
+        "sender": sender,
         "text": fitted.text,
         "message_type": fitted.info.api_type,
         "ttl": settings.ttl,
         "status_report": True if wants_report else None,
         "callback": dlr_url,
-        "client_ref": ref,
+        "client_ref": ref if ref is not None else settings.client_ref,
     }
     return SendPlan(fitted.text, tuple(numbers), fields, fitted.truncated)
 

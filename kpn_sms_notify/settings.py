@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .encoding import Overflow, UnicodePolicy
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a client needs to know. repr() never shows the secret."""
+    """Everything a client needs to know: every config option of `options`, resolved (a
+    test keeps the fields and the declaration alike). repr() never shows the secret."""
 
     client_id: str
     client_secret: str = field(repr=False)
@@ -18,8 +21,8 @@ class Settings:
     base_url: str
     region: str
     max_parts: int
-    overflow: str
-    unicode: str
+    overflow: Overflow
+    unicode: UnicodePolicy
     rate_limit: float
     max_concurrency: int
     timeout: float

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
@@ -21,6 +21,7 @@ from .client_base import Answer, ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
+from .options import ClientOptions, SendOptions
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import SyncRateLimiter
 from .sending import Attempts, Halt, SendPlan, prepare
@@ -40,7 +41,7 @@ class KpnSmsSync(ClientBase):
         *,
         http_client: httpx.Client | None = None,
         token_store: TokenStore | None = None,
-        **options: Any,
+        **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(client_id, client_secret, options)
         self._http = http_client
@@ -86,7 +87,7 @@ class KpnSmsSync(ClientBase):
         message: str,
         recipients: Iterable[str] | str | None = None,
         on_result: Callable[[RecipientResult], None] | None = None,
-        **options: Any,
+        **options: Unpack[SendOptions],
     ) -> SendReport:
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)

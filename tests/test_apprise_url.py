@@ -87,10 +87,10 @@ URL_TABLE: list[tuple[str, Any]] = [
         "&retries=0&retry_budget=5&retry_ambiguous=on&status_report=yes&ttl=60000&client_ref=web1"
         "&callback=https://example.com/dlr&token_margin=0&max_concurrency=2",
         (
-            "kpnsms://m...d:****@KPNAlert/+316******78/?max_parts=1&sms_overflow=fail&unicode=never"
-            "&rate_limit=5.0&max_concurrency=2&timeout=3.0&retries=0&retry_budget=5.0"
-            "&retry_ambiguous=yes&status_report=yes&callback=https%3A%2F%2Fexample.com%2Fdlr"
-            "&ttl=60000&client_ref=web1&token_margin=0.0&",
+            "kpnsms://m...d:****@KPNAlert/+316******78/?rate_limit=5.0&max_concurrency=2&timeout=3.0"
+            "&token_margin=0.0&retries=0&retry_budget=5.0&retry_ambiguous=yes&ttl=60000&max_parts=1"
+            "&sms_overflow=fail&unicode=never&status_report=yes"
+            "&callback=https%3A%2F%2Fexample.com%2Fdlr&client_ref=web1&",
             1,
         ),
     ),

@@ -37,12 +37,8 @@ SUBENTRY_RECIPIENT: Final = "recipient"
 EVENT_INBOUND: Final = "kpn_sms_notify_inbound"
 EVENT_DELIVERY: Final = "kpn_sms_notify_delivery"
 
-# Per-call `data` keys of the notify service, passed on to KpnSms.send().
-DATA_SENDER: Final = "sender"
-DATA_UNICODE: Final = "unicode"
-DATA_MAX_PARTS: Final = "max_parts"
-DATA_OVERFLOW: Final = "overflow"
-DATA_CLIENT_REF: Final = "client_ref"
+# Per-call `data` keys of the notify service that the integration itself reads (every
+# per-message option of the library is one: kpn_sms_notify.options.MessageOptions).
 DATA_STATUS_REPORT: Final = "status_report"
 DATA_CALLBACK: Final = "callback"
 

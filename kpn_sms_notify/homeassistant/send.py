@@ -29,15 +29,12 @@ from kpn_sms_notify.errors import (
     KpnValidationError,
 )
 from kpn_sms_notify.models import SendReport
+from kpn_sms_notify.options import OPTIONS, Scope
+from kpn_sms_notify.schema import validator
 
 from .const import (
     DATA_CALLBACK,
-    DATA_CLIENT_REF,
-    DATA_MAX_PARTS,
-    DATA_OVERFLOW,
-    DATA_SENDER,
     DATA_STATUS_REPORT,
-    DATA_UNICODE,
     DOMAIN,
     LOGGER,
 )
@@ -55,15 +52,14 @@ def _unicode_policy(value: Any) -> str:
         raise vol.Invalid("expected auto, always, never, true or false") from None
 
 
+# The library's per-message options (the title is the service call's own field), checked as
+# the library checks them, with Home Assistant's spellings of a policy and a boolean.
+_HA_RULES = {"unicode": _unicode_policy, DATA_STATUS_REPORT: cv.boolean}
 DATA_SCHEMA = vol.Schema(
     {
-        vol.Optional(DATA_SENDER): cv.string,
-        vol.Optional(DATA_UNICODE): _unicode_policy,
-        vol.Optional(DATA_MAX_PARTS): vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
-        vol.Optional(DATA_OVERFLOW): vol.In(("truncate", "fail")),
-        vol.Optional(DATA_CLIENT_REF): vol.All(cv.string, vol.Length(max=40)),
-        vol.Optional(DATA_STATUS_REPORT): cv.boolean,
-        vol.Optional(DATA_CALLBACK): cv.string,
+        vol.Optional(option.key): _HA_RULES.get(option.key, validator(option))
+        for option in OPTIONS
+        if option.scope is Scope.MESSAGE and option.config
     }
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..encoding import Overflow
 from ..errors import KpnSmsError, KpnValidationError
 from ..numbers import mask_number, normalize_number
 from .alerts import parse_alert_payload, parse_notify_payload, route_notification
@@ -53,7 +54,7 @@ async def deliver(
     *,
     endpoint: str,
     title: str | None = None,
-    overflow: str = "truncate",
+    overflow: Overflow = "truncate",
 ) -> None:
     """Text those recipients not yet texted for `identity`; record who is done."""
     owed = state.sent_log.pending(identity, recipients)

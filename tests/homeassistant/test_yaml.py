@@ -234,6 +234,18 @@ async def test_bad_input_raises_service_validation_error_and_sends_nothing(
     assert emu.messages == []
 
 
+def test_service_data_keys_are_the_library_per_message_options() -> None:
+    """`data` takes the library's per-message options (the title is the call's own field),
+    checked by the same declaration."""
+    from custom_components.kpn_sms_notify.send import DATA_SCHEMA
+
+    from kpn_sms_notify.options import OPTIONS, Scope
+
+    declared = {o.key for o in OPTIONS if o.scope is Scope.MESSAGE and o.key != "title"}
+    assert {str(key) for key in DATA_SCHEMA.schema} == declared
+    assert DATA_SCHEMA({"unicode": False, "max_parts": "2"}) == {"unicode": "never", "max_parts": 2}
+
+
 async def test_partial_failure_tries_everyone_then_names_the_failed_numbers_masked(
     hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any]
 ) -> None:
