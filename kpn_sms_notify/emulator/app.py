@@ -4,6 +4,7 @@ codes per path, in-flight counting, KPN-shaped 404/405/500 answers, dropped conn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -57,6 +58,11 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         except faults.BadRequest as err:
             return responses.kpn_error(state, 400, str(err))
         except faults.DropConnection:
+            # Read the body first: closing with unread bytes makes the kernel answer with a
+            # reset (a ReadError) instead of a plain close, at random under load. A dropped
+            # connection is always "closed without an answer".
+            with contextlib.suppress(Exception):
+                await request.read()
             if request.transport is not None:
                 request.transport.close()
             raise asyncio.CancelledError() from None
