@@ -410,22 +410,23 @@ def _notify(
         numbers = list(labels.values()) if labels else list(configured or [])
         allowed = frozenset(numbers + [n for r in routes for n in r.recipients])
     else:
-        out = []
-        for i, entry in enumerate(allow):
-            if entry in labels:
-                out.append(labels[entry])
-                continue
-            key = f"serve.notify.allow[{i}]"
-            try:
-                out.append(normalize_number(entry, client["region"], field=key))
-            except KpnValidationError as err:
-                raise KpnValidationError(
-                    f"config: {err}", field=err.field, value=err.value
-                ) from None
-        allowed = frozenset(out)
+        allowed = frozenset(
+            _recipient(entry, labels, client["region"], f"serve.notify.allow[{i}]")
+            for i, entry in enumerate(allow)
+        )
     return NotifyConfig(
         enabled=spec["enabled"], allow=allowed, max_recipients=spec["max_recipients"]
     )
+
+
+def _recipient(entry: str, labels: Mapping[str, str], region: str, key: str) -> str:
+    """A label of the top-level `recipients:` mapping, or a number (canonical form)."""
+    if entry in labels:
+        return labels[entry]
+    try:
+        return normalize_number(entry, region, field=key)
+    except KpnValidationError as err:
+        raise KpnValidationError(f"config: {err}", field=err.field, value=err.value) from None
 
 
 def _route(name: str, spec: Any, client: Mapping[str, Any]) -> Route:
@@ -434,16 +435,10 @@ def _route(name: str, spec: Any, client: Mapping[str, Any]) -> Route:
     # A recipient may be a label of the top-level `recipients:` mapping, or a number.
     configured = client.get("recipients")
     labels: dict[str, str] = configured if isinstance(configured, dict) else {}
-    numbers = []
-    for i, entry in enumerate(spec["recipients"]):
-        if entry in labels:
-            numbers.append(labels[entry])
-            continue
-        key = f"serve.receivers.{name}.recipients[{i}]"
-        try:
-            numbers.append(normalize_number(entry, client["region"], field=key))
-        except KpnValidationError as err:
-            raise KpnValidationError(f"config: {err}", field=err.field, value=err.value) from None
+    numbers = [
+        _recipient(entry, labels, client["region"], f"serve.receivers.{name}.recipients[{i}]")
+        for i, entry in enumerate(spec["recipients"])
+    ]
     return Route(
         name=name,
         recipients=tuple(dict.fromkeys(numbers)),
