@@ -1,4 +1,4 @@
-"""Targets checked against the results, and the Markdown tables for the README."""
+"""Targets checked against the results, and the Markdown tables for docs/performance.md."""
 
 from __future__ import annotations
 

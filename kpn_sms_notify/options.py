@@ -12,8 +12,8 @@ The declaration is a few TypedDicts, one per scope, whose keys carry an `Option`
 mypy rejects a misspelt option; `check_names` rejects it at run time, naming the closest
 valid one. Everything else is derived from `OPTIONS`: the voluptuous schema (`schema`), the
 Apprise URL arguments (`apprise_support`), the CLI flags and `KPN_SMS_*` environment variables
-(`cli`, `cliconfig`) and the README's configuration table (`config_table()`; run this module
-to print it).
+(`cli`, `cliconfig`) and the table of docs/configuration.md (`config_table()`; run this
+module to print it).
 """
 
 from __future__ import annotations
@@ -393,7 +393,7 @@ def check_names(given: Collection[str], valid: Collection[str]) -> None:
 
 
 def config_table() -> str:
-    """The configuration table of the README, in Markdown."""
+    """The configuration table of docs/configuration.md, in Markdown."""
     lines = ["| key | scope | default | meaning |", "|---|---|---|---|"]
     lines += [f"| `{o.key}` | {o.scope} | {o.shown()} | {o.meaning} |" for o in CONFIG_OPTIONS]
     return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
 """The package's shape, read from its source: no import cycles, no project import hidden in a
-function without a written reason, and docs/ARCHITECTURE.md's module map naming exactly the
+function without a written reason, and docs/architecture.md's module map naming exactly the
 modules that exist."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "kpn_sms_notify"
-ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+PYTHON_API = ROOT / "docs" / "python-api.md"
 
 # Project imports that stay inside a function, each for a reason other than a cycle.
 # (importing module, imported module) -> why.
@@ -217,7 +218,7 @@ def test_the_reasons_for_lazy_imports_hold(module: str, unloaded: tuple[str, ...
     assert out.stdout.strip() == "[]"
 
 
-# docs/ARCHITECTURE.md ---------------------------------------------------------------------
+# docs/architecture.md ---------------------------------------------------------------------
 
 
 def _map_rows() -> list[str]:
@@ -246,7 +247,7 @@ def documented_modules() -> set[str]:
 
 def test_the_module_map_names_every_module_and_only_modules_that_exist() -> None:
     documented = documented_modules()
-    assert len(documented) > 60, "no module map found in docs/ARCHITECTURE.md"
+    assert len(documented) > 60, "no module map found in docs/architecture.md"
     assert sorted(documented - set(MODULES)) == [], "in the map, not in the package"
     assert sorted(set(MODULES) - documented) == [], "in the package, not in the map"
 
@@ -286,8 +287,8 @@ def test_functions_the_module_map_quotes_exist() -> None:
 
 def test_the_send_signature_in_the_doc_is_the_clients() -> None:
     """The parameters the doc gives for `send(...)` are KpnSms.send's, in order."""
-    quoted = re.search(r"^`send\((.*?)\)`", ARCHITECTURE.read_text(encoding="utf-8"), re.S | re.M)
-    assert quoted is not None, "docs/ARCHITECTURE.md no longer quotes send(...)"
+    quoted = re.search(r"^`send\((.*?)\)`", PYTHON_API.read_text(encoding="utf-8"), re.S | re.M)
+    assert quoted is not None, "docs/python-api.md no longer quotes send(...)"
     doc_params = [
         p.strip().split("=")[0]
         for p in quoted.group(1).replace("\n", " ").split(",")

@@ -1,6 +1,6 @@
 """Options declared once (kpn_sms_notify.options): a misspelt option fails at the call, and
-the schema, Apprise arguments, CLI flags, environment variables, settings and the README's
-table are all derived from the declaration."""
+the schema, Apprise arguments, CLI flags, environment variables, settings and the docs'
+configuration table are all derived from the declaration."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ from kpn_sms_notify.options import (
 from kpn_sms_notify.schema import CONFIG_KEYS
 from kpn_sms_notify.settings import Settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+CONFIGURATION_PAGE = DOCS / "configuration.md"
+APPRISE_PAGE = DOCS / "apprise.md"
 MINIMAL = {"client_id": "id", "client_secret": "secret"}
 A = "31612345678"
 
@@ -167,13 +169,13 @@ def test_the_typed_keywords_are_the_declared_options() -> None:
     }
 
 
-def test_the_readme_table_is_the_declaration() -> None:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Configuration reference", 1)[1]
+def test_the_configuration_page_table_is_the_declaration() -> None:
+    text = CONFIGURATION_PAGE.read_text(encoding="utf-8")
+    section = text.split("# Configuration reference", 1)[1]
     first = re.search(r"^(\|.*\n)+", section, re.MULTILINE)
     assert first is not None
     assert first.group(0) == config_table(), (
-        "README's configuration table differs from kpn_sms_notify/options.py; "
+        "docs/configuration.md's table differs from kpn_sms_notify/options.py; "
         "paste the output of `python -m kpn_sms_notify.options`"
     )
 
@@ -233,9 +235,9 @@ def test_cli_flags_and_environment_are_the_declared_ones() -> None:
     assert set(from_environment(env)) == set(ENV_KEYS.values())
 
 
-def test_the_readme_apprise_table_lists_every_url_argument() -> None:
+def test_the_apprise_page_table_lists_every_url_argument() -> None:
     """Apprise's argument table words things its own way, but misses none."""
-    section = README.read_text(encoding="utf-8").split("### URL", 1)[1].split("\n## ", 1)[0]
+    section = APPRISE_PAGE.read_text(encoding="utf-8").split("\n## URL", 1)[1].split("\n## ", 1)[0]
     rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
     for option in URL_OPTIONS:
         assert any(f"`{option.arg}`" in row for row in rows), option.arg

@@ -81,14 +81,21 @@ lint_check() {  # lint_check NAME COMMAND...: run one check, tally it
 lane_lint() {
   # ruff (lint and format) over everything; mypy --strict over the package in .venv, and over the
   # Home Assistant integration in .venv-ha, where homeassistant (which ships its types) is
-  # installed. Extra pytest arguments do not apply. The closing line reads like pytest's, so
+  # installed; the documentation site built strictly (broken links, anchors, pages outside the
+  # nav). Extra pytest arguments do not apply. The closing line reads like pytest's, so
   # the summary counts each check as a test.
-  local start=$SECONDS ha_files
+  local start=$SECONDS ha_files site
   LINT_PASSED=() LINT_FAILED=()
-  ensure_venv lint || return 1
+  ensure_venv lint,docs || return 1
   lint_check "ruff check" "$KPN_VENV/bin/ruff" check .
   lint_check "ruff format" "$KPN_VENV/bin/ruff" format --check --diff .
   lint_check "mypy" "$KPN_VENV/bin/mypy"
+  # Into a temporary directory: the built site is never written into the tree. Not -q: mkdocs
+  # then drops the warnings that --strict counts. NO_MKDOCS_2_WARNING: material's banner.
+  site=$(mktemp -d)
+  NO_MKDOCS_2_WARNING=1 lint_check "mkdocs build --strict" \
+    "$KPN_VENV/bin/mkdocs" build --strict --site-dir "$site"
+  rm -rf "$site"
   # HA's code needs Python 3.13. Its files are named one by one: pyproject's exclude (there for
   # the core venv) applies to a directory given, not to files. The core modules they import are
   # checked again, on 3.13.

@@ -308,7 +308,7 @@ async def test_serve(
 
 async def test_retry_ambiguous_texts_twice(emulator: Emulator, emulator_url: str) -> None:
     """retry_ambiguous=True: a time-out is retried and the person gets the text twice, but
-    is never left without it (at-least-once, as the README documents)."""
+    is never left without it (at-least-once, as docs/errors.md documents)."""
     emulator.configure(script=[{"slow": 3}])
     async with KpnSms(
         EMU_CLIENT_ID,

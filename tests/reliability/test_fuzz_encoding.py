@@ -38,7 +38,7 @@ def texts(max_size: int = 700) -> st.SearchStrategy[str]:
     return st.one_of(gsm, mixed, ucs, anything)
 
 
-# `unicode: never` as the README states it, written out here with the emulator's alphabet:
+# `unicode: never` as docs/configuration.md states it, written out with the emulator's alphabet:
 # GSM-7 characters stay, typographic look-alikes become their plain forms, other letters lose
 # their accents, and what is still not GSM-7 becomes "?".
 LOOK_ALIKES = {

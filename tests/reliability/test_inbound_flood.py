@@ -5,8 +5,8 @@ the journal it left.
 Checks: the server's RSS stays under baseline + MAX_RSS_GROWTH_MB during the flood and
 after the restart; the journal stays bounded; a genuine partial text from another sender,
 posted before the flood, survives both and completes after the restart; every flood part
-is handed out (incomplete), none lost. Figures are printed (`-s`) and kept in the README
-(Reliability). Bounded: 10,000 posts, 20 at a time, within TIME_LIMIT seconds.
+is handed out (incomplete), none lost. Figures are printed (`-s`) and kept in
+docs/reliability.md. Bounded: 10,000 posts, 20 at a time, within TIME_LIMIT seconds.
 """
 
 from __future__ import annotations

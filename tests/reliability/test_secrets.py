@@ -516,7 +516,7 @@ def test_apprise_in_process(emu: Emulator, caplog: pytest.LogCaptureFixture) -> 
 def outside_apprise_core(log: str) -> str:
     """The log less apprise's own "Could not load ... URL" line for a URL that failed to
     load: apprise prints that URL through its generic CWE-312 filter (secrets starred, the
-    path kept), before any plugin code runs. Documented in the README."""
+    path kept), before any plugin code runs. Documented in docs/reliability.md."""
     return "\n".join(line for line in log.splitlines() if "Could not load" not in line)
 
 
@@ -563,7 +563,7 @@ def test_apprise_cli(emu: Emulator, tmp_path: Path) -> None:
 def test_apprise_trace_level_leak_is_apprise_core_only(emu: Emulator, tmp_path: Path) -> None:
     """At -vvvv (TRACE) apprise itself prints every URL it parses, raw, before any plugin
     code runs ("<service> URL <url> unpacked as:"); that is apprise's behaviour for every
-    plugin, documented in the README. Everything else at TRACE stays clean."""
+    plugin, documented in docs/reliability.md. Everything else at TRACE stays clean."""
     run = apprise_cli(tmp_path, "-vvvv")
     done = run("-b", "hello", apprise_url(emu))
     assert done.returncode == 0

@@ -3,7 +3,7 @@ at 1,000 requests/s for 10 s (plus redeliveries), bounded in count and time.
 
 Checks: every request answered 200, every text in the JSONL sink exactly once (redeliveries
 dropped), memory (RSS of the server process) bounded. The figures are printed (`-s`) and
-kept in the README (Reliability). No speed assertion here (speed targets live in
+kept in docs/reliability.md. No speed assertion here (speed targets live in
 bench/): a slower server makes the run longer, not red, within the timeout.
 """
 
