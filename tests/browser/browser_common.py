@@ -56,5 +56,3 @@ class Hass:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
-
-

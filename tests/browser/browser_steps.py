@@ -41,7 +41,8 @@ _VISIBLE_TEXT_JS = """
 # What an untranslated string of this integration looks like when the frontend shows its key.
 RAW_KEY = re.compile(
     r"component\.kpn_sms_notify|\bconfig(_subentries)?\.(step|error|abort)\."
-    r"|\b(step|data|data_description|error|abort)\.[a-z_]+\.")
+    r"|\b(step|data|data_description|error|abort)\.[a-z_]+\."
+)
 
 
 class StepFailed(AssertionError):
@@ -67,14 +68,18 @@ class Steps:
             yield
         except Exception as err:
             shot = self._fail_shot(name)
-            raise StepFailed(f"step {name!r} failed after {time.monotonic() - start:.1f} s "
-                             f"(screenshot: {shot}): {err}") from err
+            raise StepFailed(
+                f"step {name!r} failed after {time.monotonic() - start:.1f} s "
+                f"(screenshot: {shot}): {err}"
+            ) from err
         elapsed = time.monotonic() - start
         self.timings.append((name, elapsed))
         if elapsed > deadline:
             shot = self._fail_shot(name)
-            raise StepFailed(f"step {name!r} took {elapsed:.1f} s, over its {deadline} s "
-                             f"deadline (screenshot: {shot})")
+            raise StepFailed(
+                f"step {name!r} took {elapsed:.1f} s, over its {deadline} s "
+                f"deadline (screenshot: {shot})"
+            )
 
     def _fail_shot(self, name: str) -> Path | str:
         path = self.artifacts / f"FAIL-{re.sub(r'[^a-z0-9]+', '-', name.lower())}.png"
@@ -96,9 +101,10 @@ class Steps:
         return list(seen["texts"]), list(seen["values"])
 
     def assert_no_raw_keys(self, *shown: str) -> None:
-        """No text on the page looks like a translation key; `shown` are texts that must be
-        among what was read (so an empty read cannot pass)."""
+        """No text on the page looks like a translation key, and each of `shown` (the
+        translations expected) is on it."""
         texts, _ = self.visible()
         raw = sorted({t for t in texts if RAW_KEY.search(t)})
         assert not raw, f"untranslated keys on the page: {raw}"
-        assert set(shown) <= set(texts), f"not read from the page: {set(shown) - set(texts)}"
+        absent = [text for text in shown if not any(text in seen for seen in texts)]
+        assert not absent, f"not shown on the page: {absent}"

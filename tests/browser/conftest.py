@@ -13,6 +13,8 @@ and hass.log. KPN_UPDATE_SCREENSHOTS=1 copies a passing run's screenshots to doc
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -28,10 +30,9 @@ from browser_common import ARTIFACTS, BOOT_TIMEOUT, CHROMIUM, Hass, free_port, s
 
 from kpn_sms_notify.ha_install import install_homeassistant
 
-try:
+# Without playwright in this venv, test_ha_ui.py skips (or fails, in the lane), saying why.
+with contextlib.suppress(ModuleNotFoundError):
     from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-except ModuleNotFoundError:  # not in this venv: test_*.py skip (or fail in the lane), saying so
-    pass
 
 CONFIGURATION = """\
 homeassistant:
@@ -54,9 +55,25 @@ logger:
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "broken_translation(*path): the `hass` fixture installs the integration with this key "
+        "of translations/en.json deleted",
+    )
+
+
+def break_translation(path: Path, keys: tuple[str, ...]) -> None:
+    strings = json.loads(path.read_text())
+    node = strings
+    for key in keys[:-1]:
+        node = node[key]
+    del node[keys[-1]]
+    path.write_text(json.dumps(strings))
+
+
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Iterator[Any]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
     """Each phase's report on the item, so fixtures can tell a failed test at teardown."""
     report = yield
     setattr(item, f"report_{report.when}", report)
@@ -64,8 +81,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 
 
 def failed(request: pytest.FixtureRequest) -> bool:
-    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
-               for when in ("setup", "call"))
+    return any(
+        getattr(getattr(request.node, f"report_{when}", None), "failed", False)
+        for when in ("setup", "call")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,15 +102,20 @@ def hass(tmp_path: Path, request: pytest.FixtureRequest, artifacts: Path) -> Ite
     the integration installed as users get it (`install_homeassistant`)."""
     config_dir = tmp_path / "config"
     config_dir.mkdir()
-    install_homeassistant(config_dir)
+    integration = install_homeassistant(config_dir)
+    if broken := request.node.get_closest_marker("broken_translation"):
+        break_translation(integration / "translations" / "en.json", broken.args)
     port = free_port()
     (config_dir / "configuration.yaml").write_text(CONFIGURATION.format(port=port))
     log = tmp_path / "hass.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "homeassistant", "-c", str(config_dir), "--skip-pip"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1"})
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
     server = Hass(f"http://127.0.0.1:{port}", config_dir, log, proc)
     try:
         wait_for_onboarding_api(server)
@@ -107,8 +131,9 @@ def wait_for_onboarding_api(server: Hass) -> None:
     with httpx.Client(trust_env=False, timeout=5) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
-                pytest.fail(f"hass exited with {server.process.returncode}:\n"
-                            f"{server.log_text()[-3000:]}")
+                pytest.fail(
+                    f"hass exited with {server.process.returncode}:\n{server.log_text()[-3000:]}"
+                )
             try:
                 if client.get(f"{server.url}/api/onboarding").status_code == 200:
                     return
@@ -123,10 +148,18 @@ def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, kept off the network beyond what a page asks for."""
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--disable-background-networking", "--disable-component-update",
-                  "--disable-default-apps", "--disable-sync", "--no-first-run",
-                  "--disable-dev-shm-usage", "--no-proxy-server"])
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-default-apps",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                "--no-proxy-server",
+            ],
+        )
         try:
             yield chromium
         finally:
@@ -138,7 +171,8 @@ def page(browser: Browser, request: pytest.FixtureRequest, artifacts: Path) -> I
     """A fresh context (no profile: the Actions page remembers choices in localStorage), traced;
     the trace is kept when the test failed."""
     context: BrowserContext = browser.new_context(
-        viewport={"width": 1100, "height": 800}, locale="en-US")
+        viewport={"width": 1100, "height": 800}, locale="en-US"
+    )
     context.tracing.start(screenshots=True, snapshots=True)
     try:
         yield context.new_page()

@@ -31,11 +31,12 @@ if missing():
         raise RuntimeError(f"the browser suite needs {', '.join(missing())}")
     pytest.skip(f"needs {', '.join(missing())}", allow_module_level=True)
 
-from browser_steps import Steps  # noqa: E402
-from playwright.sync_api import Page, expect  # noqa: E402
+from browser_steps import StepFailed, Steps
+from playwright.sync_api import Page, expect
 
 TRANSLATIONS = json.loads(
-    (REPO / "kpn_sms_notify" / "homeassistant" / "translations" / "en.json").read_text())
+    (REPO / "kpn_sms_notify" / "homeassistant" / "translations" / "en.json").read_text()
+)
 CONFIG = TRANSLATIONS["config"]
 RECIPIENT = TRANSLATIONS["config_subentries"]["recipient"]
 
@@ -57,27 +58,7 @@ def test_set_up_add_recipient_and_send_through_the_ui(
     assert emulator.url is not None
     message = f"Hello from the browser {uuid.uuid4().hex[:8]}"
 
-    with steps.step("onboarding (REST)", STEP):
-        onboard(hass.url)
-
-    with steps.step("log in on the login page", STEP):
-        page.goto(hass.url + "/")
-        page.get_by_label("Username", exact=True).fill(USER)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(re.compile(r"/lovelace"))
-
-    with steps.step("Settings > Devices & services > Add integration > KPN SMS", STEP):
-        page.locator("ha-sidebar").get_by_text("Settings", exact=True).click()
-        page.get_by_text("Devices & services", exact=True).click()
-        page.get_by_role("button", name="Add integration").click()
-        page.get_by_label("Search for a brand name").fill("KPN")
-        page.get_by_text("KPN SMS", exact=True).click()
-        user_step = CONFIG["step"]["user"]
-        expect(page.get_by_text(user_step["title"], exact=True)).to_be_visible()
-        for label in ("client_id", "client_secret", "sender", "base_url"):
-            expect(page.get_by_label(user_step["data"][label], exact=True)).to_be_visible()
-        steps.assert_no_raw_keys(user_step["title"], user_step["data_description"]["sender"])
+    log_in_and_open_the_config_form(steps, page, hass)
 
     with steps.step("config flow: a wrong secret shows the translated error", STEP):
         fill_config_form(page, secret=WRONG_SECRET, base_url=emulator.url)
@@ -104,8 +85,7 @@ def test_set_up_add_recipient_and_send_through_the_ui(
 
     with steps.step("entry menu > Add recipient", STEP):
         # After "Finish", HA shows the integration's page with the new entry.
-        entry = page.locator("ha-md-list-item").filter(
-            has=page.get_by_text("KPN SMS", exact=True))
+        entry = page.locator("ha-md-list-item").filter(has=page.get_by_text("KPN SMS", exact=True))
         entry.get_by_role("button", name="Menu").first.click()
         page.get_by_role("menuitem", name=RECIPIENT["initiate_flow"]["user"]).click()
         form = RECIPIENT["step"]["user"]
@@ -143,9 +123,11 @@ def test_set_up_add_recipient_and_send_through_the_ui(
 
     log = hass.log_text()
     assert "Detected blocking call" not in log
-    ours = [line for line in log.splitlines()
-            if re.search(r" (ERROR|CRITICAL) \([^)]*\) \[(custom_components\.)?kpn_sms_notify",
-                         line)]
+    ours = [
+        line
+        for line in log.splitlines()
+        if re.search(r" (ERROR|CRITICAL) \([^)]*\) \[(custom_components\.)?kpn_sms_notify", line)
+    ]
     assert not ours, "\n".join(ours)
     assert EMU_CLIENT_SECRET not in log
     assert WRONG_SECRET not in log
@@ -159,25 +141,89 @@ def test_set_up_add_recipient_and_send_through_the_ui(
             shutil.copyfile(png, DOCS_SCREENSHOTS / png.name)
 
 
+@pytest.mark.broken_translation("config", "step", "user", "data", "client_id")
+@pytest.mark.timeout(300)
+def test_a_broken_translation_fails_with_a_screenshot(
+    hass: Hass, page: Page, artifacts: Path
+) -> None:
+    """The check can fail: with the client ID's label missing from the installed
+    translations/en.json, the config form step fails, naming the label, with a screenshot."""
+    steps = Steps(page, artifacts / "broken-translation")
+    with pytest.raises(StepFailed, match=r"not shown on the page: \['Client ID'\]") as failure:
+        log_in_and_open_the_config_form(steps, page, hass)
+    assert "step 'Settings > Devices & services > Add integration > KPN SMS'" in str(failure.value)
+    assert (artifacts / "broken-translation" / f"FAIL-{CONFIG_FORM_SLUG}.png").stat().st_size
+
+
+CONFIG_FORM_STEP = "Settings > Devices & services > Add integration > KPN SMS"
+CONFIG_FORM_SLUG = "settings-devices-services-add-integration-kpn-sms"
+
+
+def log_in_and_open_the_config_form(steps: Steps, page: Page, hass: Hass) -> None:
+    with steps.step("onboarding (REST)", STEP):
+        onboard(hass.url)
+
+    with steps.step("log in on the login page", STEP):
+        page.goto(hass.url + "/")
+        page.get_by_label("Username", exact=True).fill(USER)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(re.compile(r"/lovelace"))
+
+    with steps.step(CONFIG_FORM_STEP, STEP):
+        page.locator("ha-sidebar").get_by_text("Settings", exact=True).click()
+        page.get_by_text("Devices & services", exact=True).click()
+        page.get_by_role("button", name="Add integration").click()
+        page.get_by_label("Search for a brand name").fill("KPN")
+        page.get_by_text("KPN SMS", exact=True).click()
+        user_step = CONFIG["step"]["user"]
+        expect(page.get_by_text(user_step["title"], exact=True)).to_be_visible()
+        # Every label and help text of the form is shown as en.json has it.
+        steps.assert_no_raw_keys(
+            user_step["title"],
+            user_step["description"],
+            *user_step["data"].values(),
+            *user_step["data_description"].values(),
+        )
+        for field in ("client_id", "client_secret", "sender", "base_url"):
+            expect(page.get_by_label(user_step["data"][field], exact=True)).to_be_visible()
+
+
 def onboard(url: str) -> None:
     """HA's REST onboarding: the owner, then the remaining steps. The pages of onboarding are
     HA's and change between releases; the login page that follows is the real one."""
     client_id = url + "/"
     with httpx.Client(base_url=url, trust_env=False, timeout=30) as client:
-        answer = client.post("/api/onboarding/users", json={
-            "client_id": client_id, "name": "UI test", "username": USER,
-            "password": PASSWORD, "language": "en"})
+        answer = client.post(
+            "/api/onboarding/users",
+            json={
+                "client_id": client_id,
+                "name": "UI test",
+                "username": USER,
+                "password": PASSWORD,
+                "language": "en",
+            },
+        )
         answer.raise_for_status()
-        token = client.post("/auth/token", data={
-            "grant_type": "authorization_code", "code": answer.json()["auth_code"],
-            "client_id": client_id})
+        token = client.post(
+            "/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": answer.json()["auth_code"],
+                "client_id": client_id,
+            },
+        )
         token.raise_for_status()
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        for step, body in (("core_config", {}), ("analytics", {}),
-                           ("integration", {"client_id": client_id,
-                                            "redirect_uri": client_id + "?auth_callback=1"})):
-            client.post(f"/api/onboarding/{step}", json=body, headers=headers
-                        ).raise_for_status()
+        for step, body in (
+            ("core_config", {}),
+            ("analytics", {}),
+            (
+                "integration",
+                {"client_id": client_id, "redirect_uri": client_id + "?auth_callback=1"},
+            ),
+        ):
+            client.post(f"/api/onboarding/{step}", json=body, headers=headers).raise_for_status()
 
 
 def fill_config_form(page: Page, *, secret: str, base_url: str) -> None:
