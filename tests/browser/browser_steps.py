@@ -45,6 +45,9 @@ RAW_KEY = re.compile(
 )
 
 
+SETTLE = 15.0  # seconds a form may take to render all its texts
+
+
 class StepFailed(AssertionError):
     """A named step broke or overran its deadline; its screenshot is in the artifacts."""
 
@@ -100,11 +103,19 @@ class Steps:
         seen = self.page.evaluate(_VISIBLE_TEXT_JS)
         return list(seen["texts"]), list(seen["values"])
 
-    def assert_no_raw_keys(self, *shown: str) -> None:
+    def assert_no_raw_keys(self, *shown: str, settle: float = SETTLE) -> None:
         """No text on the page looks like a translation key, and each of `shown` (the
-        translations expected) is on it."""
-        texts, _ = self.visible()
-        raw = sorted({t for t in texts if RAW_KEY.search(t)})
+        translations expected) is on it. Parts of a form render late (help texts and markdown
+        descriptions): the check is repeated until it holds, for at most `settle` seconds."""
+        deadline = time.monotonic() + settle
+        while True:
+            texts, _ = self.visible()
+            raw = sorted({t for t in texts if RAW_KEY.search(t)})
+            absent = [text for text in shown if not any(text in seen for seen in texts)]
+            if not raw and not absent:
+                return
+            if time.monotonic() > deadline:
+                break
+            self.page.wait_for_timeout(250)  # a poll interval, bounded by the deadline above
         assert not raw, f"untranslated keys on the page: {raw}"
-        absent = [text for text in shown if not any(text in seen for seen in texts)]
         assert not absent, f"not shown on the page: {absent}"
