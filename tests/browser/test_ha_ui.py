@@ -1,6 +1,6 @@
 """A person's way through Home Assistant's UI, in a real Chromium: log in, add the integration
-(a wrong secret first), add a recipient, send a text from Developer tools, and find it at the
-emulator. Checks what the user sees: the integration's strings from translations/en.json, no
+(a wrong secret first), add a recipient, send a text from Developer tools, find it at the
+emulator, and change the sender through Reconfigure. Checks what the user sees: the integration's strings from translations/en.json, no
 raw keys, no secret echoed back; and a clean hass log.
 
 Selectors, traps and timings: the reference page on driving HA's UI (shared reference,
@@ -41,7 +41,7 @@ CONFIG = TRANSLATIONS["config"]
 RECIPIENT = TRANSLATIONS["config_subentries"]["recipient"]
 
 USER, PASSWORD = "ui", "ui-password-1"
-SENDER = "HomeAlert"
+SENDER, NEW_SENDER = "HomeAlert", "KPNTest"
 ALICE_NUMBER, ALICE_E164 = "0612345678", "31612345678"
 WRONG_SECRET = "not-the-secret-" + uuid.uuid4().hex[:8]
 DELIVERY_TIMEOUT = 30.0  # seconds from "Perform action" until the emulator has the text
@@ -126,6 +126,27 @@ def test_set_up_add_recipient_and_send_through_the_ui(
         page.goto(emulator.url + "/_emulator/")
         expect(page.get_by_text(message)).to_be_visible()
         steps.screenshot("emulator-inbox")
+
+    with steps.step("entry menu > Reconfigure: change the sender", STEP):
+        page.goto(hass.url + "/config/integrations/integration/kpn_sms_notify")
+        entry = page.locator("ha-md-list-item").filter(has=page.get_by_text("KPN SMS", exact=True))
+        entry.get_by_role("button", name="Menu").first.click()
+        page.get_by_role("menuitem", name="Reconfigure").click()
+        form = CONFIG["step"]["reconfigure"]
+        expect(page.get_by_text(form["title"], exact=True)).to_be_visible()
+        steps.assert_no_raw_keys(form["description"], *form["data"].values())
+        # The stored values are offered again, the stored secret is not.
+        expect(page.get_by_label(form["data"]["sender"], exact=True)).to_have_value(SENDER)
+        expect(page.get_by_label(form["data"]["client_secret"], exact=True)).to_have_value("")
+        _, values = steps.visible()
+        assert EMU_CLIENT_ID in values
+        assert not [v for v in values if EMU_CLIENT_SECRET in v]
+        page.get_by_label(form["data"]["sender"], exact=True).fill(NEW_SENDER)
+        steps.screenshot("reconfigure-form")
+        page.get_by_role("button", name="Submit").click()
+        expect(
+            page.get_by_text(CONFIG["abort"]["reconfigure_successful"], exact=True)
+        ).to_be_visible()
 
     log = hass.log_text()
     assert "Detected blocking call" not in log
