@@ -1,7 +1,8 @@
 """A person's way through Home Assistant's UI, in a real Chromium: log in, add the integration
 (a wrong secret first), add a recipient, send a text from Developer tools, find it at the
-emulator, and change the sender through Reconfigure. Checks what the user sees: the integration's strings from translations/en.json, no
-raw keys, no secret echoed back; and a clean hass log.
+emulator, and change the sender through Reconfigure. Checks what the user sees: the
+integration's strings from translations/en.json, no raw keys, no secret echoed back; and a
+clean hass log.
 
 Selectors, traps and timings: the reference page on driving HA's UI (shared reference,
 browser-ha-ui.md). Every wait has a deadline; there are no fixed sleeps.
