@@ -126,6 +126,9 @@ def test_set_up_add_recipient_and_send_through_the_ui(
     with steps.step("the emulator's inbox page shows it", STEP):
         page.goto(emulator.url + "/_emulator/")
         expect(page.get_by_text(message)).to_be_visible()
+        # The phone of the recipient, and the text's sender, parts and encoding.
+        expect(page.get_by_text(f"+{ALICE_E164}", exact=True)).to_be_visible()
+        expect(page.get_by_text(f"from {SENDER} · 1 part(s) · gsm7")).to_be_visible()
         steps.screenshot("emulator-inbox")
 
     with steps.step("entry menu > Reconfigure: change the sender", STEP):
