@@ -89,9 +89,14 @@ def failed(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """This run's artifacts folder, emptied first: what is in it belongs to the last run."""
-    if ARTIFACTS.exists():
-        shutil.rmtree(ARTIFACTS)
+    """This run's artifacts folder. What an earlier run left there goes first (only what a run
+    writes: the folder may be one given by KPN_BROWSER_ARTIFACTS), so all of it is this run's."""
+    for folder in ("screenshots", "broken-translation"):
+        shutil.rmtree(ARTIFACTS / folder, ignore_errors=True)
+    for name in ("trace.zip", "hass.log"):
+        (ARTIFACTS / name).unlink(missing_ok=True)
+    for shot in ARTIFACTS.glob("FAIL-*.png"):
+        shot.unlink()
     (ARTIFACTS / "screenshots").mkdir(parents=True)
     return ARTIFACTS
 
