@@ -1,8 +1,8 @@
 """A person's way through Home Assistant's UI, in a real Chromium: log in, add the integration
 (a wrong secret first), add a recipient, send a text from Developer tools, find it at the
-emulator, and change the sender through Reconfigure. Checks what the user sees: the
-integration's strings from translations/en.json, no raw keys, no secret echoed back; and a
-clean hass log.
+emulator, change the sender through Reconfigure, and give a changed secret through reauth.
+Checks what the user sees: the integration's strings from translations/en.json, no raw keys,
+no secret echoed back; and a clean hass log.
 
 Selectors, traps and timings: the reference page on driving HA's UI (shared reference,
 browser-ha-ui.md). Every wait has a deadline; there are no fixed sleeps.
@@ -45,6 +45,7 @@ USER, PASSWORD = "ui", "ui-password-1"
 SENDER, NEW_SENDER = "HomeAlert", "KPNTest"
 ALICE_NUMBER, ALICE_E164 = "0612345678", "31612345678"
 WRONG_SECRET = "not-the-secret-" + uuid.uuid4().hex[:8]
+ROTATED_SECRET = "rotated-secret-" + uuid.uuid4().hex[:8]
 DELIVERY_TIMEOUT = 30.0  # seconds from "Perform action" until the emulator has the text
 # Home Assistant's frontend refetches the service list 5 s after a reload registers services:
 # no step may count on less than that.
@@ -152,6 +153,28 @@ def test_set_up_add_recipient_and_send_through_the_ui(
             page.get_by_text(CONFIG["abort"]["reconfigure_successful"], exact=True)
         ).to_be_visible()
 
+    # The secret changes at KPN: a reload fails, and HA asks the user for the new one.
+    emulator.configure(client_secret=ROTATED_SECRET)
+    with steps.step("KPN refuses the old secret: entry menu > Reload", STEP):
+        page.goto(hass.url + "/config/integrations/integration/kpn_sms_notify")
+        entry = page.locator("ha-md-list-item").filter(has=page.get_by_text("KPN SMS", exact=True))
+        entry.get_by_role("button", name="Menu").first.click()
+        page.get_by_role("menuitem", name="Reload").click()
+        page.get_by_role("button", name="OK").click()  # "The integration was reloaded"
+
+    with steps.step("Settings > Authentication expired > the new secret", STEP):
+        page.locator("ha-sidebar").get_by_text("Settings", exact=True).click()
+        page.get_by_text("Authentication expired for KPN SMS", exact=True).click()
+        form = CONFIG["step"]["reauth_confirm"]
+        expect(page.get_by_text(form["title"], exact=True)).to_be_visible()
+        steps.assert_no_raw_keys(
+            form["description"].format(client_id=EMU_CLIENT_ID), form["data"]["client_secret"]
+        )
+        steps.screenshot("reauth-form")
+        page.get_by_label(form["data"]["client_secret"], exact=True).fill(ROTATED_SECRET)
+        page.get_by_role("button", name="Submit").click()
+        expect(page.get_by_text(CONFIG["abort"]["reauth_successful"], exact=True)).to_be_visible()
+
     log = hass.log_text()
     assert "Detected blocking call" not in log
     # HA's log lines: "<date> <time> LEVEL (thread) [logger] message". The integration's DEBUG
@@ -162,6 +185,7 @@ def test_set_up_add_recipient_and_send_through_the_ui(
     assert not {"ERROR", "CRITICAL"} & set(levels), hass.log_text()[-5000:]
     assert EMU_CLIENT_SECRET not in log
     assert WRONG_SECRET not in log
+    assert ROTATED_SECRET not in log
     assert ALICE_E164 not in log  # numbers are masked in logs
 
     print("steps:", ", ".join(f"{name} {secs:.1f} s" for name, secs in steps.timings))
