@@ -42,6 +42,41 @@ ensure_alertmanager() {
   return 0
 }
 
+ensure_chromium() {
+  # The browser lane drives Debian's Chromium through Playwright (its own browser download is
+  # not reachable from here). Installed once, as root; idempotent.
+  [ ! -x /usr/bin/chromium ] || return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "chromium is missing and this is not root: install it (apt-get install chromium)" >&2
+    return 1
+  fi
+  echo "installing chromium (apt-get)" >&2
+  local log rc=0
+  log=$(mktemp)
+  { DEBIAN_FRONTEND=noninteractive apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+  } > "$log" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then tail -n 20 "$log" >&2; echo "apt-get failed ($rc)" >&2; fi
+  rm -f "$log"
+  return "$rc"
+}
+
+# Playwright for the browser lane, into .venv-ha under HA's constraints (greenlet is pinned
+# there). Never `playwright install`: the lane uses /usr/bin/chromium.
+PLAYWRIGHT_PIN=playwright==1.65.2
+
+ensure_playwright() {
+  local marker=.venv-ha/.kpn-ui-pins
+  bash scripts/ha-venv.sh >/dev/null || return 1
+  [ "$(cat "$marker" 2>/dev/null)" != "$PLAYWRIGHT_PIN" ] || return 0
+  echo "pip install $PLAYWRIGHT_PIN into .venv-ha" >&2
+  PIP_DISABLE_PIP_VERSION_CHECK=1 .venv-ha/bin/pip install -q \
+    -c tests/homeassistant/constraints-2025.4.4.txt "$PLAYWRIGHT_PIN" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) || return 1
+  .venv-ha/bin/pip check >&2 || return 1
+  echo "$PLAYWRIGHT_PIN" > "$marker"
+}
+
 # The pins of the `lint` extra in pyproject.toml whose names start with one of the prefixes given:
 # written there once, and read again here for .venv-ha.
 lint_pins() {
@@ -118,8 +153,8 @@ lane_core() {
   export KPN_REQUIRE_ALERTMANAGER=1 KPN_REQUIRE_BENCH=1
   # -p no:homeassistant: harmless here, and keeps HA's harness (sockets blocked, thread checks)
   # away should it ever be installed in this venv.
-  "$KPN_VENV/bin/python" -m pytest tests --ignore=tests/homeassistant -p no:cacheprovider \
-    -p no:homeassistant "${PYTEST_COMMON[@]}" "$@"
+  "$KPN_VENV/bin/python" -m pytest tests --ignore=tests/homeassistant --ignore=tests/browser \
+    -p no:cacheprovider -p no:homeassistant "${PYTEST_COMMON[@]}" "$@"
 }
 
 lane_ha() {
@@ -132,4 +167,17 @@ lane_ha-current() {
   [ -d tests/homeassistant ] || { echo "no tests/homeassistant"; return 5; }
   # ha-chroot.sh adds -p no:cacheprovider itself.
   bash scripts/ha-chroot.sh tests/homeassistant "${PYTEST_COMMON[@]}" "$@"
+}
+
+lane_browser() {
+  # Home Assistant's web UI in Debian's Chromium (Playwright), against a real hass (2025.4.4,
+  # .venv-ha) and the emulator. Artifacts (screenshots; on failure FAIL-<step>.png, trace.zip,
+  # hass.log) in .browser-artifacts/. -p no:homeassistant: hass runs as a subprocess, so HA's
+  # harness (sockets blocked, thread checks) has no business in this pytest.
+  [ -d tests/browser ] || { echo "no tests/browser"; return 5; }
+  ensure_chromium || return 1
+  ensure_playwright || return 1
+  export KPN_REQUIRE_BROWSER=1
+  .venv-ha/bin/python -m pytest tests/browser -p no:cacheprovider -p no:homeassistant \
+    "${PYTEST_COMMON[@]}" "$@"
 }
