@@ -16,6 +16,8 @@ from kpn_sms_notify.inbound import InboundAssembler, SeenReceipts
 from kpn_sms_notify.numbers import preload as preload_numbers
 from kpn_sms_notify.schema import CONFIG_KEYS
 
+from .token_store import HassTokenStore, account_key
+
 _WARM_KEY = "kpn_sms_notify_numbers_warm"
 _MAX_RECEIPTS_SEEN = 10_000
 
@@ -47,11 +49,25 @@ def client_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_client(hass: HomeAssistant, config: Mapping[str, Any]) -> KpnSms:
-    """A KpnSms on HA's shared httpx client (borrowed: the library never closes it).
+    """A KpnSms on HA's shared httpx client (borrowed: the library never closes it), sharing
+    its account's token with the config flow and earlier loads of the entry (token_store.py).
 
     Call `async_warm_numbers` first: validating numbers may load phone metadata.
     """
-    return KpnSms.from_config(client_config(config), http_client=get_async_client(hass))
+    return KpnSms.from_config(
+        client_config(config),
+        http_client=get_async_client(hass),
+        token_store=HassTokenStore(hass, key=_account_key(config)),
+    )
+
+
+def _account_key(config: Mapping[str, Any]) -> str:
+    # Entry data always holds the base_url the flow validated; YAML may leave it to the default.
+    return account_key(
+        base_url=str(config.get("base_url") or ""),
+        client_id=str(config.get("client_id") or ""),
+        client_secret=str(config.get("client_secret") or ""),
+    )
 
 
 async def async_warm_numbers(hass: HomeAssistant) -> None:

@@ -13,6 +13,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
+from kpn_sms_notify.homeassistant.token_store import TOKENS
 
 
 def user_input(emu: Emulator, **change: Any) -> dict[str, Any]:
@@ -337,3 +338,63 @@ async def test_recipient_subentry_reconfigure(hass: HomeAssistant, emu: Emulator
     assert result["reason"] == "reconfigure_successful"
     assert entry.subentries[subentry_id].data == {"number": f"+{BOB}"}
     assert entry.subentries[subentry_id].title == "Alice mobile"
+
+
+async def test_one_token_serves_the_flow_the_setup_the_reloads_and_the_text(
+    hass: HomeAssistant, emu: Emulator
+) -> None:
+    """Issue 16: the config flow's login serves the setup, and each reload (a recipient
+    added) reuses that token until it expires: one token request, not four."""
+    result = await start(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(emu))
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    for name, number in (("Alice", "0612345678"), ("Bob", "0687654321")):
+        result = await add_recipient(hass, entry.entry_id, name, number)
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.state is ConfigEntryState.LOADED
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.kpn_sms_alice", "message": "one token"},
+        blocking=True,
+    )
+    assert [m["to"] for m in emu.messages] == [ALICE]
+    assert emu.counters["token_requests"] == 1
+
+    # The shared tokens are keyed by a hash: neither the secret nor the token is a key.
+    [key] = hass.data[TOKENS]
+    assert EMU_CLIENT_SECRET not in key and EMU_CLIENT_ID not in key
+
+
+async def test_a_refused_token_is_forgotten_and_renewed_once(
+    hass: HomeAssistant, emu: Emulator
+) -> None:
+    entry = await setup_entry(hass, emu, recipients={"Alice": ALICE})
+    assert emu.counters["token_requests"] == 1
+    emu.expire_tokens()  # KPN refuses the token the entry and the store hold
+    await hass.services.async_call("notify", "kpn_sms", {"message": "renewed"}, blocking=True)
+    assert [m["to"] for m in emu.messages] == [ALICE]
+    assert emu.counters["token_requests"] == 2
+
+    # The reload takes the renewed token, not the refused one.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call("notify", "kpn_sms", {"message": "again"}, blocking=True)
+    assert len(emu.messages) == 2
+    assert emu.counters["token_requests"] == 2
+
+
+async def test_a_changed_secret_does_not_ride_on_the_cached_token(
+    hass: HomeAssistant, emu: Emulator
+) -> None:
+    """The token is shared per gateway, client id and secret: a wrong secret is checked by
+    the gateway even while a token of the right one is cached."""
+    entry = await setup_entry(hass, emu)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input(emu, client_secret="wrong")
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert emu.counters["token_requests"] == 2
