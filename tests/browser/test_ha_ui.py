@@ -175,6 +175,7 @@ def test_set_up_add_recipient_and_send_through_the_ui(
             {"entity_id": "notify.kpn_sms_alice", "message": "refused"},
         )
         assert status >= 400, status
+        page.goto(hass.url + "/config/integrations/integration/kpn_sms_notify")
 
     with steps.step("Settings > Authentication expired > the new secret", STEP):
         page.locator("ha-sidebar").get_by_text("Settings", exact=True).click()
