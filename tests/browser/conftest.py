@@ -44,6 +44,7 @@ homeassistant:
   time_zone: Europe/Amsterdam
   country: NL
   currency: EUR
+  internal_url: http://127.0.0.1:{port}
 http:
   server_host: 127.0.0.1
   server_port: {port}

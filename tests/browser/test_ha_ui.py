@@ -44,6 +44,7 @@ RECIPIENT = TRANSLATIONS["config_subentries"]["recipient"]
 USER, PASSWORD = "ui", "ui-password-1"
 SENDER, NEW_SENDER = "HomeAlert", "KPNTest"
 ALICE_NUMBER, ALICE_E164 = "0612345678", "31612345678"
+INBOUND_NUMBER = "0687654321"  # the demo account's test number that receives replies
 WRONG_SECRET = "not-the-secret-" + uuid.uuid4().hex[:8]
 ROTATED_SECRET = "rotated-secret-" + uuid.uuid4().hex[:8]
 DELIVERY_TIMEOUT = 30.0  # seconds from "Perform action" until the emulator has the text
@@ -86,6 +87,13 @@ def test_set_up_add_recipient_and_send_through_the_ui(
 
     with steps.step("config flow: the right credentials create the entry", STEP):
         fill_config_form(page, secret=EMU_CLIENT_SECRET, base_url=emulator.url)
+        # Inbound: a demo account registers its test number with KPN (the emulator).
+        labels = CONFIG["step"]["user"]["data"]
+        page.get_by_label(labels["inbound_mode"], exact=True).click()
+        page.get_by_role(
+            "option", name=TRANSLATIONS["selector"]["inbound_mode"]["options"]["register"]
+        ).click()
+        page.get_by_label(labels["inbound_number"], exact=True).fill(INBOUND_NUMBER)
         page.get_by_role("button", name="Submit").click()
         expect(page.get_by_text("Created configuration for KPN SMS.")).to_be_visible()
         page.get_by_role("button", name="Finish").click()
@@ -139,6 +147,20 @@ def test_set_up_add_recipient_and_send_through_the_ui(
         expect(page.get_by_text(f"+{ALICE_E164}", exact=True)).to_be_visible()
         expect(page.get_by_text(f"from {SENDER} · 1 part(s) · gsm7")).to_be_visible()
         steps.screenshot("emulator-inbox")
+
+    with steps.step("Developer tools > Events: a reply shows up", STEP):
+        page.goto(hass.url + "/developer-tools/event")
+        page.get_by_label("Event to subscribe to").fill("kpn_sms_notify_inbound")
+        page.get_by_role("button", name="Start listening").click()
+        reply = f"Reply from Alice {uuid.uuid4().hex[:8]}"
+        httpx.post(
+            emulator.url + "/_emulator/inbound",
+            json={"msisdn": ALICE_E164, "text": reply},
+            trust_env=False,
+            timeout=10,
+        ).raise_for_status()
+        expect(page.get_by_text(reply)).to_be_visible()
+        steps.screenshot("events-inbound")
 
     with steps.step("entry menu > Reconfigure: change the sender", STEP):
         page.goto(hass.url + "/config/integrations/integration/kpn_sms_notify")
