@@ -1,6 +1,8 @@
 """A person's way through Home Assistant's UI, in a real Chromium: log in, add the integration
-(a wrong secret first), add a recipient, send a text from Developer tools, find it at the
-emulator, change the sender through Reconfigure, and give a changed secret through reauth.
+(a wrong secret first, then with inbound texts), add a recipient, send a text from Developer
+tools, find it at the emulator, see a reply in Developer tools > Events, change the sender
+through Reconfigure, and give a changed secret through reauth. One token request serves the
+setup, the reload after adding the recipient and the text.
 Checks what the user sees: the integration's strings from translations/en.json, no raw keys,
 no secret echoed back; and a clean hass log.
 
