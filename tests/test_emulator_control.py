@@ -140,6 +140,61 @@ def test_inbox_page(emulator: Emulator, emulator_url: str, emulator_auth: dict[s
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no external assets
 
 
+def test_inbox_page_shows_receipts(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    emulator.configure(dlr_status={"31687654321": "failed"})
+    for to in ("31612345678", "31687654321"):
+        HTTP.post(
+            emulator_url + SEND,
+            data={**FORM, "to": to, "status-report-req": "true", "callback": receiver.url + "/d"},
+            headers=emulator_auth,
+        )
+    receiver.wait_for(2, "/d")
+    html = HTTP.get(emulator_url + "/_emulator/").text
+    first, second = html.split("<h2>+31687654321</h2>")  # the phones, sorted by number
+    assert "receipt: delivered" in first and "receipt: failed" in second
+
+
+def test_inbox_page_reply_form(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    emulator.configure(virtual_numbers=["3197010000001"])
+    page = HTTP.get(emulator_url + "/_emulator/").text
+    assert "location.reload" in page  # refreshes by itself
+    HTTP.post(emulator_url + SEND, data=FORM, headers=emulator_auth)
+    page = HTTP.get(emulator_url + "/_emulator/").text
+    form = re.search(r'<form class="reply" method="post" action="([^"]+)">(.*?)</form>', page)
+    assert form and form[1] == "/_emulator/inbound"
+    assert re.search(r'name="msisdn" value="31612345678"', form[2]) and 'name="text"' in form[2]
+    answer = HTTP.post(
+        emulator_url + form[1], data={"msisdn": "31612345678", "text": "On my <way> & soon"}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/_emulator/"
+    (record,) = emulator.inbound
+    assert (record["msisdn"], record["to"], record["text"]) == (
+        "31612345678",
+        "3197010000001",
+        "On my <way> & soon",
+    )
+    page = HTTP.get(emulator_url + "/_emulator/").text
+    assert '<div class="msg out">On my &lt;way&gt; &amp; soon' in page
+    for bad in ({"msisdn": "31612345678", "text": " "}, {"msisdn": "x1", "text": "hi"}):
+        refused = HTTP.post(emulator_url + "/_emulator/inbound", data=bad)
+        assert refused.status_code == 400 and refused.text.startswith("reply: ")
+    assert len(emulator.inbound) == 1
+
+
+def test_inbox_page_escapes_texts(
+    emulator: Emulator, emulator_url: str, emulator_auth: dict[str, str]
+) -> None:
+    evil = "<script>alert(1)</script>"
+    HTTP.post(emulator_url + SEND, data={**FORM, "text": evil}, headers=emulator_auth)
+    emulator.inject_inbound("31612345678", evil)
+    page = HTTP.get(emulator_url + "/_emulator/").text
+    assert evil not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2
+
+
 def test_unknown_knob_in_constructor() -> None:
     with pytest.raises(ValueError, match="unknown emulator knob 'latencyy'"):
         Emulator(latencyy=1)

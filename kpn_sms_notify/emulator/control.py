@@ -6,8 +6,9 @@ processes, and the phones' inboxes page.
     POST /_emulator/reset          -> {"reset": true}
     POST /_emulator/expire-tokens  -> {"expired": N}
     POST /_emulator/inbound        {"msisdn", "text", "to"?, "concat_parts"?, "duplicate"?,
-                                    "reverse_parts"?} -> the inbound record
-    GET  /_emulator/               HTML: each phone's inbox
+                                    "reverse_parts"?} -> the inbound record; or the inbox page's
+                                    reply form (msisdn, text; form-encoded) -> 303 to the page
+    GET  /_emulator/               HTML: each phone's inbox, receipts and a reply form
 """
 
 from __future__ import annotations
@@ -61,7 +62,22 @@ async def expire_tokens(request: web.Request) -> web.Response:
     return _json({"expired": request.app[keys.EMULATOR].expire_tokens()})
 
 
+async def _inbound_from_form(request: web.Request) -> web.Response:
+    """The inbox page's reply form: the phone texts the virtual number, then back to the page."""
+    form = await request.post()
+    msisdn, text = form.get("msisdn"), form.get("text")
+    if not isinstance(msisdn, str) or not isinstance(text, str) or not text.strip():
+        return web.Response(status=400, text="reply: msisdn and a non-empty text are required")
+    try:
+        request.app[keys.EMULATOR].inject_inbound(msisdn, text)
+    except ValueError as err:
+        return web.Response(status=400, text=f"reply: {err}")
+    raise web.HTTPSeeOther("/_emulator/")
+
+
 async def inbound(request: web.Request) -> web.Response:
+    if request.content_type == "application/x-www-form-urlencoded":
+        return await _inbound_from_form(request)
     body = await _object(request)
     if isinstance(body, web.Response):
         return body
@@ -95,7 +111,6 @@ async def inbound(request: web.Request) -> web.Response:
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>KPN emulator: phones</title>
-<meta http-equiv="refresh" content="3">
 <style>
 body{{font-family:system-ui,sans-serif;margin:1.5em;background:#f4f4f4}}
 .phone{{display:inline-block;vertical-align:top;width:19em;margin:.5em;padding:.8em;
@@ -105,7 +120,18 @@ background:#222;border-radius:1.2em;color:#eee}}
 white-space:pre-wrap}}
 .out{{background:#cde;margin-left:2em}}
 .meta{{font-size:.75em;color:#666}}
-</style></head><body>
+.dlr{{font-size:.75em;color:#8c8;text-align:right}}
+.reply{{display:flex;gap:.3em;margin-top:.6em}}
+.reply input[type=text]{{flex:1}}
+</style>
+<script>
+// Refresh by itself every 3 s, unless a reply is being typed.
+setInterval(() => {{
+  const typing = [...document.querySelectorAll("input[name=text]")].some(
+    (i) => i.value || i === document.activeElement);
+  if (!typing) location.reload();
+}}, 3000);
+</script></head><body>
 <h1>KPN emulator</h1>
 <p>{summary}</p>
 {phones}
@@ -119,17 +145,37 @@ def _bubble(css: str, text: str, meta: str) -> str:
     )
 
 
+def _receipts(message: dict[str, Any], statuses: dict[str, str]) -> str:
+    """The delivery receipts of the text's parts, e.g. "receipt: delivered"."""
+    got = [statuses[mid] for mid in message["message_ids"] if mid in statuses]
+    if not got:
+        return ""
+    return f'<div class="dlr">receipt: {html.escape(", ".join(got))}</div>'
+
+
+def _reply_form(number: str) -> str:
+    return (
+        '<form class="reply" method="post" action="/_emulator/inbound">'
+        f'<input type="hidden" name="msisdn" value="{html.escape(number)}">'
+        f'<input type="text" name="text" required aria-label="Reply from +{html.escape(number)}">'
+        "<button>Reply</button></form>"
+    )
+
+
 def _inbox_html(snapshot: dict[str, Any]) -> str:
+    statuses = {d["messageId"]: d["payload"]["status"] for d in snapshot["dlrs"]}
     phones: dict[str, list[str]] = {}
     for m in snapshot["messages"]:
         meta = f"from {m['from']} · {m['parts']} part(s) · {m['encoding']} · {m['received_at']}"
-        phones.setdefault(m["to"], []).append(_bubble("msg", m["text"], meta))
+        bubble = _bubble("msg", m["text"], meta) + _receipts(m, statuses)
+        phones.setdefault(m["to"], []).append(bubble)
     for rec in snapshot["inbound"]:  # texts a phone sent: shown on the sender's phone
         states = ", ".join(sorted({p["state"] for p in rec["parts"]}))
         meta = f"to {rec['to']} · {states}"
         phones.setdefault(rec["msisdn"], []).append(_bubble("msg out", rec["text"], meta))
     blocks = [
-        f'<div class="phone"><h2>+{html.escape(number)}</h2>{"".join(items)}</div>'
+        f'<div class="phone"><h2>+{html.escape(number)}</h2>{"".join(items)}'
+        f"{_reply_form(number)}</div>"
         for number, items in sorted(phones.items())
     ]
     c = snapshot["counters"]
