@@ -148,6 +148,11 @@ def test_set_up_add_recipient_and_send_through_the_ui(
         # The phone of the recipient, and the text's sender, parts and encoding.
         expect(page.get_by_text(f"+{ALICE_E164}", exact=True)).to_be_visible()
         expect(page.get_by_text(f"from {SENDER} · 1 part(s) · gsm7")).to_be_visible()
+        # A reply typed on Alice's phone shows as a bubble on her side.
+        typed = f"Typed on the phone {uuid.uuid4().hex[:8]}"
+        page.get_by_label(f"Reply from +{ALICE_E164}", exact=True).fill(typed)
+        page.get_by_role("button", name="Reply").click()
+        expect(page.locator(".msg.out", has_text=typed)).to_be_visible()
         steps.screenshot("emulator-inbox")
 
     with steps.step("Developer tools > Events: a reply shows up", STEP):
