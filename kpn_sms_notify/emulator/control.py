@@ -64,7 +64,10 @@ async def expire_tokens(request: web.Request) -> web.Response:
 
 async def _inbound_from_form(request: web.Request) -> web.Response:
     """The inbox page's reply form: the phone texts the virtual number, then back to the page."""
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError as err:  # includes UnicodeDecodeError: a form that is not UTF-8
+        return web.Response(status=400, text=f"reply: the form is not readable: {err}")
     msisdn, text = form.get("msisdn"), form.get("text")
     if not isinstance(msisdn, str) or not isinstance(text, str) or not text.strip():
         return web.Response(status=400, text="reply: msisdn and a non-empty text are required")
