@@ -378,3 +378,32 @@ def apprise_send(url: str, numbers: Iterable[str], message: str, **options: Any)
     run = Run("apprise", list(rows.values()), code=0 if ok else 1, output="\n".join(lines))
     assert ok == all(r.ok for r in run.rows) and len(run.rows) == len(numbers), run.output
     return run
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def serve_process(config: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`kpn-sms serve --config CONFIG` as its own process, output to LOG; waits (60 s at
+    most) for its "listening on" line and returns the process and its URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kpn_sms_notify", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())
+        if found:
+            return proc, found.group(1)
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("kpn-sms serve did not start")

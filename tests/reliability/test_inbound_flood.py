@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
+
+from .support import rss_mb, serve_process
 
 PARTS = 10_000
 CONCURRENCY = 20
@@ -33,11 +32,6 @@ FLOOD_SENDERS = 10
 PATH_SECRET = "flood-test-path-secret-0123456789"
 GENUINE = "31611111111"
 TEXT = "\U0001f600" * 2000  # 8,000 bytes of UTF-8 per part: the byte bound is what holds
-
-
-def rss_mb(pid: int) -> float:
-    found = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    return int(found.group(1)) / 1024 if found else 0.0
 
 
 def start_serve(tmp: Path, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -60,23 +54,7 @@ def start_serve(tmp: Path, log_name: str) -> tuple[subprocess.Popen[bytes], str]
         )
     )
     log = tmp / log_name
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kpn_sms_notify", "serve", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())
-        if found:
-            return proc, found.group(1)
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("kpn-sms serve did not start")
+    return serve_process(config, log)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

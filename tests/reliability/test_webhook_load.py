@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import statistics
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,6 +22,8 @@ import aiohttp
 import pytest
 import yaml
 
+from .support import rss_mb, serve_process
+
 RATE = 1000  # requests per second offered
 SECONDS = 10
 REDELIVER_EVERY = 20  # every 20th request repeats an earlier messageId (Vonage redelivers)
@@ -32,12 +31,6 @@ CONCURRENCY = 1000  # open requests at most (bounded; a slow server slows the of
 MAX_RSS_GROWTH_MB = 100
 PATH_SECRET = "load-test-path-secret-0123456789"
 WARM = {f"WARM{i}" for i in range(20)}
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    found = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(found.group(1)) / 1024 if found else 0.0
 
 
 def start_serve(tmp: Path, data: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
@@ -61,23 +54,8 @@ def start_serve(tmp: Path, data: Path) -> tuple[subprocess.Popen[bytes], str, Pa
         )
     )
     log = tmp / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kpn_sms_notify", "serve", "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())
-        if found:
-            return proc, found.group(1), sink
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("kpn-sms serve did not start")
+    proc, url = serve_process(config, log)
+    return proc, url, sink
 
 
 def payload(i: int) -> dict[str, str]:
