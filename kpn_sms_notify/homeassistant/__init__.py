@@ -1,5 +1,6 @@
 """KPN SMS for Home Assistant: notify entities per recipient, a `notify.<name>` service with
-`target`, a YAML notify platform, and inbound SMS / delivery receipts as events.
+`target`, a YAML notify platform, inbound SMS / delivery receipts as events, and two-way texts:
+the `kpn_sms_notify.ask` action and notifications acknowledged by an `ACK` reply.
 
 The protocol lives in the `kpn_sms_notify` library; this package is glue. Each library error
 maps to exactly one Home Assistant outcome: refused credentials -> reauth, gateway unreachable
@@ -9,8 +10,8 @@ maps to exactly one Home Assistant outcome: refused credentials -> reauth, gatew
 from __future__ import annotations
 
 from homeassistant.components import webhook
-from homeassistant.const import CONF_NAME, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import discovery
@@ -19,6 +20,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
 
+from .ask import async_register_ask
 from .const import CONF_WEBHOOK_ID, DOMAIN, LOGGER
 from .inbound_webhook import async_register_webhook, async_register_with_kpn
 from .runtime import KpnRuntime, KpnSmsConfigEntry, async_warm_numbers, build_client
@@ -33,6 +35,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     # Kept for discovery.async_load_platform, which loads the entry's legacy notify service.
     hass.data[DATA_HASS_CONFIG] = config
+    async_register_ask(hass)
     return True
 
 
@@ -102,6 +105,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bo
         )
 
     entry.async_on_unload(async_at_started(hass, _register))
+
+    @callback
+    def _stopping(_event: Event) -> None:
+        runtime.questions.cancel_all()  # waiting `ask` calls return "not answered" at once
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _stopping))
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     LOGGER.debug("KPN SMS entry %s set up (%s)", entry.title, client.settings.base_url)
     return True
@@ -114,6 +123,7 @@ async def _async_update_listener(hass: HomeAssistant, entry: KpnSmsConfigEntry) 
 
 async def async_unload_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bool:
     runtime = entry.runtime_data
+    runtime.questions.cancel_all()
     if runtime.legacy_service is not None:
         await runtime.legacy_service.async_unregister_services()
         _forget_legacy_service(hass, runtime.legacy_service)

@@ -47,4 +47,8 @@ async def async_get_config_entry_diagnostics(
             "duplicates_dropped": runtime.assembler.duplicates,
             "parts_pending": runtime.assembler.pending_count,
         }
+        out["two_way"] = {
+            "questions": runtime.questions.summary(),
+            "acknowledgements": runtime.acknowledgements.summary(),
+        }
     return out

@@ -44,6 +44,7 @@ from .const import (
     LOGGER,
     MAX_WEBHOOK_BODY,
 )
+from .reply_routing import route_reply
 from .runtime import KpnRuntime, KpnSmsConfigEntry
 
 
@@ -121,6 +122,8 @@ def _handle_inbound(
 def _fire_inbound(
     hass: HomeAssistant, entry: KpnSmsConfigEntry, runtime: KpnRuntime, message: InboundMessage
 ) -> None:
+    if route_reply(hass, entry, runtime, message):  # an answer or an ACK: taken, no event
+        return
     runtime.inbound_events += 1
     LOGGER.debug(
         "KPN inbound SMS %s from %s (%d part(s))",

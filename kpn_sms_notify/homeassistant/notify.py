@@ -16,6 +16,7 @@ from homeassistant.components.notify.const import ATTR_DATA, ATTR_TARGET, ATTR_T
 from homeassistant.components.notify.legacy import BaseNotificationService
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
@@ -26,6 +27,7 @@ from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
 from kpn_sms_notify.numbers import DEFAULT_REGION, mask_number, normalize_number
 from kpn_sms_notify.schema import SCHEMA_FIELDS, normalize_recipients
 
+from .acknowledge import async_send_acknowledgeable
 from .compat import NotifyEntity, NotifyEntityFeature
 from .const import (
     CONF_CLIENT_ID,
@@ -34,6 +36,7 @@ from .const import (
     CONF_RECIPIENTS,
     CONF_REGION,
     CONF_SENDER,
+    DATA_ACK,
     DEFAULT_NAME,
     DEFAULT_TITLE,
     DOMAIN,
@@ -173,6 +176,23 @@ class KpnSmsNotificationService(BaseNotificationService):
         targets = kwargs.get(ATTR_TARGET) or None
         if targets is None and self._entry is not None:
             targets = list(entry_recipients(self._entry).values()) or None
+        data = kwargs.get(ATTR_DATA)
+        if isinstance(data, Mapping) and DATA_ACK in data:
+            if self._entry is None or self._runtime is None:  # YAML: no webhook for replies
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="ack_needs_entry",
+                )
+            await async_send_acknowledgeable(
+                self.hass,
+                self._entry,
+                self._runtime,
+                message,
+                targets or (),
+                title=kwargs.get(ATTR_TITLE),
+                data=data,
+            )
+            return
         await async_send(
             self.hass,
             self.client,

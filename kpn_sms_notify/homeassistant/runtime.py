@@ -9,13 +9,18 @@ from typing import Any, TypeAlias
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.httpx_client import get_async_client
 
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.inbound import InboundAssembler, SeenReceipts
 from kpn_sms_notify.numbers import preload as preload_numbers
+from kpn_sms_notify.numbers import wire_number
 from kpn_sms_notify.schema import CONFIG_KEYS
 
+from .acknowledgements import OpenAcknowledgements
+from .const import CONF_INBOUND_NUMBER, CONF_SENDER, DEFAULT_TITLE, DOMAIN
+from .questions import OpenQuestions
 from .token_store import HassTokenStore, account_key
 
 _WARM_KEY = "kpn_sms_notify_numbers_warm"
@@ -37,6 +42,12 @@ class KpnRuntime:
         default_factory=lambda: SeenReceipts(max_entries=_MAX_RECEIPTS_SEEN)
     )
     legacy_service: Any = None  # the notify.<title> service loaded by discovery
+    questions: OpenQuestions = field(default_factory=OpenQuestions)  # kpn_sms_notify.ask
+    acknowledgements: OpenAcknowledgements = field(default_factory=OpenAcknowledgements)
+
+    def taken_references(self) -> tuple[str, ...]:
+        """References of everything open: a new one must differ from all of them."""
+        return (*self.questions.references, *self.acknowledgements.references)
 
 
 # A loaded entry of this integration: `entry.runtime_data` is its KpnRuntime.
@@ -80,3 +91,22 @@ async def async_warm_numbers(hass: HomeAssistant) -> None:
         return
     await hass.async_add_executor_job(preload_numbers)
     hass.data[_WARM_KEY] = True
+
+
+def reply_sender(entry: ConfigEntry[Any], *, what: str) -> str:
+    """The sender for a text that wants a reply: the entry's virtual number, whose inbound SMS
+    reach this Home Assistant (a sender name cannot be replied to). `what` names the caller
+    in the ServiceValidationError raised when the entry has none."""
+    number = entry.data.get(CONF_INBOUND_NUMBER)
+    runtime = getattr(entry, "runtime_data", None)
+    if not number or not isinstance(runtime, KpnRuntime) or runtime.webhook_id is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_inbound",
+            translation_placeholders={
+                "what": what,
+                "title": entry.title or DEFAULT_TITLE,
+                "sender": str(entry.data.get(CONF_SENDER, "")),
+            },
+        )
+    return wire_number(str(number))
