@@ -5,11 +5,14 @@ real 127.0.0.1 port, as KPN delivers them."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient
 from ha_common import ALICE, BOB, DOMAIN, setup_entry
 from homeassistant.core import HomeAssistant
@@ -20,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
     async_fire_time_changed,
+    async_mock_service,
 )
 
 from kpn_sms_notify.emulator import DEFAULT_VIRTUAL_NUMBER, Emulator
@@ -230,18 +234,35 @@ async def test_ask_names_a_bad_target(
     assert emu.messages == []
 
 
-ALERT_CONFIG = {
-    "alert": {
-        "garage_door": {
-            "name": "Garage is open",
-            "entity_id": "binary_sensor.garage_door",
-            "state": "on",
-            "repeat": 5,
-            "notifiers": ["kpn_sms"],
-            "data": {"ack": "alert.garage_door"},
-        }
-    }
-}
+def readme_yaml(first_key: str) -> dict[str, Any]:
+    """The README's YAML example that starts with `first_key:`: what users copy is what runs."""
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL):
+        if block.startswith(f"{first_key}:") and "kpn_sms" in block:
+            loaded: dict[str, Any] = yaml.safe_load(block)
+            return loaded
+    raise AssertionError(f"README.md has no YAML example starting with {first_key}:")
+
+
+ALERT_CONFIG = readme_yaml("alert")
+
+
+async def test_the_readmes_garage_question_closes_the_garage_on_yes(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry
+) -> None:
+    closed = async_mock_service(hass, "cover", "close_cover")
+    hass.states.async_set("cover.garage", "closed")
+    assert await async_setup_component(hass, "automation", readme_yaml("automation"))
+    hass.states.async_set("cover.garage", "open")
+    await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=30, seconds=1))
+    [question] = await texted(emu, 1)
+    assert question["to"] == ALICE
+    assert question["text"].endswith("Close it?\nReply YES or NO")
+
+    emu.inject_inbound(ALICE, "yes", to=VIRTUAL)
+    await until(lambda: len(closed) == 1, "cover.close_cover called")
+    assert closed[0].data["entity_id"] == ["cover.garage"]
 
 
 async def test_alert_is_acknowledged_by_ack_ref_and_stops_repeating(
