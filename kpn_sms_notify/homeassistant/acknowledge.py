@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import voluptuous as vol
+from homeassistant.const import STATE_IDLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
@@ -43,6 +44,17 @@ def ack_entities(value: Any) -> list[str]:
             translation_placeholders={"error": f"data.{DATA_ACK}: names no entity"},
         )
     return entities
+
+
+def has_ended(hass: HomeAssistant, ack: Acknowledgeable) -> bool:
+    """Whether every entity of `ack` is an alert that stopped alerting (idle): then nothing is
+    left to acknowledge, and `ACK` alone must not find it."""
+    return all(
+        e.split(".", 1)[0] == ALERT_DOMAIN
+        and (state := hass.states.get(e)) is not None
+        and state.state == STATE_IDLE
+        for e in ack.entities
+    )
 
 
 def _numbers(entry: KpnSmsConfigEntry, targets: Iterable[str]) -> list[str]:
@@ -80,6 +92,7 @@ async def async_send_acknowledgeable(
         )
     if not isinstance(message, str) or not message.strip():
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_message")
+    runtime.acknowledgements.drop(lambda ack: has_ended(hass, ack))
     before = set(runtime.acknowledgements.references)
     ack = runtime.acknowledgements.open(
         entities=entities, numbers=numbers, taken=runtime.questions.references

@@ -9,7 +9,7 @@ to that number. Nothing here sends or calls services: reply_routing.py does.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from kpn_sms_notify.numbers import mask_number
@@ -60,6 +60,10 @@ class OpenAcknowledgements:
         self._open.append(ack)
         del self._open[:-MAX_OPEN]
         return ack
+
+    def drop(self, ended: Callable[[Acknowledgeable], bool]) -> None:
+        """Forget those `ended` says need no acknowledging any more (their alerts ended)."""
+        self._open = [a for a in self._open if not ended(a)]
 
     def discard(self, ack: Acknowledgeable) -> None:
         """Forget `ack` (its notification could not be sent)."""

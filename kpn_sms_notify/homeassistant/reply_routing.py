@@ -12,7 +12,7 @@ from kpn_sms_notify.inbound import InboundMessage
 from kpn_sms_notify.numbers import mask_number
 from kpn_sms_notify.replies import Command, parse_command
 
-from .acknowledge import async_acknowledged
+from .acknowledge import async_acknowledged, has_ended
 from .const import LOGGER
 from .runtime import KpnRuntime, KpnSmsConfigEntry
 
@@ -23,6 +23,7 @@ def route_reply(
     """Whether `message` acknowledged something or answered a question (then it is no event)."""
     command = parse_command(message.text)
     if command is not None and command.command is Command.ACK:
+        runtime.acknowledgements.drop(lambda ack: has_ended(hass, ack))
         ack = runtime.acknowledgements.take(msisdn=message.msisdn, reference=command.reference)
         if ack is not None:
             entry.async_create_task(

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient
 from ha_common import ALICE, BOB, DOMAIN, setup_entry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -360,3 +361,33 @@ async def test_diagnostics_count_questions_and_acknowledgements(
     assert ALICE not in str(diagnostics)
     emu.inject_inbound(ALICE, "yes", to=VIRTUAL)
     await asyncio.wait_for(call, DEADLINE)
+
+
+async def test_an_ended_alert_is_no_longer_acknowledgeable(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry
+) -> None:
+    inbound = async_capture_events(hass, INBOUND)
+    await until(lambda: hass.services.has_service("notify", "kpn_sms"), "notify.kpn_sms")
+    assert await async_setup_component(hass, "alert", ALERT_CONFIG)
+    hass.states.async_set("binary_sensor.garage_door", "on")
+    await texted(emu, 1)
+    hass.states.async_set("binary_sensor.garage_door", "off")  # closed before anyone replied
+    await hass.async_block_till_done()
+    assert hass.states.get("alert.garage_door").state == "idle"
+
+    emu.inject_inbound(ALICE, "ACK", to=VIRTUAL)
+    await until(lambda: len(inbound) == 1, "the ACK as an ordinary inbound event")
+    assert len(entry.runtime_data.acknowledgements) == 0
+    assert len(emu.messages) == 1  # no confirmation
+
+
+async def test_home_assistant_stopping_ends_waiting_questions(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry
+) -> None:
+    call = ask(hass, message="Close it?", target="notify.kpn_sms_alice", timeout={"hours": 1})
+    await texted(emu, 1)
+    await until(lambda: len(entry.runtime_data.questions) == 1, "the question open")
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    response = await asyncio.wait_for(call, DEADLINE)
+    assert response["answered"] is False
+    assert entry.runtime_data.questions.cancelled == 1
