@@ -4,7 +4,9 @@ events; the webhook URL is registered with KPN.
 Reading the body, parsing, de-duplication and reassembly are the library's
 (`kpn_sms_notify.inbound`, the same code `kpn-sms serve` runs); this module only takes the
 request's bytes (GET query, form POST or JSON POST, with or without a Content-Type), answers
-KPN, and fires `kpn_sms_notify_inbound` / `kpn_sms_notify_delivery`.
+KPN, and fires `kpn_sms_notify_inbound` / `kpn_sms_notify_delivery`. An inbound text that
+answers an open question or acknowledges a notification is taken there instead
+(reply_routing.py).
 """
 
 from __future__ import annotations
