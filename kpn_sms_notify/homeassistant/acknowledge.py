@@ -159,6 +159,34 @@ async def async_acknowledged(
         LOGGER.warning("Could not confirm ACK %s to %s: %s", ack.reference, who, err)
 
 
+async def async_send_hint(
+    hass: HomeAssistant,
+    entry: KpnSmsConfigEntry,
+    runtime: KpnRuntime,
+    msisdn: str,
+    typed: str | None,
+) -> None:
+    """Answer an `ACK` that fits none of the notifications open to `msisdn` (several open and
+    no reference, or an unknown reference) with the references it can use."""
+    choices = " or ".join(
+        f"ACK {a.reference} ({', '.join(_name(hass, e) for e in a.entities)})"
+        for a in runtime.acknowledgements.open_to(msisdn)
+    )
+    said = f"Nothing open as {typed}" if typed else "Several are open"
+    try:
+        await async_send(
+            hass,
+            runtime.client,
+            f"{said}: reply {choices}",
+            [msisdn],
+            data={"sender": reply_sender(entry, what="ACK")},
+            entry=entry,
+            webhook_url=runtime.webhook_url,
+        )
+    except HomeAssistantError as err:
+        LOGGER.warning("Could not answer an ACK from %s: %s", mask_number(msisdn), err)
+
+
 def _name(hass: HomeAssistant, entity_id: str) -> str:
     state = hass.states.get(entity_id)
     return state.name if state is not None else entity_id

@@ -70,13 +70,17 @@ class OpenAcknowledgements:
         if ack in self._open:
             self._open.remove(ack)
 
+    def open_to(self, msisdn: str) -> list[Acknowledgeable]:
+        """The notifications `msisdn` may acknowledge, oldest first."""
+        return [a for a in self._open if msisdn in a.numbers]
+
     def take(self, *, msisdn: str, reference: str | None) -> Acknowledgeable | None:
         """What `ACK [reference]` from `msisdn` acknowledges (now closed), or None.
 
         Only a recipient of the notification can acknowledge it; without a reference, only
         when it is the one open to that number.
         """
-        mine = [a for a in self._open if msisdn in a.numbers]
+        mine = self.open_to(msisdn)
         if reference is not None:
             mine = [a for a in mine if a.reference == reference]
         if len(mine) != 1:

@@ -1,5 +1,6 @@
 """Where an inbound text goes: an `ACK [ref]` that fits an open acknowledgeable notification
-acknowledges it; a reply that fits an open question answers it; anything else is fired as the
+acknowledges it (one that fits none of those open to that number is answered with their
+references); a reply that fits an open question answers it; anything else is fired as the
 usual `kpn_sms_notify_inbound` event by the caller. Replies are read by the library's one
 reader (kpn_sms_notify.replies), as `kpn-sms serve` reads them.
 """
@@ -12,7 +13,7 @@ from kpn_sms_notify.inbound import InboundMessage
 from kpn_sms_notify.numbers import mask_number
 from kpn_sms_notify.replies import Command, parse_command
 
-from .acknowledge import async_acknowledged, has_ended
+from .acknowledge import async_acknowledged, async_send_hint, has_ended
 from .const import LOGGER
 from .runtime import KpnRuntime, KpnSmsConfigEntry
 
@@ -30,6 +31,13 @@ def route_reply(
                 hass,
                 async_acknowledged(hass, entry, runtime, ack, message.msisdn),
                 f"kpn_sms_notify acknowledgement {ack.reference}",
+            )
+            return True
+        if runtime.acknowledgements.open_to(message.msisdn):  # which one did they mean?
+            entry.async_create_task(
+                hass,
+                async_send_hint(hass, entry, runtime, message.msisdn, command.reference),
+                "kpn_sms_notify acknowledgement hint",
             )
             return True
     question = runtime.questions.take_reply(

@@ -391,3 +391,30 @@ async def test_home_assistant_stopping_ends_waiting_questions(
     response = await asyncio.wait_for(call, DEADLINE)
     assert response["answered"] is False
     assert entry.runtime_data.questions.cancelled == 1
+
+
+async def test_an_ack_that_fits_none_is_answered_with_the_references(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry
+) -> None:
+    acknowledged = async_capture_events(hass, ACKNOWLEDGED)
+    inbound = async_capture_events(hass, INBOUND)
+    await until(lambda: hass.services.has_service("notify", "kpn_sms"), "notify.kpn_sms")
+    for entity in ("switch.valve", "switch.pump"):
+        await hass.services.async_call(
+            "notify", "kpn_sms", {"message": entity, "data": {"ack": entity}}, blocking=True
+        )
+    valve, pump = entry.runtime_data.acknowledgements.references
+    unknown = next(r for r in ("22", "23", "24") if r not in (valve, pump))
+
+    emu.inject_inbound(ALICE, "ACK", to=VIRTUAL)  # which one?
+    texts = await texted(emu, 3)
+    choices = f"reply ACK {valve} (switch.valve) or ACK {pump} (switch.pump)"
+    assert texts[2]["text"] == f"Several are open: {choices}"
+    emu.inject_inbound(ALICE, f"ACK {unknown}", to=VIRTUAL)
+    texts = await texted(emu, 4)
+    assert texts[3]["text"] == f"Nothing open as {unknown}: {choices}"
+    assert acknowledged == [] and inbound == []
+
+    emu.inject_inbound(ALICE, f"ACK {pump}", to=VIRTUAL)
+    await until(lambda: len(acknowledged) == 1, "the pump acknowledged")
+    assert acknowledged[0].data["entity_id"] == "switch.pump"
