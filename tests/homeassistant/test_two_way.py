@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import voluptuous as vol
 import yaml
 from aiohttp.test_utils import TestClient
 from ha_common import ALICE, BOB, DOMAIN, setup_entry
@@ -418,3 +419,26 @@ async def test_an_ack_that_fits_none_is_answered_with_the_references(
     emu.inject_inbound(ALICE, f"ACK {pump}", to=VIRTUAL)
     await until(lambda: len(acknowledged) == 1, "the pump acknowledged")
     assert acknowledged[0].data["entity_id"] == "switch.pump"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"timeout": {"hours": 2}}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"options": ["YES", "?!"]}, "no letters or digits"),
+    ],
+)
+async def test_ask_refuses_bad_fields_naming_them(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry, data: dict[str, Any], needle: str
+) -> None:
+    with pytest.raises(vol.Invalid) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "ask",
+            {"message": "x", "target": "+" + ALICE, **data},
+            blocking=True,
+            return_response=True,
+        )
+    assert needle in str(caught.value)
+    assert emu.messages == []
