@@ -25,7 +25,7 @@ from .const import CONF_WEBHOOK_ID, DOMAIN, LOGGER
 from .inbound_webhook import async_register_webhook, async_register_with_kpn
 from .runtime import KpnRuntime, KpnSmsConfigEntry, async_warm_numbers, build_client
 
-PLATFORMS: list[Platform] = [Platform.NOTIFY]
+PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]
 DATA_HASS_CONFIG = f"{DOMAIN}_hass_config"
 
 # Configured in the UI, or under `notify:` as a platform; never under its own YAML key.

@@ -34,6 +34,7 @@ class OpenAcknowledgements:
 
     def __init__(self) -> None:
         self._open: list[Acknowledgeable] = []
+        self.on_change: Callable[[], None] | None = None  # the sensor's state write
         self.acknowledged = 0
 
     def __len__(self) -> int:
@@ -59,16 +60,21 @@ class OpenAcknowledgements:
         )
         self._open.append(ack)
         del self._open[:-MAX_OPEN]
+        self._changed()
         return ack
 
     def drop(self, ended: Callable[[Acknowledgeable], bool]) -> None:
         """Forget those `ended` says need no acknowledging any more (their alerts ended)."""
-        self._open = [a for a in self._open if not ended(a)]
+        kept = [a for a in self._open if not ended(a)]
+        if len(kept) != len(self._open):
+            self._open = kept
+            self._changed()
 
     def discard(self, ack: Acknowledgeable) -> None:
         """Forget `ack` (its notification could not be sent)."""
         if ack in self._open:
             self._open.remove(ack)
+            self._changed()
 
     def open_to(self, msisdn: str) -> list[Acknowledgeable]:
         """The notifications `msisdn` may acknowledge, oldest first."""
@@ -87,6 +93,7 @@ class OpenAcknowledgements:
             return None
         self._open.remove(mine[0])
         self.acknowledged += 1
+        self._changed()
         return mine[0]
 
     def summary(self) -> dict[str, object]:
@@ -105,3 +112,7 @@ class OpenAcknowledgements:
                 for a in self._open
             ],
         }
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()

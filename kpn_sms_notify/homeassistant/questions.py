@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from kpn_sms_notify.numbers import mask_number
@@ -47,6 +47,7 @@ class OpenQuestions:
 
     def __init__(self) -> None:
         self._open: list[Question] = []
+        self.on_change: Callable[[], None] | None = None  # the sensor's state write
         self.answered = 0
         self.timed_out = 0
         self.cancelled = 0
@@ -72,6 +73,7 @@ class OpenQuestions:
             answer=asyncio.get_running_loop().create_future(),
         )
         self._open.append(question)
+        self._changed()
         return question
 
     def close(self, question: Question, *, timed_out: bool = False) -> None:
@@ -80,6 +82,7 @@ class OpenQuestions:
             self._open.remove(question)
             if timed_out:
                 self.timed_out += 1
+            self._changed()
 
     def take_reply(self, *, msisdn: str, text: str, message_id: str) -> Question | None:
         """The open question this reply from `msisdn` answers (now answered), or None."""
@@ -109,6 +112,7 @@ class OpenQuestions:
         )
         self._open.remove(question)
         self.answered += 1
+        self._changed()
         return question
 
     def cancel_all(self) -> None:
@@ -118,6 +122,7 @@ class OpenQuestions:
                 question.answer.set_result(None)
                 self.cancelled += 1
         self._open.clear()
+        self._changed()
 
     def summary(self) -> dict[str, object]:
         """Counts and the open questions, numbers masked (diagnostics)."""
@@ -137,3 +142,7 @@ class OpenQuestions:
                 for q in self._open
             ],
         }
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()

@@ -442,3 +442,29 @@ async def test_ask_refuses_bad_fields_naming_them(
         )
     assert needle in str(caught.value)
     assert emu.messages == []
+
+
+async def test_sensors_count_open_questions_and_acknowledgements(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry
+) -> None:
+    questions, acks = "sensor.kpn_sms_open_questions", "sensor.kpn_sms_open_acknowledgements"
+    assert hass.states.get(questions).state == "0"
+    assert hass.states.get(acks).state == "0"
+    call = ask(hass, message="Close it?", target="notify.kpn_sms_alice", options=["YES", "NO"])
+    await until(lambda: hass.states.get(questions).state == "1", "one open question")
+    await hass.services.async_call(
+        "notify", "kpn_sms", {"message": "Leak", "data": {"ack": "switch.valve"}}, blocking=True
+    )
+    assert hass.states.get(acks).state == "1"
+
+    emu.inject_inbound(ALICE, "yes", to=VIRTUAL)
+    await asyncio.wait_for(call, DEADLINE)
+    emu.inject_inbound(ALICE, "ack", to=VIRTUAL)
+    await until(lambda: hass.states.get(acks).state == "0", "no open acknowledgement")
+    assert hass.states.get(questions).state == "0"
+    assert hass.states.get(questions).attributes["answered"] == 1
+    assert hass.states.get(acks).attributes["acknowledged"] == 1
+    assert ALICE not in str(hass.states.get(questions).as_dict())
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert hass.states.get(questions).state == "unavailable"
