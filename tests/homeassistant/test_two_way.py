@@ -468,3 +468,17 @@ async def test_sensors_count_open_questions_and_acknowledgements(
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert hass.states.get(questions).state == "unavailable"
+
+
+@pytest.mark.parametrize("ack", ["garage", [], ["alert.ok", "no dots"]])
+async def test_a_bad_ack_is_refused_naming_data_ack(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry, ack: Any
+) -> None:
+    await until(lambda: hass.services.has_service("notify", "kpn_sms"), "notify.kpn_sms")
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            "notify", "kpn_sms", {"message": "x", "data": {"ack": ack}}, blocking=True
+        )
+    assert "data.ack" in str(caught.value)
+    assert emu.messages == []
+    assert len(entry.runtime_data.acknowledgements) == 0
