@@ -45,10 +45,6 @@ class KpnRuntime:
     questions: OpenQuestions = field(default_factory=OpenQuestions)  # kpn_sms_notify.ask
     acknowledgements: OpenAcknowledgements = field(default_factory=OpenAcknowledgements)
 
-    def taken_references(self) -> tuple[str, ...]:
-        """References of everything open: a new one must differ from all of them."""
-        return (*self.questions.references, *self.acknowledgements.references)
-
 
 # A loaded entry of this integration: `entry.runtime_data` is its KpnRuntime.
 KpnSmsConfigEntry: TypeAlias = ConfigEntry[KpnRuntime]

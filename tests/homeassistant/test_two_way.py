@@ -482,3 +482,17 @@ async def test_a_bad_ack_is_refused_naming_data_ack(
     assert "data.ack" in str(caught.value)
     assert emu.messages == []
     assert len(entry.runtime_data.acknowledgements) == 0
+
+
+async def test_a_yaml_notify_platform_refuses_ack(
+    hass: HomeAssistant, emu: Emulator, kpn_config: dict[str, Any]
+) -> None:
+    platform = {"platform": DOMAIN, "name": "yaml_sms", "recipients": [ALICE], **kpn_config}
+    assert await async_setup_component(hass, "notify", {"notify": [platform]})
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            "notify", "yaml_sms", {"message": "x", "data": {"ack": "alert.x"}}, blocking=True
+        )
+    assert caught.value.translation_key == "ack_needs_entry"
+    assert emu.messages == []
