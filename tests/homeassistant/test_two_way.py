@@ -419,6 +419,7 @@ async def test_an_ack_that_fits_none_is_answered_with_the_references(
     emu.inject_inbound(ALICE, f"ACK {pump}", to=VIRTUAL)
     await until(lambda: len(acknowledged) == 1, "the pump acknowledged")
     assert acknowledged[0].data["entity_id"] == "switch.pump"
+    assert (await texted(emu, 5))[4]["text"] == f"Acknowledged {pump}: switch.pump"
 
 
 @pytest.mark.parametrize(
@@ -465,6 +466,7 @@ async def test_sensors_count_open_questions_and_acknowledgements(
     assert hass.states.get(questions).attributes["answered"] == 1
     assert hass.states.get(acks).attributes["acknowledged"] == 1
     assert ALICE not in str(hass.states.get(questions).as_dict())
+    await texted(emu, 3)  # the ACK's confirmation, before the entry goes
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert hass.states.get(questions).state == "unavailable"
