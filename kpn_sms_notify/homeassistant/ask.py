@@ -31,6 +31,8 @@ from .send import async_send
 DEFAULT_TIMEOUT = timedelta(minutes=5)
 MAX_TIMEOUT = timedelta(hours=1)  # a script waiting longer should not hold a service call
 MIN_TIMEOUT = timedelta(seconds=1)
+# Questions waiting at once, per entry: a runaway automation gets an error, not a pile of texts.
+MAX_OPEN_QUESTIONS = 100
 
 ATTR_MESSAGE = "message"
 ATTR_TARGET = "target"
@@ -147,6 +149,8 @@ async def async_ask(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     if not message.strip():
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_message")
     options: list[str] = data[ATTR_OPTIONS]
+    if len(runtime.questions) >= MAX_OPEN_QUESTIONS:
+        raise _invalid(f"{MAX_OPEN_QUESTIONS} questions are already waiting for an answer")
     question = runtime.questions.open(
         number=number, options=options, taken=runtime.acknowledgements.references
     )

@@ -236,14 +236,15 @@ async def test_ask_names_a_bad_target(
     assert emu.messages == []
 
 
-def readme_yaml(first_key: str) -> dict[str, Any]:
-    """The README's YAML example that starts with `first_key:`: what users copy is what runs."""
-    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+def readme_yaml(first_key: str, page: str = "README.md") -> dict[str, Any]:
+    """The YAML example of `page` that starts with `first_key:` and uses this integration:
+    what users copy is what runs."""
+    text = (Path(__file__).parents[2] / page).read_text(encoding="utf-8")
     for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL):
         if block.startswith(f"{first_key}:") and "kpn_sms" in block:
             loaded: dict[str, Any] = yaml.safe_load(block)
             return loaded
-    raise AssertionError(f"README.md has no YAML example starting with {first_key}:")
+    raise AssertionError(f"{page} has no YAML example starting with {first_key}:")
 
 
 ALERT_CONFIG = readme_yaml("alert")
@@ -498,3 +499,40 @@ async def test_a_yaml_notify_platform_refuses_ack(
         )
     assert caught.value.translation_key == "ack_needs_entry"
     assert emu.messages == []
+
+
+async def test_the_docs_script_gets_reply_yes(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry
+) -> None:
+    """docs/home-assistant.md's script: `answer.reply` is YES after the phone answers "yes"."""
+    created = async_mock_service(hass, "persistent_notification", "create")
+    config = readme_yaml("script", "docs/home-assistant.md")
+    assert await async_setup_component(hass, "script", config)
+    run = hass.async_create_task(hass.services.async_call("script", "ask_garage", blocking=True))
+    [question] = await texted(emu, 1)
+    assert question["text"] == "Close the garage?\nReply YES or NO"
+    emu.inject_inbound(ALICE, "yes", to=VIRTUAL)
+    await asyncio.wait_for(run, DEADLINE)
+    [note] = created
+    assert note.data["message"].startswith(f"{mask_number('+' + ALICE)} answered YES after ")
+
+
+async def test_questions_waiting_at_once_are_capped(
+    hass: HomeAssistant, emu: Emulator, entry: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custom_components.kpn_sms_notify import ask as ask_module
+
+    monkeypatch.setattr(ask_module, "MAX_OPEN_QUESTIONS", 1)
+    call = ask(hass, message="First?", target="+" + ALICE)
+    await texted(emu, 1)
+    with pytest.raises(ServiceValidationError, match="1 questions are already waiting"):
+        await hass.services.async_call(
+            DOMAIN,
+            "ask",
+            {"message": "Second?", "target": "+" + BOB},
+            blocking=True,
+            return_response=True,
+        )
+    assert len(emu.messages) == 1
+    emu.inject_inbound(ALICE, "ok", to=VIRTUAL)
+    assert (await asyncio.wait_for(call, DEADLINE))["answered"] is True
