@@ -91,8 +91,9 @@ async def account_numbers(request: web.Request) -> web.Response:
 
 
 def _available(country: str) -> list[str]:
-    prefix = {"NL": "319701", "GB": "447700"}.get(country.upper(), "319701")
-    return [f"{prefix}{900000 + i:07d}" for i in range(20)]
+    """Twenty numbers for sale, valid in their country (other countries get the Dutch ones)."""
+    prefix = {"NL": "3197010900", "GB": "447400900"}.get(country.upper(), "3197010900")
+    return [f"{prefix}{i:03d}" for i in range(20)]
 
 
 async def number_search(request: web.Request) -> web.Response:
