@@ -74,12 +74,12 @@ class NumberPage:
 def page_params(*, pattern: str | None, match: str, size: int, index: int) -> dict[str, str]:
     """The query of a listing or search page; raises KpnValidationError naming the field."""
     params: dict[str, str] = {}
+    if match not in MATCHES:
+        raise KpnValidationError(
+            f"match: {match!r} is not one of {', '.join(MATCHES)}", field="match", value=match
+        )
     if pattern is not None:
         params["pattern"] = _pattern(pattern)
-        if match not in MATCHES:
-            raise KpnValidationError(
-                f"match: {match!r} is not one of {', '.join(MATCHES)}", field="match", value=match
-            )
         params["search_pattern"] = MATCHES[match]
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise KpnValidationError(
