@@ -182,7 +182,9 @@ def change_request(
 
 def _get(base_url: str, token: Token, path: str, params: Mapping[str, str]) -> ApiRequest:
     headers = {k: v for k, v in auth_headers(token).items() if k != "Content-Type"}
-    return ApiRequest("GET", base_url.rstrip("/") + NUMBERS_PATH + path, dict(params), {}, headers)
+    return ApiRequest(
+        "GET", base_url.rstrip("/") + NUMBERS_PATH + path, params=dict(params), headers=headers
+    )
 
 
 # ---------------------------------------------------------------- answers
