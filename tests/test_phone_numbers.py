@@ -104,6 +104,8 @@ async def test_refusals_name_what_was_refused(emulator: Emulator, emulator_url: 
             await sms.buy_number(OWNED)
         with pytest.raises(KpnApiError) as not_owned:
             await sms.cancel_number(FOR_SALE)
+        with pytest.raises(KpnApiError, match="number not available for purchase"):
+            await sms.buy_number("+31612345678")  # a mobile number: not for sale
     assert str(owned.value) == (
         "buy +319********78: KPN refused: method failed: number already owned "
         "(error-code 420, HTTP 420)"

@@ -151,12 +151,16 @@ async def number_buy(request: web.Request) -> web.Response:
     if isinstance(checked, web.Response):
         return checked
     state, form = checked
-    # Decide under the lock, answer outside it: the answer's quota headers take the lock too.
+    # Only what number/search offers. Decide under the lock, answer outside it: the answer's
+    # quota headers take the lock too.
+    for_sale = form["msisdn"] in _available(form["country"])
     with state.lock:
         owned = form["msisdn"] in state.owned
-        if not owned:
+        if for_sale and not owned:
             state.owned.append(form["msisdn"])
-    return _failed(state, "number already owned") if owned else _ok(state)
+    if owned:
+        return _failed(state, "number already owned")
+    return _ok(state) if for_sale else _failed(state, "number not available for purchase")
 
 
 async def number_cancel(request: web.Request) -> web.Response:
