@@ -176,7 +176,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     change = None
     if command == "numbers" and args.numbers_command in ("buy", "cancel"):
         # Asked before any request: nothing is bought or cancelled unless confirmed.
-        change = cli_numbers.change_target(args, config["region"])
+        change = cli_numbers.number_and_country(args.number, args.country, config["region"])
         if not cli_numbers.confirm(args, *change, stdin=sys.stdin, stderr=sys.stderr):
             print(cli_numbers.declined(args), file=sys.stderr)
             return EXIT_FAILED
@@ -220,7 +220,9 @@ async def _register(sms: Any, args: argparse.Namespace) -> int:
     if args.to:
         print(await sms.register_webhook(args.to, args.url))
     else:
-        number, country = cli_numbers.change_target(args, sms.settings.region)
+        number, country = cli_numbers.number_and_country(
+            args.number, args.country, sms.settings.region
+        )
         await sms.update_number(country, number, args.url)
         print(f"inbound texts to {number} now go to {args.url}")
     return EXIT_OK

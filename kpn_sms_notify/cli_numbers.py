@@ -86,10 +86,11 @@ def _page_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
 
 
-def change_target(args: argparse.Namespace, region: str) -> tuple[str, str]:
-    """The canonical number and country a buy or cancel is about."""
-    number = normalize_number(args.number, region, field="number")
-    return number, number_country(number, args.country)
+def number_and_country(raw: str, country: str | None, region: str) -> tuple[str, str]:
+    """The canonical number a command names (`--number`, a buy or cancel) and its country:
+    the one given, else the number's own."""
+    number = normalize_number(raw, region, field="number")
+    return number, number_country(number, country)
 
 
 def confirm(
