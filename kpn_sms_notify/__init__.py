@@ -20,10 +20,12 @@ __all__ = [
     "KpnSmsSync",
     "KpnTimeoutError",
     "KpnValidationError",
+    "NumberPage",
     "RecipientResult",
     "SendReport",
     "Token",
     "UnknownOptionError",
+    "VirtualNumber",
     "__version__",
     "validate_config",
 ]
@@ -35,6 +37,8 @@ _LAZY = {
     "RecipientResult": ".models",
     "SendReport": ".models",
     "Token": ".models",
+    "NumberPage": ".phone_numbers",
+    "VirtualNumber": ".phone_numbers",
     "KpnApiError": ".errors",
     "KpnAuthError": ".errors",
     "KpnConnectionError": ".errors",
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
         UnknownOptionError,
     )
     from .models import RecipientResult, SendReport, Token
+    from .phone_numbers import NumberPage, VirtualNumber
     from .schema import validate_config
     from .sync_client import KpnSmsSync
 

@@ -1,7 +1,8 @@
 """The `kpn-sms` command (also `python -m kpn_sms_notify`).
 
-Exit codes: 0 every recipient accepted; 1 some recipient failed; 2 bad input or config
-(nothing sent); 3 credentials refused or the app lacks the SMS product; 4 gateway unreachable;
+Exit codes: 0 every recipient accepted; 1 some recipient failed (or a buy or cancel was not
+confirmed); 2 bad input or config (nothing sent); 3 credentials refused, or the app lacks the
+SMS product or is not in production for the Phone Numbers API; 4 gateway unreachable;
 130 interrupted.
 """
 
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from . import __version__, cli_numbers
 from .errors import Kind, KpnSmsError, KpnValidationError
 from .options import OPTIONS, Scope
 
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MSISDN",
         help="virtual number: set its moHttpUrl (phone-numbers number/update)",
     )
-    reg.add_argument("--country", default="NL", help="country of --number (default NL)")
+    reg.add_argument("--country", help="country of --number (default: the number's own)")
+
+    cli_numbers.add_parser(sub)
 
     emu = sub.add_parser("emulator", help="run the KPN gateway emulator on 127.0.0.1")
     emu.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -170,10 +173,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     from . import cliconfig
 
     config, _ = cliconfig.load(args.config, _flags(args, "kpn-sms"))
-    return asyncio.run(_run_client_command(args, config))
+    change = None
+    if command == "numbers" and args.numbers_command in ("buy", "cancel"):
+        # Asked before any request: nothing is bought or cancelled unless confirmed.
+        change = cli_numbers.number_and_country(args.number, args.country, config["region"])
+        if not cli_numbers.confirm(args, *change, stdin=sys.stdin, stderr=sys.stderr):
+            print(cli_numbers.declined(args), file=sys.stderr)
+            return EXIT_FAILED
+    return asyncio.run(_run_client_command(args, config, change))
 
 
-async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) -> int:
+async def _run_client_command(
+    args: argparse.Namespace, config: dict[str, Any], change: tuple[str, str] | None = None
+) -> int:
     from . import token_cache
     from .client import KpnSms
 
@@ -192,6 +204,9 @@ async def _run_client_command(args: argparse.Namespace, config: dict[str, Any]) 
             return EXIT_OK
         if args.command == "register-webhook":
             return await _register(sms, args)
+        if args.command == "numbers":
+            await cli_numbers.run(sms, args, change)
+            return EXIT_OK
         return await _send(sms, args)
 
 
@@ -205,8 +220,11 @@ async def _register(sms: Any, args: argparse.Namespace) -> int:
     if args.to:
         print(await sms.register_webhook(args.to, args.url))
     else:
-        await sms.update_number(args.country, args.number, args.url)
-        print("inbound webhook set on the virtual number")
+        number, country = cli_numbers.number_and_country(
+            args.number, args.country, sms.settings.region
+        )
+        await sms.update_number(country, number, args.url)
+        print(f"inbound texts to {number} now go to {args.url}")
     return EXIT_OK
 
 

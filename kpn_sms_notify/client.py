@@ -21,6 +21,7 @@ from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .options import ClientOptions, SendOptions
+from .phone_numbers import Match, NumberPage
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import AsyncRateLimiter
 from .sending import Attempts, Halt, SendPlan, prepare
@@ -138,6 +139,57 @@ class KpnSms(ClientBase):
         """Phone numbers `number/update`: point a virtual number's inbound at `mo_http_url`."""
         await self._call(self._number_update_builder(country, msisdn, mo_http_url))
 
+    # ------------------------------------------------------------ virtual numbers
+
+    async def list_numbers(
+        self, *, pattern: str | None = None, match: Match = "start", size: int = 10, index: int = 1
+    ) -> NumberPage:
+        """Phone numbers `account/numbers`: the virtual numbers this account rents, one page
+        (`index` from 1) of `size`, optionally only those whose digits match `pattern` at the
+        start, anywhere or at the end. Raises KpnProductError when the app is not in
+        production for the Phone Numbers API."""
+        build = self._list_builder(pattern=pattern, match=match, size=size, index=index)
+        return self._read_page(await self._answer(build, "account/numbers"), "account/numbers")
+
+    async def search_numbers(
+        self,
+        *,
+        country: str | None = None,
+        features: Iterable[str] | str = ("SMS",),
+        number_type: str | None = None,
+        pattern: str | None = None,
+        match: Match = "start",
+        size: int = 10,
+        index: int = 1,
+    ) -> NumberPage:
+        """Phone numbers `number/search`: numbers for sale in `country` (default: the
+        configured region) with `features` (SMS, VOICE), of `number_type` when given
+        (landline, landline-toll-free, mobile-lvn). Paged and matched as list_numbers."""
+        build = self._search_builder(
+            country=country,
+            features=features,
+            number_type=number_type,
+            pattern=pattern,
+            match=match,
+            size=size,
+            index=index,
+        )
+        return self._read_page(await self._answer(build, "number/search"), "number/search")
+
+    async def buy_number(self, number: str, *, country: str | None = None) -> str:
+        """Phone numbers `number/buy`: rent `number` (billed to the account). `country`
+        defaults to the number's own. Returns the number, canonical."""
+        build, canonical = self._change_builder("buy", number, country)
+        self._read_change(await self._answer(build, "number/buy"), "buy", canonical)
+        return canonical
+
+    async def cancel_number(self, number: str, *, country: str | None = None) -> str:
+        """Phone numbers `number/cancel`: end the rental of `number`; its inbound texts stop.
+        Returns the number, canonical."""
+        build, canonical = self._change_builder("cancel", number, country)
+        self._read_change(await self._answer(build, "number/cancel"), "cancel", canonical)
+        return canonical
+
     async def close(self) -> None:
         if self._owns_http and self._http is not None:
             await self._http.aclose()
@@ -181,12 +233,17 @@ class KpnSms(ClientBase):
 
     async def _call(self, build: RequestBuilder) -> dict[str, Any]:
         """A non-send API call, with one token renewal on rejection."""
+        return self._read_simple(await self._answer(build))
+
+    async def _answer(self, build: RequestBuilder, what: str = "request") -> Answer:
+        """The answer to a non-send request, made again once with a new token when the
+        gateway rejects the token."""
         token = await self._auth.get()
-        answer = await self._exchange(build(token), "request")
+        answer = await self._exchange(build(token), what)
         if protocol.is_token_rejection(answer[0], answer[2]):
             token = await self._auth.renew(token)
-            answer = await self._exchange(build(token), "request")
-        return self._read_simple(answer)
+            answer = await self._exchange(build(token), what)
+        return answer
 
     async def _exchange(self, request: ApiRequest, what: str) -> Answer:
         if self._http is None:

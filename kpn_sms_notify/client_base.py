@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
-from . import protocol
+from . import phone_numbers, protocol
 from .errors import KpnValidationError
 from .models import RecipientResult, Token
 from .numbers import mask_number, normalize_number
 from .options import CLIENT_KEYS, ClientOptions, check_names
+from .phone_numbers import NumberPage
 from .protocol import ApiRequest, SendOutcome
 from .sending import Attempts, SendPlan
 from .session import Session
@@ -86,6 +87,47 @@ class ClientBase:
             self.settings.base_url, token, country=country, msisdn=number, mo_http_url=url
         )
 
+    def _list_builder(
+        self, *, pattern: str | None, match: str, size: int, index: int
+    ) -> RequestBuilder:
+        params = phone_numbers.page_params(pattern=pattern, match=match, size=size, index=index)
+        return lambda token: phone_numbers.list_request(self.settings.base_url, token, params)
+
+    def _search_builder(
+        self,
+        *,
+        country: str | None,
+        features: Iterable[str] | str,
+        number_type: str | None,
+        pattern: str | None,
+        match: str,
+        size: int,
+        index: int,
+    ) -> RequestBuilder:
+        params = phone_numbers.search_params(
+            country=self.settings.region if country is None else country,
+            features=features,
+            number_type=number_type,
+            pattern=pattern,
+            match=match,
+            size=size,
+            index=index,
+        )
+        return lambda token: phone_numbers.search_request(self.settings.base_url, token, params)
+
+    def _change_builder(
+        self, action: Literal["buy", "cancel"], number: str, country: str | None
+    ) -> tuple[RequestBuilder, str]:
+        """The buy or cancel request, and the number it is about (canonical)."""
+        canonical = normalize_number(number, self.settings.region, field="number")
+        code = phone_numbers.number_country(canonical, country)
+        return (
+            lambda token: phone_numbers.change_request(
+                self.settings.base_url, token, action, country=code, number=canonical
+            ),
+            canonical,
+        )
+
     # ------------------------------------------------------------ attempts and answers
 
     def _settle(
@@ -134,6 +176,16 @@ class ClientBase:
         status, headers, body = answer
         self.session.saw(protocol.parse_headers(headers))
         return protocol.parse_simple(status, headers, body)
+
+    def _read_page(self, answer: Answer, what: str) -> NumberPage:
+        status, headers, body = answer
+        self.session.saw(protocol.parse_headers(headers))
+        return phone_numbers.parse_page(status, headers, body, what=what)
+
+    def _read_change(self, answer: Answer, action: str, number: str) -> None:
+        status, headers, body = answer
+        self.session.saw(protocol.parse_headers(headers))
+        phone_numbers.parse_change(status, headers, body, action=action, number=number)
 
 
 def checked_url(field: str, url: str) -> str:

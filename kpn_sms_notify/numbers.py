@@ -65,6 +65,36 @@ def normalize_number(raw: object, region: str = DEFAULT_REGION, *, field: str = 
     return number
 
 
+def country_code(raw: object, *, field: str = "country") -> str:
+    """An ISO 3166-1 alpha-2 country code, upper case ("nl" -> "NL"), one that phone numbers
+    exist for. Raises KpnValidationError naming `field` and the value."""
+    import phonenumbers
+
+    text = raw.strip().upper() if isinstance(raw, str) else ""
+    if text not in phonenumbers.SUPPORTED_REGIONS:
+        raise KpnValidationError(
+            f"{field}: {raw!r} is not a two-letter ISO country code such as NL",
+            field=field,
+            value=raw,
+        )
+    return text
+
+
+def country_of(number: str) -> str | None:
+    """The ISO country code of a canonical number ("+31612345678" -> "NL"): the country of its
+    number range, else the main country of its calling code; None when there is none."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    if not region and parsed.country_code:
+        region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
+
+
 def wire_number(number: str) -> str:
     """The form the gateway takes: the canonical "+31612345678" without "+"."""
     return number.removeprefix("+")

@@ -152,7 +152,7 @@ def send_request(
         "POST",
         base_url.rstrip("/") + SMS_PATH + "/send",
         data=data,
-        headers=_auth_headers(token),
+        headers=auth_headers(token),
         sends_sms=True,
     )
 
@@ -162,7 +162,7 @@ def access_check_request(base_url: str, token: Token) -> ApiRequest:
     it with status 2), yet it passes the gateway's checks of the token and the app's API
     products first, so a missing SMS product shows up before the first real text."""
     return ApiRequest(
-        "POST", base_url.rstrip("/") + SMS_PATH + "/send", headers=_auth_headers(token)
+        "POST", base_url.rstrip("/") + SMS_PATH + "/send", headers=auth_headers(token)
     )
 
 
@@ -172,7 +172,7 @@ def register_request(base_url: str, token: Token, *, to: str, callback_url: str)
         "POST",
         base_url.rstrip("/") + SMS_PATH + "/register",
         data={"to": wire_number(to), "callback_url": callback_url},
-        headers=_auth_headers(token),
+        headers=auth_headers(token),
     )
 
 
@@ -188,11 +188,12 @@ def number_update_request(
             "msisdn": wire_number(msisdn),
             "moHttpUrl": mo_http_url,
         },
-        headers=_auth_headers(token),
+        headers=auth_headers(token),
     )
 
 
-def _auth_headers(token: Token) -> dict[str, str]:
+def auth_headers(token: Token) -> dict[str, str]:
+    """The bearer and the form content type every API request carries."""
     return {
         "Authorization": token.authorization,
         "Content-Type": FORM,
@@ -437,11 +438,13 @@ def error_from_answer(
     *,
     recipient: str | None = None,
     texts: bool = False,
+    product_advice: str = PRODUCT_ADVICE,
 ) -> KpnSmsError:
     """Map a non-success answer (any of the gateway's error bodies) to one error.
 
     `texts`: the request texts someone, so a 500, 502 or 504 leaves open whether it did
-    (the error is ambiguous). A 503 is transient: the gateway took nothing in."""
+    (the error is ambiguous). A 503 is transient: the gateway took nothing in.
+    `product_advice` ends a refusal for a missing API product: which product, what to do."""
     api_headers = parse_headers(headers)
     data = _json_object(body)
     code, detail = _error_fields(data)
@@ -461,7 +464,7 @@ def error_from_answer(
         return KpnRateLimitError(message, retry_after=api_headers.retry_after, **kwargs)
     if code is not None and is_product_code(code):
         # About the app, not the recipient: no number in the message.
-        return KpnProductError(f"HTTP {status_code} {code}: {detail}: {PRODUCT_ADVICE}", code=code)
+        return KpnProductError(f"HTTP {status_code} {code}: {detail}: {product_advice}", code=code)
     if is_token_rejection(status_code, body) or status_code == 403:
         return KpnAuthError(message, sent=sent)
     if status_code >= 500 and data is None:

@@ -22,6 +22,7 @@ from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
 from .numbers import mask_number
 from .options import ClientOptions, SendOptions
+from .phone_numbers import Match, NumberPage
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import SyncRateLimiter
 from .sending import Attempts, Halt, SendPlan, prepare
@@ -121,6 +122,48 @@ class KpnSmsSync(ClientBase):
     def update_number(self, country: str, msisdn: str, mo_http_url: str) -> None:
         self._call(self._number_update_builder(country, msisdn, mo_http_url))
 
+    def list_numbers(
+        self, *, pattern: str | None = None, match: Match = "start", size: int = 10, index: int = 1
+    ) -> NumberPage:
+        """See KpnSms.list_numbers."""
+        build = self._list_builder(pattern=pattern, match=match, size=size, index=index)
+        return self._read_page(self._answer(build, "account/numbers"), "account/numbers")
+
+    def search_numbers(
+        self,
+        *,
+        country: str | None = None,
+        features: Iterable[str] | str = ("SMS",),
+        number_type: str | None = None,
+        pattern: str | None = None,
+        match: Match = "start",
+        size: int = 10,
+        index: int = 1,
+    ) -> NumberPage:
+        """See KpnSms.search_numbers."""
+        build = self._search_builder(
+            country=country,
+            features=features,
+            number_type=number_type,
+            pattern=pattern,
+            match=match,
+            size=size,
+            index=index,
+        )
+        return self._read_page(self._answer(build, "number/search"), "number/search")
+
+    def buy_number(self, number: str, *, country: str | None = None) -> str:
+        """See KpnSms.buy_number."""
+        build, canonical = self._change_builder("buy", number, country)
+        self._read_change(self._answer(build, "number/buy"), "buy", canonical)
+        return canonical
+
+    def cancel_number(self, number: str, *, country: str | None = None) -> str:
+        """See KpnSms.cancel_number."""
+        build, canonical = self._change_builder("cancel", number, country)
+        self._read_change(self._answer(build, "number/cancel"), "cancel", canonical)
+        return canonical
+
     def close(self) -> None:
         if self._owns_http and self._http is not None:
             self._http.close()
@@ -161,12 +204,16 @@ class KpnSmsSync(ClientBase):
 
     def _call(self, build: RequestBuilder) -> dict[str, Any]:
         """A non-send API call, with one token renewal on rejection."""
+        return self._read_simple(self._answer(build))
+
+    def _answer(self, build: RequestBuilder, what: str = "request") -> Answer:
+        """See KpnSms._answer."""
         token = self._auth.get()
-        answer = self._exchange(build(token), "request")
+        answer = self._exchange(build(token), what)
         if protocol.is_token_rejection(answer[0], answer[2]):
             token = self._auth.renew(token)
-            answer = self._exchange(build(token), "request")
-        return self._read_simple(answer)
+            answer = self._exchange(build(token), what)
+        return answer
 
     def _client(self) -> httpx.Client:
         # Worker threads share one client (and its connection pool); made once, under a lock.

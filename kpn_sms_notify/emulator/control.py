@@ -7,7 +7,8 @@ processes, and the phones' inboxes page.
     POST /_emulator/expire-tokens  -> {"expired": N}
     POST /_emulator/inbound        {"msisdn", "text", "to"?, "concat_parts"?, "duplicate"?,
                                     "reverse_parts"?} -> the inbound record; or the inbox page's
-                                    reply form (msisdn, text; form-encoded) -> 303 to the page
+                                    reply form (msisdn, text, to?; form-encoded) -> 303 to the
+                                    page. Delivered to the webhook for `to` as KPN delivers it
     GET  /_emulator/               HTML: each phone's inbox, receipts and a reply form
 """
 
@@ -68,11 +69,13 @@ async def _inbound_from_form(request: web.Request) -> web.Response:
         form = await request.post()
     except ValueError as err:  # includes UnicodeDecodeError: a form that is not UTF-8
         return web.Response(status=400, text=f"reply: the form is not readable: {err}")
-    msisdn, text = form.get("msisdn"), form.get("text")
+    msisdn, text, to = form.get("msisdn"), form.get("text"), form.get("to") or None
     if not isinstance(msisdn, str) or not isinstance(text, str) or not text.strip():
         return web.Response(status=400, text="reply: msisdn and a non-empty text are required")
+    if to is not None and not isinstance(to, str):
+        return web.Response(status=400, text="reply: to must be a number")
     try:
-        request.app[keys.EMULATOR].inject_inbound(msisdn, text)
+        request.app[keys.EMULATOR].inject_inbound(msisdn, text, to)
     except ValueError as err:
         return web.Response(status=400, text=f"reply: {err}")
     raise web.HTTPSeeOther("/_emulator/")
@@ -156,10 +159,13 @@ def _receipts(message: dict[str, Any], statuses: dict[str, str]) -> str:
     return f'<div class="dlr">receipt: {html.escape(", ".join(got))}</div>'
 
 
-def _reply_form(number: str) -> str:
+def _reply_form(number: str, to: str | None) -> str:
+    """The phone's reply box. A reply goes to the number that texted it last (`to`), as a
+    phone's does; after a sender ID, which no phone can answer, to the emulator's default."""
+    to_field = f'<input type="hidden" name="to" value="{html.escape(to)}">' if to else ""
     return (
         '<form class="reply" method="post" action="/_emulator/inbound">'
-        f'<input type="hidden" name="msisdn" value="{html.escape(number)}">'
+        f'<input type="hidden" name="msisdn" value="{html.escape(number)}">{to_field}'
         f'<input type="text" name="text" required aria-label="Reply from +{html.escape(number)}">'
         "<button>Reply</button></form>"
     )
@@ -168,17 +174,19 @@ def _reply_form(number: str) -> str:
 def _inbox_html(snapshot: dict[str, Any]) -> str:
     statuses = {d["messageId"]: d["payload"]["status"] for d in snapshot["dlrs"]}
     phones: dict[str, list[str]] = {}
+    reply_to: dict[str, str | None] = {}
     for m in snapshot["messages"]:
         meta = f"from {m['from']} · {m['parts']} part(s) · {m['encoding']} · {m['received_at']}"
         bubble = _bubble("msg", m["text"], meta) + _receipts(m, statuses)
         phones.setdefault(m["to"], []).append(bubble)
+        reply_to[m["to"]] = m["from"] if str(m["from"]).isdigit() else None
     for rec in snapshot["inbound"]:  # texts a phone sent: shown on the sender's phone
         states = ", ".join(sorted({p["state"] for p in rec["parts"]}))
         meta = f"to {rec['to']} · {states}"
         phones.setdefault(rec["msisdn"], []).append(_bubble("msg out", rec["text"], meta))
     blocks = [
         f'<div class="phone"><h2>+{html.escape(number)}</h2>{"".join(items)}'
-        f"{_reply_form(number)}</div>"
+        f"{_reply_form(number, reply_to.get(number))}</div>"
         for number, items in sorted(phones.items())
     ]
     c = snapshot["counters"]

@@ -103,6 +103,8 @@ DEFAULTS: dict[str, Any] = {
     "dlr_api_key": False,  # True: DLRs carry "api-key" (the api_key knob), as Vonage's do
     "default_callback": None,  # account-level DLR URL, used when the send has no callback
     "inbound_format": "json",
+    # account-level inbound URL (Vonage's account setting): for an owned number without moHttpUrl
+    "default_inbound_url": None,
     "inbound_timestamp": False,  # True: unsigned inbound carries "timestamp" too, as Vonage's may
     "webhook_retry_interval": 60.0,  # Vonage retries a failed webhook every 60 s
     "inbound_retry_window": 86400.0,  # ... for 24 h (inbound)
@@ -171,6 +173,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "dlr_api_key": (bool,),
     "default_callback": (str, type(None)),
     "inbound_format": (str,),
+    "default_inbound_url": (str, type(None)),
     "inbound_timestamp": (bool,),
     "webhook_retry_interval": (int, float),
     "inbound_retry_window": (int, float),

@@ -91,8 +91,9 @@ async def account_numbers(request: web.Request) -> web.Response:
 
 
 def _available(country: str) -> list[str]:
-    prefix = {"NL": "319701", "GB": "447700"}.get(country.upper(), "319701")
-    return [f"{prefix}{900000 + i:07d}" for i in range(20)]
+    """Twenty numbers for sale, valid in their country (other countries get the Dutch ones)."""
+    prefix = {"NL": "3197010900", "GB": "447400900"}.get(country.upper(), "3197010900")
+    return [f"{prefix}{i:03d}" for i in range(20)]
 
 
 async def number_search(request: web.Request) -> web.Response:
@@ -150,12 +151,16 @@ async def number_buy(request: web.Request) -> web.Response:
     if isinstance(checked, web.Response):
         return checked
     state, form = checked
-    # Decide under the lock, answer outside it: the answer's quota headers take the lock too.
+    # Only what number/search offers. Decide under the lock, answer outside it: the answer's
+    # quota headers take the lock too.
+    for_sale = form["msisdn"] in _available(form["country"])
     with state.lock:
         owned = form["msisdn"] in state.owned
-        if not owned:
+        if for_sale and not owned:
             state.owned.append(form["msisdn"])
-    return _failed(state, "number already owned") if owned else _ok(state)
+    if owned:
+        return _failed(state, "number already owned")
+    return _ok(state) if for_sale else _failed(state, "number not available for purchase")
 
 
 async def number_cancel(request: web.Request) -> web.Response:

@@ -219,7 +219,10 @@ class Emulator:
         reverse_parts: bool = False,
     ) -> dict[str, Any]:
         """A phone texts `to` (default: the one registered number, else the first virtual
-        number). Delivered to its webhook with retries; returns the inbound record
+        number). Delivered to the webhook for `to` (registered, its moHttpUrl, else the
+        `default_inbound_url` knob for an owned number) as KPN delivers it: the
+        `inbound_format` knob's method, signed with `signature_secret` when set. With
+        retries; returns the inbound record
         (`parts[*].messageId`). `concat_parts` forces a split into that many parts;
         `duplicate` delivers every part twice (Vonage is at-least-once);
         `reverse_parts` delivers the parts last first."""
@@ -238,6 +241,8 @@ class Emulator:
     ) -> dict[str, Any]:
         if not msisdn.isdigit():
             raise ValueError(f"inject_inbound: msisdn must be digits, got {msisdn!r}")
+        if to is not None and not to.isdigit():
+            raise ValueError(f"inject_inbound: to must be digits, got {to!r}")
         with self.state.lock:
             if to is None:
                 registered = list(self.state.registered)

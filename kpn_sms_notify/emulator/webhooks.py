@@ -137,8 +137,13 @@ class Deliverer:
 
     # inbound -------------------------------------------------------------------------------
     def webhook_for(self, to: str) -> str | None:
+        """Where a text to `to` goes: the URL registered for it (/register, or number/update's
+        moHttpUrl), else for a number the account owns the account's default inbound URL."""
         with self.state.lock:
-            return self.state.registered.get(to) or self.state.number_urls.get(to)
+            url = self.state.registered.get(to) or self.state.number_urls.get(to)
+            if url is None and to in self.state.owned:
+                url = self.state.knobs["default_inbound_url"] or None
+            return url
 
     def schedule_inbound(self, record: dict[str, Any]) -> None:
         for part in record["parts"]:
