@@ -30,6 +30,8 @@ class UrlOption:
     def to_url(self, value: Any) -> str:
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if isinstance(value, list | tuple):  # numbers (admins)
+            return ",".join(str(v) for v in value)
         return str(value)
 
 
