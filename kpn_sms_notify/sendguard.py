@@ -109,6 +109,11 @@ class SendGuard:
     def admins(self) -> tuple[str, ...]:
         return self._admins
 
+    @property
+    def balance_low(self) -> bool:
+        """The last balance seen is below `low_balance` (hosts show a warning meanwhile)."""
+        return self._balance.below
+
     # ------------------------------------------------------------ per text
 
     def check(

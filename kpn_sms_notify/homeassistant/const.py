@@ -36,11 +36,13 @@ SUBENTRY_RECIPIENT: Final = "recipient"
 
 EVENT_INBOUND: Final = "kpn_sms_notify_inbound"
 EVENT_DELIVERY: Final = "kpn_sms_notify_delivery"
+EVENT_SUPPRESSED: Final = "kpn_sms_notify_suppressed"  # a text held back by the send guard
 
 # Per-call `data` keys of the notify service that the integration itself reads (every
 # per-message option of the library is one: kpn_sms_notify.options.MessageOptions).
 DATA_STATUS_REPORT: Final = "status_report"
 DATA_CALLBACK: Final = "callback"
+DATA_URGENT: Final = "urgent"  # goes past the daily budget
 
 # Webhook bodies are a few hundred bytes; anything this big is not from KPN.
 MAX_WEBHOOK_BODY: Final = 64 * 1024
