@@ -49,7 +49,12 @@ class SpendBudget:
         (urgent texts always go)."""
         self.roll(now)
         estimate = (self.price or Decimal(0)) * parts
-        over = self.limit is not None and self.spent + self.reserved + estimate > self.limit
+        held = self.spent + self.reserved
+        # Its price unknown (no text priced yet), a text goes only while the budget is not
+        # used up: a budget of 0 stops every text that is not urgent.
+        over = self.limit is not None and (
+            held + estimate > self.limit or (not estimate and held >= self.limit)
+        )
         if over and not urgent:
             return None
         self.reserved += estimate

@@ -248,3 +248,69 @@ def test_guard_options_are_checked(options: dict[str, Any], expected: str) -> No
     with pytest.raises(KpnValidationError) as caught:
         validate_config({"client_id": "id", "client_secret": "s", **options})
     assert str(caught.value).startswith(expected)
+
+
+# ---------------------------------------------------------------- the figures
+
+
+async def test_500_texts_in_5_minutes_deliver_the_cap_plus_one_digest_per_window(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    clock = Clock()
+    async with _async(emulator_url, storm_cap=10, storm_window=60) as sms:
+        sms.guard.clock = clock
+        held = 0
+        for i in range(500):  # one text every 0.6 s: five windows of 60 s
+            clock.now = T0 + i * 0.6
+            report = await sms.send(f"[FIRING] Flap {i}", ALICE)
+            held += len(report.suppressed)
+        clock.now = T0 + 300
+        await sms.send_due()
+    texts = _texts_to(emulator, ALICE)
+    digests = [t for t in texts if " more alerts since " in t]
+    assert len(digests) == 5 and len(texts) == 5 * 10 + 5
+    assert held == 500 - 50
+    assert sum(int(d.split()[0]) for d in digests) == held  # every held-back text summed up
+
+
+def test_a_budget_of_0_stops_every_text_that_is_not_urgent(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    with _sync(emulator_url, daily_budget=0) as sms:
+        assert sms.send("x", ALICE).suppressed
+        assert sms.send("y", ALICE, urgent=True).accepted
+
+
+def test_the_cli_reports_held_back_texts_and_takes_urgent(
+    emulator: Emulator, emulator_url: str, tmp_path: Any
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "kpn.yaml"
+    config.write_text(
+        f"client_id: {EMU_CLIENT_ID}\nclient_secret: {EMU_CLIENT_SECRET}\nsender: KPNAlert\n"
+        f"base_url: {emulator_url}\ndaily_budget: 0\n"
+    )
+    config.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPN_SMS_")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "kpn_sms_notify", "--config", str(config), "send"]
+        return subprocess.run(
+            [*command, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    held = run("--to", ALICE, "--json", "routine")
+    assert held.returncode == 0, held.stderr  # held back is no failure
+    data = json.loads(held.stdout)
+    assert data["ok"] and data["results"][0]["outcome"] == "suppressed"
+    assert data["results"][0]["suppressed"] == "budget"
+    assert data["guard"]["suppressed"] == {"storm": 0, "budget": 1}
+    human = run("--to", ALICE, "routine")
+    assert human.stdout.startswith("HELD  +316******78: suppressed (budget)")
+    urgent = run("--to", ALICE, "--urgent", "fire")
+    assert urgent.returncode == 0 and urgent.stdout.startswith("ok ")
+    assert _texts_to(emulator, ALICE) == ["fire"]
