@@ -101,3 +101,18 @@ async def test_past_the_budget_only_urgent_severities_go_and_spending_survives_a
         assert abs(samples["kpn_sms_budget_spent"] - 0.3) < 1e-9  # kept in state_dir
         assert await post("W9", "warning") == "suppressed"
     assert (tmp_path / "budget.json").stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_symlink_in_place_of_budget_json_is_refused_not_followed(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "elsewhere.json"
+    target.write_text('{"day": "x"}')
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "budget.json").symlink_to(target)
+    config = full_config(emulator_url, daily_budget=5, serve={"state_dir": str(state)})
+    async with running(config) as (_server, http):
+        answer = await http.post("/alertmanager", json=am_payload(am_alert()), headers=AUTH)
+        assert answer.status_code == 200 and answer.json()["results"][0]["outcome"] == "sent"
+    assert target.read_text() == '{"day": "x"}'  # never written through

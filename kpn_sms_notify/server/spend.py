@@ -24,11 +24,15 @@ class FileBudgetStore:
         self._dir = state_dir
 
     def load(self) -> dict[str, Any] | None:
-        fd = read_private(self.path)
-        if fd is None:
+        try:
+            fd = read_private(self.path)
+            if fd is None:
+                return None
+            with os.fdopen(fd, "rb") as file:
+                raw = file.read(64 * 1024)
+        except OSError as err:  # a symlink in its place, no permission: start at 0, say why
+            _LOGGER.warning("cannot read %s (%s); the day's spending starts at 0", self.path, err)
             return None
-        with os.fdopen(fd, "rb") as file:
-            raw = file.read(64 * 1024)
         try:
             data = json.loads(raw)
         except ValueError:
