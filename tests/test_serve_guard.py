@@ -116,3 +116,17 @@ async def test_a_symlink_in_place_of_budget_json_is_refused_not_followed(
         answer = await http.post("/alertmanager", json=am_payload(am_alert()), headers=AUTH)
         assert answer.status_code == 200 and answer.json()["results"][0]["outcome"] == "sent"
     assert target.read_text() == '{"day": "x"}'  # never written through
+
+
+async def test_notify_takes_urgent_past_a_budget_of_0(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    async with running(full_config(emulator_url, daily_budget=0)) as (_server, http):
+        held = await http.post("/notify", json={"message": "routine"}, headers=AUTH)
+        assert held.status_code == 200 and held.json()["results"][0]["outcome"] == "suppressed"
+        assert "daily budget of 0.00" in held.json()["results"][0]["reason"]
+        urgent = await http.post("/notify", json={"message": "fire", "urgent": True}, headers=AUTH)
+        assert urgent.json()["results"][0]["outcome"] == "sent"
+        bad = await http.post("/notify", json={"message": "x", "urgent": "yes"}, headers=AUTH)
+        assert bad.status_code == 400 and bad.json()["reason"].startswith("urgent: ")
+    assert texts_to(emulator, ALICE_E164) == ["fire"]
