@@ -39,6 +39,9 @@ def ours_config(url: str, **extra: Any) -> dict[str, Any]:
         "sender": SENDER,
         "base_url": url,
         "rate_limit": 30,
+        # The benches send the same alert to the same numbers again and again: that is the
+        # storm the send guard holds back, and these measure sending.
+        "storm_cap": 0,
         **extra,
     }
 
@@ -97,7 +100,7 @@ def ours_apprise(url: str) -> Runner:
         targets = "/".join(recipients)
         link = (
             f"kpnsms://{EMU_CLIENT_ID}:{EMU_CLIENT_SECRET}@{SENDER}/{targets}"
-            f"?base_url={quote(url, safe='')}&rate_limit=30"
+            f"?base_url={quote(url, safe='')}&rate_limit=30&storm_cap=0"
         )
         app = apprise.Apprise(asset=asset)
         if not app.add(link):

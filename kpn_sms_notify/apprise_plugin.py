@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - apprise without a persistent store
     PersistentStoreMode = None  # type: ignore[assignment,misc]
 
 from . import __version__
-from .apprise_support import OPTIONS, PROCESS_TOKENS, RENAMED, AppriseTokenStore
+from .apprise_support import OPTIONS, PROCESS_GUARDS, PROCESS_TOKENS, RENAMED, AppriseTokenStore
 from .errors import KpnSmsError, KpnValidationError
 from .models import RecipientResult
 from .numbers import mask_number, normalize_number
@@ -309,6 +309,7 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
         store = AppriseTokenStore(key, self._persistent_store())
         try:
             with KpnSmsSync.from_config(self.config, token_store=store) as sms:
+                sms.guard = PROCESS_GUARDS.get(key, sms.settings)  # the cap spans notifications
                 with PROCESS_TOKENS.fetch_lock(key):
                     sms.authenticate()  # from this process or the store, else one request
                 report = sms.send(body, numbers, title=title or None)
@@ -333,6 +334,10 @@ class NotifyKpnSms(NotifyBase):  # type: ignore[misc]
                     "Sent KPN SMS to %s (%d part(s))", result.masked, len(result.parts)
                 )
                 self._mark_delivered(result.recipient)
+                continue
+            if result.suppressed:  # held back by the send guard: said, not a failure
+                self.logger.warning("KPN SMS to %s held back: %s", result.masked, result.reason)
+                self._mark_delivered(result.recipient)  # an Apprise retry must not resend it
                 continue
             self.logger.warning("Failed to send KPN SMS to %s: %s", result.masked, result.reason)
             short = _short_reason(result)

@@ -15,6 +15,8 @@ from typing import Any
 
 from .models import Token
 from .options import CONFIG_OPTIONS, Option
+from .sendguard import SendGuard
+from .settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ class UrlOption:
     def to_url(self, value: Any) -> str:
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if isinstance(value, list | tuple):  # numbers (admins)
+            return ",".join(str(v) for v in value)
         return str(value)
 
 
@@ -100,6 +104,37 @@ class _ProcessTokens:
 
 
 PROCESS_TOKENS = _ProcessTokens()
+
+
+class _ProcessGuards:
+    """One send guard per account and guard settings, shared by every plugin object of this
+    process: Apprise makes a client per notification, and the storm cap must see them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._guards: dict[tuple[Any, ...], SendGuard] = {}
+
+    def get(self, account: tuple[str, str, str], settings: Settings) -> SendGuard:
+        key = (
+            account,
+            settings.storm_cap,
+            settings.storm_window,
+            settings.daily_budget,
+            settings.low_balance,
+            settings.admins,
+        )
+        with self._lock:
+            guard = self._guards.get(key)
+            if guard is None:
+                guard = self._guards[key] = SendGuard(settings)
+            return guard
+
+    def clear(self) -> None:
+        with self._lock:
+            self._guards.clear()
+
+
+PROCESS_GUARDS = _ProcessGuards()
 
 STORE_KEY = "kpn_token"
 

@@ -98,16 +98,15 @@ def _add_flags(parser: argparse.ArgumentParser, command: str) -> None:
         if option.cli != command:
             continue
         convert: dict[str, Any] = {"type": option.kind} if option.kind in (int, float) else {}
+        if option.kind is bool:  # a switch: given or not
+            convert = {"action": "store_true", "default": None}
         # A message option's default is the configured one.
         shown = option.default is not None and option.scope is not Scope.MESSAGE
         default = f" (default {option.default})" if shown else ""
+        if option.kind is not bool:
+            convert.update(metavar=option.metavar, choices=option.choices or None)
         parser.add_argument(
-            option.flag,
-            dest=option.key,
-            metavar=option.metavar,
-            choices=option.choices or None,
-            help=option.meaning.replace("`", "") + default,
-            **convert,
+            option.flag, dest=option.key, help=option.meaning.replace("`", "") + default, **convert
         )
 
 
@@ -238,16 +237,21 @@ async def _send(sms: Any, args: argparse.Namespace) -> int:
     report = await sms.send(text, recipients, on_result=progress.update, **_flags(args, "send"))
     progress.close()
     if args.json:
-        print(json.dumps(_report_json(report, sms.token_requests), indent=2))
+        data = _report_json(report, sms.token_requests)
+        data["guard"] = sms.guard.stats().to_dict()
+        print(json.dumps(data, indent=2))
     else:
         for result in report.results:
-            print(("ok    " if result.ok else "FAILED ") + result.describe())
+            print(_MARKS[result.outcome] + result.describe())
         if report.truncated:
             print("note: the text was cut to fit max_parts (it ends with a marker)")
         print(
             f"{len(report.accepted)}/{len(report)} accepted, {sms.token_requests} token request(s)"
         )
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+_MARKS = {"accepted": "ok    ", "failed": "FAILED ", "suppressed": "HELD  "}
 
 
 def _report_json(report: Any, token_requests: int) -> dict[str, Any]:
@@ -259,6 +263,8 @@ def _report_json(report: Any, token_requests: int) -> dict[str, Any]:
             {
                 "recipient": r.recipient,
                 "ok": r.ok,
+                "outcome": r.outcome,
+                "suppressed": r.suppressed,
                 "message_ids": list(r.message_ids),
                 "parts": len(r.parts),
                 "price": str(r.price) if r.price is not None else None,

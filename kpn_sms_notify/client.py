@@ -16,6 +16,7 @@ import httpx
 
 from . import protocol
 from .auth import AsyncTokenManager, TokenStore
+from .budget import BudgetStore
 from .client_base import Answer, ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
@@ -24,6 +25,7 @@ from .options import ClientOptions, SendOptions
 from .phone_numbers import Match, NumberPage
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import AsyncRateLimiter
+from .sendguard import Ticket
 from .sending import Attempts, Halt, SendPlan, prepare
 from .transport import ssl_context
 
@@ -41,9 +43,10 @@ class KpnSms(ClientBase):
         *,
         http_client: httpx.AsyncClient | None = None,
         token_store: TokenStore | None = None,
+        budget_store: BudgetStore | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(client_id, client_secret, options)
+        super().__init__(client_id, client_secret, options, budget_store)
         self._http = http_client
         self._owns_http = http_client is None
         self._auth = AsyncTokenManager(
@@ -59,10 +62,16 @@ class KpnSms(ClientBase):
         *,
         http_client: httpx.AsyncClient | None = None,
         token_store: TokenStore | None = None,
+        budget_store: BudgetStore | None = None,
     ) -> KpnSms:
         client_id, client_secret, options = split_config(config)
         return cls(
-            client_id, client_secret, http_client=http_client, token_store=token_store, **options
+            client_id,
+            client_secret,
+            http_client=http_client,
+            token_store=token_store,
+            budget_store=budget_store,
+            **options,
         )
 
     @property
@@ -107,6 +116,7 @@ class KpnSms(ClientBase):
         """
         plan = prepare(self.settings, message, recipients, **options)
         await self._auth.get()
+        await self.send_due()  # a storm window that has ended: its digest goes first
         slots: list[RecipientResult | None] = [None] * len(plan.numbers)
         queue = iter(enumerate(plan.numbers))
         halt = Halt(self.settings)
@@ -114,9 +124,10 @@ class KpnSms(ClientBase):
         async def worker() -> None:
             # A fixed pool of workers, not a task per recipient: memory stays flat for 10k.
             for index, number in queue:
-                result = halt.skipped(number)
-                if result is None:
-                    result = await self._attempt(plan, number)
+                result = halt.skipped(number) or self._guard_check(plan, number)
+                if isinstance(result, Ticket):
+                    ticket, result = result, await self._attempt(plan, number)
+                    self.guard.settle(ticket, result)
                 slots[index] = result
                 halt.note(result)
                 if on_result is not None:
@@ -128,7 +139,21 @@ class KpnSms(ClientBase):
         halt.check(results)
         report = SendReport(results, text=plan.text, truncated=plan.truncated)
         self.session.record(report)
+        await self.send_due()  # notices this batch raised (budget reached, balance low)
         return report
+
+    async def send_due(self) -> tuple[RecipientResult, ...]:
+        """Send what the send guard has due: the digest of each storm window that has
+        ended, and notices to the admins. `send()` calls it before and after each batch;
+        long-running hosts also call it on a timer (`guard.next_due()` says when). Never
+        raises: each outcome is logged and returned."""
+        results: list[RecipientResult] = []
+        for kind, plan in self._due_plans():
+            for number in plan.numbers:
+                result = await self._attempt(plan, number)
+                self._after_due(kind, result)
+                results.append(result)
+        return tuple(results)
 
     async def register_webhook(self, to: str, callback_url: str) -> str:
         """`/register` (demo accounts): send inbound texts for `to` to `callback_url`."""

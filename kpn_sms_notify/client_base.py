@@ -13,16 +13,20 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from . import phone_numbers, protocol
-from .errors import KpnValidationError
+from .budget import BudgetStore
+from .errors import KpnSmsError, KpnValidationError
 from .models import RecipientResult, Token
 from .numbers import mask_number, normalize_number
 from .options import CLIENT_KEYS, ClientOptions, check_names
 from .phone_numbers import NumberPage
 from .protocol import ApiRequest, SendOutcome
-from .sending import Attempts, SendPlan
+from .sendguard import SendGuard, Ticket
+from .sending import Attempts, SendPlan, prepare
 from .session import Session
 from .settings import Settings
 from .transport import library_errors
+
+_LOGGER = logging.getLogger("kpn_sms_notify.guard")
 
 RequestBuilder = Callable[[Token], ApiRequest]
 Answer = tuple[int, httpx.Headers, bytes]  # status, headers, body of one HTTP answer
@@ -47,12 +51,20 @@ class ClientBase:
     _auth: _Tokens
     _limiter: _Limiter
 
-    def __init__(self, client_id: str, client_secret: str, options: ClientOptions) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        options: ClientOptions,
+        budget_store: BudgetStore | None = None,
+    ) -> None:
         check_names(options, CLIENT_KEYS)  # before anything: a typo must not pass silently
         self.settings = Settings.from_config(
             {"client_id": client_id, "client_secret": client_secret, **options}
         )
         self.session = Session(self.settings)
+        # The storm cap, the daily budget and the balance warning (sendguard.py).
+        self.guard = SendGuard(self.settings, store=budget_store)
 
     def __repr__(self) -> str:
         return (
@@ -127,6 +139,49 @@ class ClientBase:
             ),
             canonical,
         )
+
+    # ------------------------------------------------------------ the send guard
+
+    def _guard_check(self, plan: SendPlan, number: str) -> Ticket | RecipientResult:
+        return self.guard.check(
+            number, text=plan.text, parts=plan.parts, urgent=plan.urgent, fields=plan.fields
+        )
+
+    def _due_plans(self) -> list[tuple[str, SendPlan]]:
+        """What the guard has due, ready for the wire: ("digest", plan) for each ended storm
+        window with texts held back, ("notice", plan) for each notice to the admins. These
+        are not checked by the guard again (their cost is booked)."""
+        due: list[tuple[str, SendPlan]] = []
+        for digest in self.guard.due_digests():
+            plan = self._plan_of("digest", digest.text, [digest.recipient], digest.fields)
+            if plan is not None:
+                due.append(("digest", plan))
+        for notice in self.guard.take_notices():
+            plan = self._plan_of("notice", notice.text, list(self.guard.admins), notice.fields)
+            if plan is not None:
+                due.append(("notice", plan))
+        return due
+
+    def _plan_of(
+        self, kind: str, text: str, numbers: list[str], fields: dict[str, object]
+    ) -> SendPlan | None:
+        sender = fields.get("sender")
+        try:
+            return prepare(
+                self.settings, text, numbers, sender=sender if isinstance(sender, str) else None
+            )
+        except KpnSmsError as err:  # no sender configured: say so, do not fail the caller
+            _LOGGER.warning("%s not sent: %s", kind, err)
+            return None
+
+    def _after_due(self, kind: str, result: RecipientResult) -> None:
+        self.guard.book(result)
+        if result.ok:
+            if kind == "digest":
+                self.guard.digest_sent()
+            _LOGGER.info("%s: %s", kind, result.describe())
+        else:
+            _LOGGER.warning("%s: %s", kind, result.describe())
 
     # ------------------------------------------------------------ attempts and answers
 

@@ -95,7 +95,9 @@ class MessagePart:
 
 @dataclass(frozen=True, slots=True)
 class RecipientResult:
-    """The outcome for one recipient: accepted with its parts, or failed with the reason.
+    """The outcome for one recipient: accepted with its parts, failed with the reason, or
+    `suppressed`: held back by the send guard (the storm cap or the daily budget; the word
+    says which), which is no failure and is not retried.
 
     A failure may still hold parts: a long text partly accepted (`partly_sent`). Those parts
     went out; the text is not sent again, as that would repeat them.
@@ -110,10 +112,18 @@ class RecipientResult:
     attempts: int = 1
     permanent: bool = False  # a failure that sending again will not fix
     truncated: bool = False
+    suppressed: str | None = None  # "storm" or "budget": held back, not sent, not failed
 
     @property
     def masked(self) -> str:
         return mask_number(self.recipient)
+
+    @property
+    def outcome(self) -> str:
+        """One word: `accepted`, `failed` or `suppressed`."""
+        if self.ok:
+            return "accepted"
+        return "suppressed" if self.suppressed else "failed"
 
     @property
     def partly_sent(self) -> bool:
@@ -143,6 +153,8 @@ class RecipientResult:
         if self.ok:
             ids = ",".join(self.message_ids)
             return f"{self.masked}: accepted, {len(self.parts)} part(s), id {ids}"
+        if self.suppressed:
+            return f"{self.masked}: suppressed ({self.suppressed}): {self.reason}"
         if self.partly_sent:
             ids = ",".join(self.message_ids)
             return f"{self.masked}: failed: {self.reason} (sent part id {ids})"
@@ -151,7 +163,8 @@ class RecipientResult:
 
 @dataclass(frozen=True, slots=True)
 class SendReport:
-    """Results for one notification, in recipient order."""
+    """Results for one notification, in recipient order. `ok`: nothing failed (texts held
+    back by the send guard are `suppressed`, not failed)."""
 
     results: tuple[RecipientResult, ...]
     text: str = field(default="", repr=False)
@@ -159,7 +172,7 @@ class SendReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return not self.failed
 
     @property
     def accepted(self) -> tuple[RecipientResult, ...]:
@@ -167,7 +180,11 @@ class SendReport:
 
     @property
     def failed(self) -> tuple[RecipientResult, ...]:
-        return tuple(r for r in self.results if not r.ok)
+        return tuple(r for r in self.results if not r.ok and not r.suppressed)
+
+    @property
+    def suppressed(self) -> tuple[RecipientResult, ...]:
+        return tuple(r for r in self.results if r.suppressed)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.results)

@@ -5,8 +5,9 @@ The declaration is a few TypedDicts, one per scope, whose keys carry an `Option`
 - `Credentials`: `client_id`, `client_secret` (the clients' positional arguments);
 - `ConnectionOptions`: reaching and pacing the gateway;
 - `SendingOptions`: whom to text and how hard to try;
+- `GuardOptions`: the storm cap, the daily budget and the low-balance warning (sendguard.py);
 - `MessageOptions`: what each text carries; configured defaults, each one overridable per
-  `send()`; `TitleOption` only per `send()`.
+  `send()`; `TitleOption` and `UrgentOption` only per `send()`.
 
 `ClientOptions` types the clients' keyword arguments and `SendOptions` those of `send()`, so
 mypy rejects a misspelt option; `check_names` rejects it at run time, naming the closest
@@ -242,6 +243,58 @@ class SendingOptions(TypedDict, total=False):
     ]
 
 
+class GuardOptions(TypedDict, total=False):
+    storm_cap: Annotated[
+        int,
+        Option(
+            "texts per recipient per `storm_window`; past it texts are held back (reported as "
+            "`suppressed`) and one digest follows when the window ends; `0` turns the cap off",
+            default=10,
+            minimum=0,
+            maximum=10000,
+            label="Storm Cap (texts per recipient per window)",
+        ),
+    ]
+    storm_window: Annotated[
+        float,
+        Option(
+            "seconds of the storm cap's window, counted from a recipient's first text",
+            default=600.0,
+            minimum=1,
+            maximum=86400,
+            label="Storm Window (s)",
+        ),
+    ]
+    daily_budget: Annotated[
+        float,
+        Option(
+            "spend per day (local time) in the account's currency, counted from the "
+            "`message-price` of accepted parts; past it only urgent texts go",
+            minimum=0,
+            maximum=1000000,
+            label="Daily Budget (account currency)",
+        ),
+    ]
+    low_balance: Annotated[
+        float,
+        Option(
+            "warn once when `remaining-balance` falls below this, again after it rose above",
+            minimum=0,
+            maximum=1000000,
+            label="Low Balance Warning",
+        ),
+    ]
+    admins: Annotated[
+        Sequence[str] | str,
+        Option(
+            "numbers that get the budget notice and the low-balance warning by text",
+            default=[],
+            check="recipients",
+            label="Admin Numbers",
+        ),
+    ]
+
+
 class MessageOptions(TypedDict, total=False):
     # None: the configured one (for send()), or none configured.
     sender: Annotated[
@@ -319,11 +372,18 @@ class TitleOption(TypedDict, total=False):
     title: Annotated[str | None, Option("a first line above the message", cli="send")]
 
 
-class ClientOptions(ConnectionOptions, SendingOptions, MessageOptions, total=False):
+class UrgentOption(TypedDict, total=False):
+    urgent: Annotated[
+        bool | None,
+        Option("goes past the daily budget (never past the storm cap)", cli="send"),
+    ]
+
+
+class ClientOptions(ConnectionOptions, SendingOptions, GuardOptions, MessageOptions, total=False):
     """The keyword arguments of KpnSms / KpnSmsSync."""
 
 
-class SendOptions(MessageOptions, TitleOption, total=False):
+class SendOptions(MessageOptions, TitleOption, UrgentOption, total=False):
     """The keyword arguments of send()."""
 
 
@@ -332,8 +392,10 @@ _SCOPES: tuple[tuple[type, Scope, bool], ...] = (
     (Credentials, Scope.CONNECTION, True),
     (ConnectionOptions, Scope.CONNECTION, True),
     (SendingOptions, Scope.SENDING, True),
+    (GuardOptions, Scope.SENDING, True),
     (MessageOptions, Scope.MESSAGE, True),
     (TitleOption, Scope.MESSAGE, False),
+    (UrgentOption, Scope.MESSAGE, False),
 )
 
 

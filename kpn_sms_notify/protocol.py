@@ -49,6 +49,9 @@ _PRODUCT_FAULT_CODES = (
 PRODUCT_ADVICE = (
     "the KPN app has no access to the SMS API: add the SMS product to this app in KPN's API Store"
 )
+# Vonage status 9 ("Partner Quota Violation"): the prepaid balance cannot pay for the text.
+CREDIT_STATUS = "9"
+CREDIT_ADVICE = "the KPN account is out of credit: top up its balance to send texts again"
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _DETAIL_MAX = 200
 
@@ -366,6 +369,8 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
         )
         return SendOutcome(parts=tuple(parts), error=partial, status=status, headers=headers)
     message = f"{masked}: status {status} {info.name}: {text}"
+    if status == CREDIT_STATUS:
+        message = f"{masked}: not sent: {CREDIT_ADVICE} (status {status} {info.name})"
     wait = None
     if status == "1":
         match = _THROTTLE_WAIT.search(text)

@@ -33,7 +33,7 @@ SECRET_KEYS = frozenset(
         "signature_secret",
     }
 )
-NUMBER_KEYS = frozenset({"recipients", "to", "target", "targets"})
+NUMBER_KEYS = frozenset({"recipients", "admins", "to", "target", "targets"})
 
 # The declared defaults of single values, for hosts that show them.
 DEFAULTS: dict[str, Any] = {
@@ -86,7 +86,8 @@ def validate_config(raw: Mapping[str, Any], *, extra: bool = False) -> dict[str,
     except vol.Invalid as err:
         raise humanize_error(err, raw) from None
     try:
-        config["recipients"] = normalize_recipients(config["recipients"], config["region"])
+        for key in ("recipients", "admins"):
+            config[key] = normalize_recipients(config[key], config["region"], key=key)
     except KpnValidationError as err:
         raise KpnValidationError(f"config: {err}", field=err.field, value=err.value) from None
     return config
@@ -106,20 +107,20 @@ def validate_send_options(options: Mapping[str, Any]) -> SendOptions:
 
 
 def normalize_recipients(
-    recipients: list[str] | dict[str, str], region: str
+    recipients: list[str] | dict[str, str], region: str, *, key: str = "recipients"
 ) -> list[str] | dict[str, str]:
     """Normalise every number, keeping the list or mapping shape; errors name the entry."""
     if isinstance(recipients, dict):
         return {
-            label: normalize_number(n, region, field=f"recipients.{label}")
+            label: normalize_number(n, region, field=f"{key}.{label}")
             for label, n in recipients.items()
         }
-    return [normalize_number(n, region, field=f"recipients[{i}]") for i, n in enumerate(recipients)]
+    return [normalize_number(n, region, field=f"{key}[{i}]") for i, n in enumerate(recipients)]
 
 
-def recipient_numbers(config: Mapping[str, Any]) -> list[str]:
-    """The configured recipients as a list of numbers, whatever their shape."""
-    recipients = config.get("recipients") or []
+def recipient_numbers(config: Mapping[str, Any], *, key: str = "recipients") -> list[str]:
+    """The configured recipients (or other numbers: `admins`) as a list, whatever their shape."""
+    recipients = config.get(key) or []
     return list(recipients.values()) if isinstance(recipients, dict) else list(recipients)
 
 

@@ -34,6 +34,8 @@ class SendPlan:
     numbers: tuple[str, ...]
     fields: dict[str, Any]  # send_request keyword arguments, apart from `to`
     truncated: bool
+    parts: int = 1
+    urgent: bool = False  # goes past the daily budget (send_guard)
 
 
 def prepare(
@@ -93,7 +95,14 @@ def prepare(
         "callback": dlr_url,
         "client_ref": ref if ref is not None else settings.client_ref,
     }
-    return SendPlan(fitted.text, tuple(numbers), fields, fitted.truncated)
+    return SendPlan(
+        fitted.text,
+        tuple(numbers),
+        fields,
+        fitted.truncated,
+        parts=fitted.info.parts,
+        urgent=bool(given.get("urgent")),
+    )
 
 
 @dataclass(frozen=True, slots=True)

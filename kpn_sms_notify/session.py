@@ -20,6 +20,7 @@ class Session:
     settings: Settings = field(repr=False)
     sent: int = 0
     failed: int = 0
+    suppressed: int = 0
     retries: int = 0
     quota: Quota | None = None
     api_version: str | None = None
@@ -27,6 +28,7 @@ class Session:
     def record(self, report: SendReport) -> None:
         self.sent += len(report.accepted)
         self.failed += len(report.failed)
+        self.suppressed += len(report.suppressed)
 
     def saw(self, headers: ApiHeaders) -> None:
         if headers.quota is not None:

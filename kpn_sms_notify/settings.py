@@ -34,6 +34,11 @@ class Settings:
     ttl: int | None
     client_ref: str | None
     token_margin: float
+    storm_cap: int
+    storm_window: float
+    daily_budget: float | None
+    low_balance: float | None
+    admins: tuple[str, ...]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -43,6 +48,7 @@ class Settings:
         checked = validate_config({k: v for k, v in config.items() if v is not None}, extra=True)
         values: dict[str, Any] = {f.name: checked.get(f.name) for f in fields(cls)}
         values["recipients"] = tuple(recipient_numbers(checked))
+        values["admins"] = tuple(recipient_numbers(checked, key="admins"))
         return cls(**values)
 
     def __str__(self) -> str:

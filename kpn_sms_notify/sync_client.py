@@ -17,6 +17,7 @@ import httpx
 
 from . import protocol
 from .auth import SyncTokenManager, TokenStore
+from .budget import BudgetStore
 from .client_base import Answer, ClientBase, RequestBuilder, split_config
 from .errors import KpnAuthError, KpnConnectionError, KpnSmsError
 from .models import RecipientResult, SendReport, Token
@@ -25,6 +26,7 @@ from .options import ClientOptions, SendOptions
 from .phone_numbers import Match, NumberPage
 from .protocol import ApiRequest, SendOutcome
 from .ratelimit import SyncRateLimiter
+from .sendguard import Ticket
 from .sending import Attempts, Halt, SendPlan, prepare
 from .transport import ssl_context
 
@@ -42,9 +44,10 @@ class KpnSmsSync(ClientBase):
         *,
         http_client: httpx.Client | None = None,
         token_store: TokenStore | None = None,
+        budget_store: BudgetStore | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(client_id, client_secret, options)
+        super().__init__(client_id, client_secret, options, budget_store)
         self._http = http_client
         self._http_lock = threading.Lock()
         self._owns_http = http_client is None
@@ -60,10 +63,16 @@ class KpnSmsSync(ClientBase):
         *,
         http_client: httpx.Client | None = None,
         token_store: TokenStore | None = None,
+        budget_store: BudgetStore | None = None,
     ) -> KpnSmsSync:
         client_id, client_secret, options = split_config(config)
         return cls(
-            client_id, client_secret, http_client=http_client, token_store=token_store, **options
+            client_id,
+            client_secret,
+            http_client=http_client,
+            token_store=token_store,
+            budget_store=budget_store,
+            **options,
         )
 
     @property
@@ -93,12 +102,14 @@ class KpnSmsSync(ClientBase):
         """See KpnSms.send: same arguments, same report, same guarantees."""
         plan = prepare(self.settings, message, recipients, **options)
         self._auth.get()
+        self.send_due()  # a storm window that has ended: its digest goes first
         halt = Halt(self.settings)
 
         def one(number: str) -> RecipientResult:
-            result = halt.skipped(number)
-            if result is None:
-                result = self._attempt(plan, number)
+            result = halt.skipped(number) or self._guard_check(plan, number)
+            if isinstance(result, Ticket):
+                ticket, result = result, self._attempt(plan, number)
+                self.guard.settle(ticket, result)
             halt.note(result)
             if on_result is not None:
                 on_result(result)
@@ -113,7 +124,18 @@ class KpnSmsSync(ClientBase):
         halt.check(results)
         report = SendReport(tuple(results), text=plan.text, truncated=plan.truncated)
         self.session.record(report)
+        self.send_due()  # notices this batch raised (budget reached, balance low)
         return report
+
+    def send_due(self) -> tuple[RecipientResult, ...]:
+        """See KpnSms.send_due."""
+        results: list[RecipientResult] = []
+        for kind, plan in self._due_plans():
+            for number in plan.numbers:
+                result = self._attempt(plan, number)
+                self._after_due(kind, result)
+                results.append(result)
+        return tuple(results)
 
     def register_webhook(self, to: str, callback_url: str) -> str:
         data = self._call(self._register_builder(to, callback_url))

@@ -14,7 +14,7 @@ import pytest
 from apprise import Apprise, NotifyBase
 
 from kpn_sms_notify.apprise_plugin import NotifyKpnSms, register
-from kpn_sms_notify.apprise_support import PROCESS_TOKENS
+from kpn_sms_notify.apprise_support import PROCESS_GUARDS, PROCESS_TOKENS
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
 
 A, B = "31612345678", "31687654321"
@@ -24,8 +24,10 @@ A, B = "31612345678", "31687654321"
 def _fresh() -> Iterator[None]:
     register()
     PROCESS_TOKENS.clear()
+    PROCESS_GUARDS.clear()
     yield
     PROCESS_TOKENS.clear()
+    PROCESS_GUARDS.clear()
 
 
 @pytest.fixture
@@ -303,3 +305,16 @@ def test_store_no_keeps_the_token_off_disk(emulator: Emulator, emulator_url: str
     assert notifier.notify(body="one") and notifier.notify(body="two")
     assert emulator.counters["token_requests"] == 1  # still shared in the process
     assert list(tmp_path.rglob("*.psdata")) == []
+
+
+def test_the_storm_cap_spans_apprise_notifications(
+    emulator: Emulator, emulator_url: str, logs: pytest.LogCaptureFixture
+) -> None:
+    """Apprise makes a client per notification; the process shares one send guard."""
+    url = kpn_url(emulator_url, "0612345678", extra="&storm_cap=3")
+    assert all(notify(url, body=f"Flap {i}") for i in range(8))  # held back is no failure
+    assert [m["text"] for m in emulator.messages] == ["Flap 0", "Flap 1", "Flap 2"]
+    held = [w for w in warnings(logs) if "held back" in w]
+    assert len(held) == 5 and all("+316******78" in w for w in held)
+    assert errors(logs) == []
+    assert_no_secrets(logs)

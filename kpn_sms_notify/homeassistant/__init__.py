@@ -22,6 +22,7 @@ from kpn_sms_notify.errors import KpnAuthError, KpnSmsError, KpnValidationError
 
 from .ask import async_register_ask
 from .const import CONF_WEBHOOK_ID, DOMAIN, LOGGER
+from .guard_runtime import async_budget_store, start_guard_timer
 from .inbound_webhook import async_register_webhook, async_register_with_kpn
 from .runtime import KpnRuntime, KpnSmsConfigEntry, async_warm_numbers, build_client
 
@@ -42,8 +43,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bool:
     """Authenticate once, then set up the entities, the legacy service and the webhook."""
     await async_warm_numbers(hass)
+    budget_store = await async_budget_store(hass, entry.entry_id)
     try:
-        client = build_client(hass, entry.data)
+        client = build_client(hass, entry.data, budget_store)
     except KpnValidationError as err:  # stored data the library no longer accepts
         raise ConfigEntryError(
             translation_domain=DOMAIN,
@@ -78,6 +80,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bo
         webhook_id = runtime.webhook_id
         async_register_webhook(hass, entry, webhook_id)
         entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+
+    # Storm digests go out when their window ends, not only with the next text.
+    entry.async_on_unload(
+        start_guard_timer(hass, client, entry_id=entry.entry_id, title=entry.title)
+    )
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
 

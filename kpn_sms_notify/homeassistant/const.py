@@ -37,6 +37,7 @@ SUBENTRY_RECIPIENT: Final = "recipient"
 EVENT_INBOUND: Final = "kpn_sms_notify_inbound"
 EVENT_DELIVERY: Final = "kpn_sms_notify_delivery"
 EVENT_ACKNOWLEDGED: Final = "kpn_sms_notify_acknowledged"
+EVENT_SUPPRESSED: Final = "kpn_sms_notify_suppressed"  # a text held back by the send guard
 
 SERVICE_ASK: Final = "ask"
 
@@ -46,6 +47,7 @@ DATA_STATUS_REPORT: Final = "status_report"
 DATA_CALLBACK: Final = "callback"
 # ...and one that is not a library option: entities a reply `ACK <ref>` acknowledges.
 DATA_ACK: Final = "ack"
+DATA_URGENT: Final = "urgent"  # goes past the daily budget
 
 # Webhook bodies are a few hundred bytes; anything this big is not from KPN.
 MAX_WEBHOOK_BODY: Final = 64 * 1024

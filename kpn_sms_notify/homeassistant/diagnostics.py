@@ -35,10 +35,13 @@ async def async_get_config_entry_diagnostics(
             "token_requests": runtime.client.token_requests,
             "sent": session.sent,
             "failed": session.failed,
+            "suppressed": session.suppressed,
             "retries": session.retries,
             "api_version": session.api_version,
             "quota": asdict(session.quota) if session.quota else None,
         }
+        # The send guard: held back by reason, digests, the day's spending, the balance.
+        out["guard"] = runtime.client.guard.stats().to_dict()
         out["inbound"] = {
             "webhook": "configured" if runtime.webhook_id else "none",
             "registration": runtime.registration,

@@ -12,6 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.httpx_client import get_async_client
 
+from kpn_sms_notify.budget import BudgetStore
 from kpn_sms_notify.client import KpnSms
 from kpn_sms_notify.inbound import InboundAssembler, SeenReceipts
 from kpn_sms_notify.numbers import preload as preload_numbers
@@ -55,9 +56,12 @@ def client_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k in CONFIG_KEYS and v is not None}
 
 
-def build_client(hass: HomeAssistant, config: Mapping[str, Any]) -> KpnSms:
+def build_client(
+    hass: HomeAssistant, config: Mapping[str, Any], budget_store: BudgetStore | None = None
+) -> KpnSms:
     """A KpnSms on HA's shared httpx client (borrowed: the library never closes it), sharing
     its account's token with the config flow and earlier loads of the entry (token_store.py).
+    `budget_store` keeps the daily budget's spent figure (guard_runtime.py).
 
     Call `async_warm_numbers` first: validating numbers may load phone metadata.
     """
@@ -65,6 +69,7 @@ def build_client(hass: HomeAssistant, config: Mapping[str, Any]) -> KpnSms:
         client_config(config),
         http_client=get_async_client(hass),
         token_store=HassTokenStore(hass, key=_account_key(config)),
+        budget_store=budget_store,
     )
 
 

@@ -6,6 +6,8 @@ exactly one Home Assistant outcome:
 - gateway unreachable / API refusal                    -> HomeAssistantError
 - some recipients failed                               -> every recipient tried, then one
                                                           HomeAssistantError naming them (masked)
+- texts held back by the send guard (storm cap, budget) -> no error: a warning (masked) and a
+                                                          `kpn_sms_notify_suppressed` event each
 Nothing is only logged: the caller (automation, script, REST) sees the failure.
 """
 
@@ -35,7 +37,9 @@ from kpn_sms_notify.schema import validator
 from .const import (
     DATA_CALLBACK,
     DATA_STATUS_REPORT,
+    DATA_URGENT,
     DOMAIN,
+    EVENT_SUPPRESSED,
     LOGGER,
 )
 from .runtime import KpnSmsConfigEntry
@@ -57,9 +61,13 @@ def _unicode_policy(value: Any) -> str:
 _HA_RULES = {"unicode": _unicode_policy, DATA_STATUS_REPORT: cv.boolean}
 DATA_SCHEMA = vol.Schema(
     {
-        vol.Optional(option.key): _HA_RULES.get(option.key, validator(option))
-        for option in OPTIONS
-        if option.scope is Scope.MESSAGE and option.config
+        **{
+            vol.Optional(option.key): _HA_RULES.get(option.key, validator(option))
+            for option in OPTIONS
+            if option.scope is Scope.MESSAGE and option.config
+        },
+        # `data.urgent: true`: goes past the daily budget (never past the storm cap).
+        vol.Optional(DATA_URGENT): cv.boolean,
     }
 )
 
@@ -153,6 +161,13 @@ async def async_send(
 
     for result in report.results:
         LOGGER.debug("KPN SMS %s", result.describe())
+    for result in report.suppressed:
+        # Held back by the send guard: not a failure (the automation goes on), but said.
+        LOGGER.warning("KPN SMS %s", result.describe())
+        hass.bus.async_fire(
+            EVENT_SUPPRESSED,
+            {"recipient": result.recipient, "reason": result.suppressed, "detail": result.reason},
+        )
     if report.failed:
         refused = [r for r in report.failed if isinstance(r.error, KpnAuthError)]
         if refused:  # the token was refused mid-send and so was its renewal

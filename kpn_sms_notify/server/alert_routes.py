@@ -55,8 +55,10 @@ async def deliver(
     endpoint: str,
     title: str | None = None,
     overflow: Overflow = "truncate",
+    urgent: bool = False,
 ) -> None:
-    """Text those recipients not yet texted for `identity`; record who is done."""
+    """Text those recipients not yet texted for `identity`; record who is done. `urgent`
+    texts go past the daily budget (never past the storm cap)."""
     owed = state.sent_log.pending(identity, recipients)
     for number in recipients:
         if number not in owed:
@@ -66,7 +68,7 @@ async def deliver(
         return
     sms = state.client()
     try:
-        report = await sms.send(text, owed, title=title, overflow=overflow)
+        report = await sms.send(text, owed, title=title, overflow=overflow, urgent=urgent)
     except KpnValidationError:
         raise  # bad input from the payload: 400
     except KpnSmsError as err:
@@ -88,6 +90,10 @@ async def deliver(
             done.append(result.recipient)
             outcome.add(result.recipient, "sent")
             state.metrics.inc("kpn_sms_texts_sent_total", endpoint=endpoint)
+            _LOGGER.info("%s: %s", endpoint, result.describe())
+        elif result.suppressed:
+            done.append(result.recipient)  # held back by the send guard: not retried
+            outcome.add(result.recipient, "suppressed", result.reason)
             _LOGGER.info("%s: %s", endpoint, result.describe())
         elif result.permanent:
             done.append(result.recipient)  # sending again will not help: do not ask for a retry
@@ -121,8 +127,17 @@ async def _alerts(request: web.Request, source: str) -> web.Response:
     async with state.sent_log.lock(notification.identity):
         for job in jobs:
             text = render(notification, job.alerts, job.template or state.config.template)
+            urgent = any(
+                a.labels.get("severity") in state.config.urgent_severities for a in job.alerts
+            )
             await deliver(
-                state, notification.identity, text, job.recipients, outcome, endpoint=source
+                state,
+                notification.identity,
+                text,
+                job.recipients,
+                outcome,
+                endpoint=source,
+                urgent=urgent,
             )
     return outcome.response(source, state)
 
@@ -165,6 +180,7 @@ async def notify(request: web.Request) -> web.Response:
             endpoint="notify",
             title=notice.title,
             overflow=state.client_config["overflow"],
+            urgent=notice.urgent,
         )
     return outcome.response("notify", state)
 

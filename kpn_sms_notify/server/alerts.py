@@ -179,12 +179,13 @@ def parse_alert_payload(payload: Any, source: str) -> Notification:
 
 @dataclass(frozen=True, slots=True)
 class PlainNotice:
-    """`POST /notify`: {message, title?, recipients?, id?}."""
+    """`POST /notify`: {message, title?, recipients?, id?, urgent?}."""
 
     message: str
     title: str | None
     recipients: tuple[str, ...] | None
     identity: str
+    urgent: bool = False  # goes past the daily budget
 
 
 def parse_notify_payload(payload: Any, idempotency_key: str | None = None) -> PlainNotice:
@@ -207,13 +208,16 @@ def parse_notify_payload(payload: Any, idempotency_key: str | None = None) -> Pl
         raise _bad("recipients", "expected a list of phone numbers")
     if recipients == ():
         raise _bad("recipients", "the list is empty")
+    urgent = data.get("urgent", False)
+    if not isinstance(urgent, bool):
+        raise _bad("urgent", "expected true or false", urgent)
     key = data.get("id", idempotency_key)
     if key is not None and not isinstance(key, str | int):
         raise _bad("id", "expected a string", key)
     # Without an id, the content is the identity: the same text is not sent twice in a window.
     basis = ["id", str(key)] if key is not None else ["text", message, title or ""]
     identity = hashlib.sha256(json.dumps(["notify", *basis]).encode()).hexdigest()[:32]
-    return PlainNotice(message, title, recipients, identity)
+    return PlainNotice(message, title, recipients, identity, urgent)
 
 
 # --------------------------------------------------------------------------- routing

@@ -98,6 +98,8 @@ async def metrics(request: web.Request) -> web.Response:
         client["kpn_sms_token_requests_total"] = state.sms.token_requests
         client["kpn_sms_send_retries_total"] = state.sms.session.retries
         state.metrics.saw_quota(state.sms.session.quota)
+    # The guard's figures, also before the first text (the day's spending from state_dir).
+    state.metrics.saw_guard(state.client().guard.stats())
     text = state.metrics.render(client)
     return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
@@ -165,6 +167,7 @@ def build_app(client_config: dict[str, Any], config: ServeConfig) -> web.Applica
         inbound_routes.add_routes(app)
     if config.inbound_enabled:
         app.cleanup_ctx.append(_expiry_sweeper)
+    app.cleanup_ctx.append(_guard_timer)
     app.on_cleanup.append(_close)
     return app
 
@@ -180,6 +183,33 @@ async def _expiry_sweeper(app: web.Application) -> AsyncIterator[None]:
             await inbound_routes.flush_expired(state)
 
     task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+GUARD_TICK = 1.0  # seconds: the longest a due digest waits for the timer
+
+
+async def _guard_timer(app: web.Application) -> AsyncIterator[None]:
+    """Send each storm digest when its window ends (and admin notices), even when no new
+    alert comes: the client's send guard says what is due."""
+    state = app[STATE]
+
+    async def run() -> None:
+        while True:
+            sms = state.sms
+            due = sms.guard.next_due() if sms is not None else None
+            if sms is not None and due == 0:
+                try:
+                    await sms.send_due()
+                    continue
+                except Exception:  # never stop the timer; say why once per failure
+                    _LOGGER.exception("sending what the send guard has due failed")
+            await asyncio.sleep(GUARD_TICK if due is None else min(due, GUARD_TICK))
+
+    task = asyncio.create_task(run())
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -274,7 +304,8 @@ def serve(config_file: str, *, debug: bool = False) -> int:
     )
     # The CLI may have configured logging already (at WARNING): the server's own lines
     # (what was sent, to whom masked) are the service's log, so show them at INFO.
-    logging.getLogger("kpn_sms_notify.server").setLevel(logging.DEBUG if debug else logging.INFO)
+    for name in ("kpn_sms_notify.server", "kpn_sms_notify.guard"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)
     try:
         client_config, config = load_config(config_file)
     except KpnValidationError as err:

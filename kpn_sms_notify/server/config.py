@@ -84,6 +84,8 @@ class ServeConfig:
     max_connections: int = 256
     max_in_flight: int = 64
     busy_wait: float = 5.0
+    # Alerts with a `severity` label in this set are urgent: they go past the daily budget.
+    urgent_severities: frozenset[str] = frozenset({"critical"})
 
     @property
     def inbound_enabled(self) -> bool:
@@ -174,6 +176,12 @@ def _numbers_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _word_set(value: str | list[str]) -> frozenset[str]:
+    """A list of label values (or one, or a comma-separated string)."""
+    words = value.split(",") if isinstance(value, str) else value
+    return frozenset(w.strip() for w in words if w.strip())
+
+
 _ROUTE = vol.Schema(
     vol.Any(
         _numbers_list,
@@ -227,6 +235,9 @@ SERVE_SCHEMA = vol.Schema(
             vol.Coerce(int), vol.Range(min=1, max=10_000)
         ),
         vol.Optional("busy_wait", default=5): vol.All(vol.Coerce(float), vol.Range(min=0, max=60)),
+        vol.Optional("urgent_severities", default=["critical"]): vol.All(
+            vol.Any(str, [str]), _word_set
+        ),
         vol.Optional("notify", default=dict): {
             vol.Optional("enabled", default=True): vol.Boolean(),
             vol.Optional("allow"): vol.Any(vol.All(str, vol.In(["any"])), _numbers_list),
@@ -279,6 +290,7 @@ _KNOWN_KEYS = frozenset(
         "jsonl",
         "stdout",
         "forward",
+        "urgent_severities",
     }
 )
 
@@ -381,6 +393,7 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
         max_connections=checked.get("max_connections") or default_max_connections(),
         max_in_flight=checked["max_in_flight"],
         busy_wait=checked["busy_wait"],
+        urgent_severities=checked["urgent_severities"],
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..models import Quota
+from ..sendguard import GuardStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -52,6 +53,19 @@ FAMILIES: tuple[_Family, ...] = (
     _Family("kpn_sms_webhook_rejected_total", "counter", "Webhook calls refused, by reason."),
     _Family("kpn_sms_sink_errors_total", "counter", "Records a sink could not take, by sink."),
     _Family("kpn_sms_token_requests_total", "counter", "OAuth token requests made to KPN."),
+    _Family(
+        "kpn_sms_texts_suppressed_total",
+        "counter",
+        "Texts held back by the send guard, by reason (storm or budget).",
+    ),
+    _Family("kpn_sms_digests_sent_total", "counter", "Storm digests sent (one per window)."),
+    _Family("kpn_sms_admin_notices_total", "counter", "Budget and balance notices to admins."),
+    _Family(
+        "kpn_sms_low_balance_warnings_total", "counter", "Times the balance fell below low_balance."
+    ),
+    _Family("kpn_sms_budget_spent", "gauge", "Spent today, in the account's currency."),
+    _Family("kpn_sms_budget", "gauge", "The daily budget (daily_budget), when set."),
+    _Family("kpn_sms_balance", "gauge", "Last remaining-balance seen from KPN."),
     _Family("kpn_sms_quota_limit", "gauge", "Last quota-limit header seen from KPN."),
     _Family("kpn_sms_quota_used", "gauge", "Last quota-used header seen from KPN."),
     _Family("kpn_sms_quota_remaining", "gauge", "Last quota remaining (limit - used)."),
@@ -103,6 +117,19 @@ class Metrics:
         if quota is not None and quota != self._quota:
             self._quota = quota
             self._quota_seen = time.time()
+
+    def saw_guard(self, stats: GuardStats) -> None:
+        """The send guard's figures (it counts them; these mirror them)."""
+        for reason, count in stats.suppressed.items():
+            self.set("kpn_sms_texts_suppressed_total", count, reason=reason)
+        self.set("kpn_sms_digests_sent_total", stats.digests)
+        self.set("kpn_sms_admin_notices_total", stats.notices)
+        self.set("kpn_sms_low_balance_warnings_total", stats.low_balance_warnings)
+        self.set("kpn_sms_budget_spent", float(stats.spent_today))
+        if stats.budget is not None:
+            self.set("kpn_sms_budget", float(stats.budget))
+        if stats.balance is not None:
+            self.set("kpn_sms_balance", float(stats.balance))
 
     def render(self, client: Mapping[str, float] | None = None) -> str:
         """The exposition text. `client` supplies values the client counts itself."""

@@ -24,6 +24,7 @@ from .dedupe import SentLog
 from .journal import Journal
 from .metrics import Metrics
 from .sinks import SinkSet
+from .spend import FileBudgetStore
 
 
 @dataclass
@@ -47,7 +48,9 @@ class ServerState:
 
     def client(self) -> KpnSms:
         if self.sms is None:
-            self.sms = KpnSms.from_config(self.client_config)
+            state_dir = self.config.state_dir
+            store = FileBudgetStore(state_dir) if state_dir is not None else None
+            self.sms = KpnSms.from_config(self.client_config, budget_store=store)
         return self.sms
 
     def remember_receipt(self, key: str) -> None:

@@ -280,7 +280,7 @@ async def test_state_files_are_private(emulator_url: str, tmp_path: Path) -> Non
         pass
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     files = sorted(p.name for p in state.iterdir())
-    assert files == ["inbound-journal.jsonl", "sent.jsonl"]
+    assert files == ["budget.json", "inbound-journal.jsonl", "sent.jsonl"]
     for path in [*state.iterdir(), tmp_path / "out" / "in.jsonl"]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o700
