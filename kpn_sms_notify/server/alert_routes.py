@@ -55,8 +55,10 @@ async def deliver(
     endpoint: str,
     title: str | None = None,
     overflow: Overflow = "truncate",
+    sender: str | None = None,
 ) -> None:
-    """Text those recipients not yet texted for `identity`; record who is done."""
+    """Text those recipients not yet texted for `identity`; record who is done.
+    `sender` replaces the configured one (paging sends from its virtual number)."""
     owed = state.sent_log.pending(identity, recipients)
     for number in recipients:
         if number not in owed:
@@ -66,7 +68,10 @@ async def deliver(
         return
     sms = state.client()
     try:
-        report = await sms.send(text, owed, title=title, overflow=overflow)
+        if sender is None:
+            report = await sms.send(text, owed, title=title, overflow=overflow)
+        else:
+            report = await sms.send(text, owed, title=title, overflow=overflow, sender=sender)
     except KpnValidationError:
         raise  # bad input from the payload: 400
     except KpnSmsError as err:
