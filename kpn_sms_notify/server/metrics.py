@@ -132,10 +132,9 @@ class Metrics:
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         """One observation of a histogram: its buckets, sum and count."""
-        for bound in (*BUCKETS, float("inf")):
-            if value <= bound:
-                le = "+Inf" if bound == float("inf") else _number(bound)
-                self.inc(name + "_bucket", 1, **labels, le=le)
+        for bound in (*BUCKETS, float("inf")):  # every bucket shown, cumulative
+            le = "+Inf" if bound == float("inf") else _number(bound)
+            self.inc(name + "_bucket", 1 if value <= bound else 0, **labels, le=le)
         self.inc(name + "_sum", value, **labels)
         self.inc(name + "_count", 1, **labels)
 
