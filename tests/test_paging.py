@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import prometheus_samples  # type: ignore[import-not-found]
+from test_serve_support import running  # type: ignore[import-not-found]
 
+from kpn_sms_notify.cli import main as cli_main
 from kpn_sms_notify.errors import KpnValidationError
 from kpn_sms_notify.paging.config import format_duration, parse_duration
 from kpn_sms_notify.paging.engine import PagingEngine
@@ -29,6 +31,7 @@ from kpn_sms_notify.server import split_config
 from kpn_sms_notify.server.metrics import Metrics
 
 ALICE, BOB, LEAD = "+31612345678", "+31687654321", "+31611112222"
+AUTH_CHANGE_ME = {"Authorization": "Bearer change-me"}
 
 
 def _raw(**paging: Any) -> dict[str, Any]:
@@ -336,3 +339,33 @@ async def test_alertmanager_unreachable_fails_the_ack_in_words_and_pages_anyway(
     assert page.text == f"[{page.ref}] [FIRING] DiskFull\nReply ACK {page.ref} to acknowledge."
     assert metrics.get("kpn_sms_paging_errors_total", call="silences") == 1
     await engine.close()
+
+
+async def test_the_step_endpoint_checks_auth_chain_step_and_body(tmp_path: Any) -> None:
+    raw = _raw(alertmanager={"url": f"http://127.0.0.1:{_closed_port()}"})
+    raw["serve"]["listen"] = "127.0.0.1:0"
+    async with running(raw) as (_server, http):
+        assert (await http.post("/paging/oncall/0", json={})).status_code == 401
+        answer = await http.post("/paging/nochain/0", json={}, headers=AUTH_CHANGE_ME)
+        assert answer.status_code == 404
+        assert "'nochain' is not in serve.paging.chains" in answer.json()["reason"]
+        answer = await http.post("/paging/oncall/3", json={}, headers=AUTH_CHANGE_ME)
+        assert answer.status_code == 404 and "steps 0 to 2" in answer.json()["reason"]
+        answer = await http.post("/paging/oncall/0", json={"alerts": []}, headers=AUTH_CHANGE_ME)
+        assert answer.status_code == 400 and "alerts" in answer.json()["reason"]
+
+
+def test_serve_prints_the_paging_routes(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "kpn-sms.yaml"
+    path.write_text(yaml.safe_dump(_raw()))
+    path.chmod(0o600)
+    assert cli_main(["serve", "--config", str(path), "--paging-routes"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    hook = printed["receivers"][2]["webhook_configs"][0]
+    assert hook["url"] == "http://127.0.0.1:9478/paging/oncall/2"
+    assert hook["http_config"]["authorization"]["credentials"] == "<serve.token>"
+    raw = _raw()
+    del raw["serve"]["paging"], raw["serve"]["path_secret"]
+    path.write_text(yaml.safe_dump(raw))
+    assert cli_main(["serve", "--config", str(path), "--paging-routes"]) == 2
+    assert "serve.paging is not configured" in capsys.readouterr().err
