@@ -338,6 +338,17 @@ async def test_alertmanager_unreachable_fails_the_ack_in_words_and_pages_anyway(
     assert page is not None and page.recipients == (ALICE,)
     assert page.text == f"[{page.ref}] [FIRING] DiskFull\nReply ACK {page.ref} to acknowledge."
     assert metrics.get("kpn_sms_paging_errors_total", call="silences") == 1
+    resolved = await engine.page(
+        chain=chain,
+        step=1,
+        group_labels={"alertname": "DiskFull"},
+        alerts=[AlertLabels({"alertname": "DiskFull"}, "2026-12-01T02:48:40Z")],
+        rendered="[RESOLVED] DiskFull",
+        firing=False,
+    )
+    assert resolved is not None and resolved.recipients == (BOB,)
+    assert resolved.text == f"[{page.ref}] [RESOLVED] DiskFull"  # same incident, no ACK line
+    assert metrics.get("kpn_sms_pages_total", chain="oncall", step="1") == 0
     await engine.close()
 
 

@@ -46,6 +46,10 @@ from .incidents import (
 
 _LOGGER = logging.getLogger("kpn_sms_notify.server")
 
+#: How long this replica trusts its own acknowledgement without asking Alertmanager (longer
+#: than a cluster's gossip and peer wait; short, since another replica may undo it).
+LOCAL_ACK_GRACE = 30.0
+
 #: Send `text` to `numbers`; `key` names the text for de-duplication across retries.
 Send = Callable[[str, Sequence[str], str], Awaitable[None]]
 
@@ -134,11 +138,13 @@ class PagingEngine:
             self._metrics.inc("kpn_sms_pages_total", chain=chain.name, step=str(step))
             if step > 0:
                 self._metrics.inc("kpn_sms_escalations_total", chain=chain.name)
-        return Page(ref=ref, recipients=recipients, text=texts.page(ref, rendered))
+        text = texts.page(ref, rendered) if firing else texts.page_resolved(ref, rendered)
+        return Page(ref=ref, recipients=recipients, text=text)
 
     async def _is_acked(self, ref: str) -> bool:
-        if ref in self._acked:
-            return True
+        made = self._acked.get(ref)
+        if made is not None and time.monotonic() - made < LOCAL_ACK_GRACE:
+            return True  # our own, just made: true before the cluster has gossiped it
         try:
             silences = await self.api.silences()
         except AlertmanagerError as err:
@@ -354,9 +360,10 @@ class PagingEngine:
         recipients = list(_recipients(chain, ack.steps)) if chain else []
         if by_number and by_number not in recipients:
             recipients.insert(0, by_number)
+        by = mask_number(ack.by) if ack.by.startswith("+") else ack.by
         if recipients:
             await self._send(
-                texts.resolved(ack.ref, _title_of(ack), ack.by),
+                texts.resolved(ack.ref, _title_of(ack), by),
                 recipients,
                 f"resolved:{ack.silence_id}",
             )

@@ -13,6 +13,10 @@ def page(ref: str, rendered: str) -> str:
     return f"[{ref}] {rendered}\nReply ACK {ref} to acknowledge."
 
 
+def page_resolved(ref: str, rendered: str) -> str:
+    return f"[{ref}] {rendered}"
+
+
 def confirmed(ref: str, title: str) -> str:
     return f"ACK {ref}: {title} acknowledged until it resolves. UNACK {ref} undoes it."
 
