@@ -417,6 +417,10 @@ def test_two_replicas_page_once_per_step_and_either_one_takes_the_ack(cluster: S
     one = stack.page_ref(ALICE, "PagingClusterOne")
     two = stack.page_ref(ALICE, "PagingClusterTwo")
     assert one != two
+    stack.reply(ALICE, "ack", node_b)  # two open pages: the answer asks which
+    asked = stack.wait_text(ALICE, "Several open pages.")[0]["text"]
+    assert f"ACK {one} (PagingClusterOne)" in asked and f"ACK {two} (PagingClusterTwo)" in asked
+    assert not stack.acks(node_b, one) and not stack.acks(node_b, two)
 
     stack.reply(ALICE, f"ACK {one}", node_b)  # reaches serve b
     wait_until(
