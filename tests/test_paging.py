@@ -380,3 +380,101 @@ def test_serve_prints_the_paging_routes(tmp_path: Any, capsys: pytest.CaptureFix
     path.write_text(yaml.safe_dump(raw))
     assert cli_main(["serve", "--config", str(path), "--paging-routes"]) == 2
     assert "serve.paging is not configured" in capsys.readouterr().err
+
+
+class _FakeAlertmanager:
+    """In-memory silences and alerts, for keep-alive timings a real run cannot reach
+    (a 24 h cap); the end-to-end tests use a real Alertmanager."""
+
+    def __init__(self, silence: dict[str, Any], firing: bool) -> None:
+        self.silence = silence
+        self.firing = firing
+        self.posted: list[dict[str, Any]] = []
+        self.expired: list[str] = []
+
+    async def silences(self) -> list[dict[str, Any]]:
+        return [self.silence]
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        return [{"labels": {"alertname": "DiskFull"}}] if self.firing else []
+
+    async def post_silence(self, body: dict[str, Any]) -> str:
+        self.posted.append(body)
+        self.silence = {**self.silence, "endsAt": body["endsAt"], "comment": body["comment"]}
+        return str(body["id"])
+
+    async def expire_silence(self, silence_id: str) -> None:
+        self.expired.append(silence_id)
+
+    async def close(self) -> None:
+        pass
+
+
+def _sweeper(
+    *, acked_at: datetime, ends_in: float, now: datetime, via: str, firing: bool
+) -> tuple[PagingEngine, _FakeAlertmanager, list[tuple[str, tuple[str, ...]]]]:
+    config = split_config(_raw(keepalive="15m", ack_max="1h", replica="me:9478"))[1].paging
+    assert config is not None
+    comment = ack_comment(ref="7K2", by="alice", at=acked_at, chain="oncall", steps=2, via=via)
+    silence = {
+        "id": "s1",
+        "status": {"state": "active"},
+        "comment": comment,
+        "createdBy": "kpn-sms:alice",
+        "matchers": [{"name": "alertname", "value": "DiskFull", "isRegex": False}],
+        "startsAt": acked_at.isoformat(),
+        "endsAt": (now + timedelta(seconds=ends_in)).isoformat(),
+    }
+    fake = _FakeAlertmanager(silence, firing)
+    sent: list[tuple[str, tuple[str, ...]]] = []
+
+    async def send(text: str, numbers: Sequence[str], key: str) -> None:
+        sent.append((text, tuple(numbers)))
+
+    engine = PagingEngine(
+        config,
+        send=send,
+        metrics=Metrics(),
+        api=fake,  # type: ignore[arg-type]
+        clock=lambda: now,
+    )
+    return engine, fake, sent
+
+
+async def test_keep_alive_extends_only_when_due_and_never_past_the_cap() -> None:
+    now = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    engine, fake, _ = _sweeper(
+        acked_at=now - timedelta(minutes=10), ends_in=600, now=now, via="me:9478", firing=True
+    )
+    await engine.sweep()
+    assert fake.posted == []  # 10 of 15 minutes left: not yet
+    engine, fake, _ = _sweeper(
+        acked_at=now - timedelta(minutes=10), ends_in=300, now=now, via="me:9478", firing=True
+    )
+    await engine.sweep()
+    assert fake.posted[0]["id"] == "s1" and fake.posted[0]["endsAt"] == "2026-12-01T03:15:00.000Z"
+    engine, fake, _ = _sweeper(
+        acked_at=now - timedelta(minutes=55), ends_in=120, now=now, via="me:9478", firing=True
+    )
+    await engine.sweep()
+    assert fake.posted[0]["endsAt"] == "2026-12-01T03:05:00.000Z"  # the 1 h cap
+    engine, fake, _ = _sweeper(
+        acked_at=now - timedelta(minutes=58), ends_in=120, now=now, via="me:9478", firing=True
+    )
+    await engine.sweep()
+    assert fake.posted == []  # at the cap: left to expire, Alertmanager pages again
+
+
+async def test_another_replicas_acknowledgement_is_taken_over_only_when_overdue() -> None:
+    now = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    engine, fake, sent = _sweeper(
+        acked_at=now - timedelta(minutes=10), ends_in=300, now=now, via="other:9478", firing=False
+    )
+    await engine.sweep()
+    assert fake.expired == [] and sent == []  # its owner is on it
+    engine, fake, sent = _sweeper(
+        acked_at=now - timedelta(minutes=10), ends_in=120, now=now, via="other:9478", firing=False
+    )
+    await engine.sweep()
+    assert fake.expired == ["s1"]
+    assert sent == [("[RESOLVED] 7K2 DiskFull (acknowledged by alice)", (ALICE, BOB))]
