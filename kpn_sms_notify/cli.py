@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="alert webhooks (Alertmanager, Grafana) and inbound SMS")
     srv.add_argument("--config", dest="serve_config", metavar="FILE", help="YAML config")
+    srv.add_argument(
+        "--paging-routes",
+        action="store_true",
+        help="print the Alertmanager routes and receivers of serve.paging's chains, then exit",
+    )
 
     ha = sub.add_parser(
         "install-homeassistant", help="copy the integration into CONFIG_DIR/custom_components"
@@ -160,7 +165,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "serve":
         from .server import serve
 
-        return serve(args.serve_config or args.config, debug=args.debug)
+        return serve(
+            args.serve_config or args.config, debug=args.debug, paging_routes=args.paging_routes
+        )
     if command == "install-homeassistant":
         from pathlib import Path
 

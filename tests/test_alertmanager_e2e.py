@@ -11,13 +11,8 @@ install step cannot pass unnoticed.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +20,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from alertmanager_support import (  # type: ignore[import-not-found]
+    Process,
+    am_binary_path,
+    free_port,
+    wait_until,
+)
 from conftest import prometheus_samples  # type: ignore[import-not-found]
 
 from kpn_sms_notify.emulator import EMU_CLIENT_ID, EMU_CLIENT_SECRET, Emulator
@@ -35,71 +36,17 @@ STARTUP_TIMEOUT = 30.0
 DELIVERY_TIMEOUT = 45.0
 
 
-def _binary() -> str:
-    for name in ("prometheus-alertmanager", "alertmanager"):
-        found = shutil.which(name)
-        if found:
-            return found
-    message = (
-        "Prometheus Alertmanager is not installed (apt-get install -y prometheus-alertmanager)"
-    )
-    if os.environ.get("KPN_REQUIRE_ALERTMANAGER") == "1":
-        pytest.fail(message + ": KPN_REQUIRE_ALERTMANAGER=1 (scripts/test) needs it", pytrace=False)
-    pytest.skip(message + "; scripts/test fails here instead")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(
-    condition: Callable[[], bool], timeout: float, what: str, log: Path | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    pytest.fail(f"timed out waiting for {what}\n{tail}", pytrace=False)
-
-
-class Process:
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.log = log
-        self._handle = log.open("wb")
-        self.proc = subprocess.Popen(
-            args, stdout=self._handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._handle.close()
-        return int(self.proc.returncode)
-
-
 @pytest.fixture(scope="session")
 def am_binary() -> str:
     """Checked first, so a missing install fails (or skips) before anything starts."""
-    return _binary()
+    return am_binary_path()
 
 
 @pytest.fixture
 def kpn_serve(am_binary: str, emulator_url: str, tmp_path: Path) -> Iterator[tuple[str, Process]]:
     """`kpn-sms serve --config FILE` in a subprocess, two recipients, client retries off
     (so transient failures go back to Alertmanager, whose retry is under test)."""
-    port = _free_port()
+    port = free_port()
     config = {
         "client_id": EMU_CLIENT_ID,
         "client_secret": EMU_CLIENT_SECRET,
@@ -121,7 +68,7 @@ def kpn_serve(am_binary: str, emulator_url: str, tmp_path: Path) -> Iterator[tup
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(
+        wait_until(
             lambda: httpx.get(url + "/healthz").status_code == 200,
             STARTUP_TIMEOUT,
             "kpn-sms serve to start",
@@ -138,7 +85,7 @@ def alertmanager(
 ) -> Iterator[tuple[str, Process]]:
     binary = am_binary
     serve_url, _ = kpn_serve
-    port = _free_port()
+    port = free_port()
     config = {
         "route": {
             "receiver": "kpn-sms",
@@ -175,7 +122,7 @@ def alertmanager(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(
+        wait_until(
             lambda: httpx.get(url + "/-/ready").status_code == 200,
             STARTUP_TIMEOUT,
             "Alertmanager to be ready",
@@ -213,7 +160,7 @@ def _notified(proc: Process) -> int:
 def _settled(am_proc: Process, notifications: int) -> None:
     """Alertmanager has finished `notifications` (retries included): none of them is sent
     again. _marker then shows that the path through serve has carried a later alert too."""
-    _wait(
+    wait_until(
         lambda: _notified(am_proc) >= notifications,
         DELIVERY_TIMEOUT,
         f"Alertmanager to finish {notifications} notification(s)",
@@ -223,7 +170,7 @@ def _settled(am_proc: Process, notifications: int) -> None:
 
 def _marker(emulator: Emulator, am_url: str, am_proc: Process) -> None:
     _post_alert(am_url, "E2eMarker")
-    _wait(
+    wait_until(
         lambda: all(_texts(emulator, n, "E2eMarker") for n in (ALICE, BOB)),
         DELIVERY_TIMEOUT,
         "the marker alert's text",
@@ -236,14 +183,14 @@ def test_alert_and_resolution_arrive_as_sms(
 ) -> None:
     am_url, am_proc = alertmanager
     _post_alert(am_url, "E2eDiskFull")
-    _wait(
+    wait_until(
         lambda: all(_texts(emulator, n, "FIRING") for n in (ALICE, BOB)),
         DELIVERY_TIMEOUT,
         "the firing text",
         am_proc.log,
     )
     _post_alert(am_url, "E2eDiskFull", resolved=True)
-    _wait(
+    wait_until(
         lambda: all(_texts(emulator, n, "RESOLVED") for n in (ALICE, BOB)),
         DELIVERY_TIMEOUT,
         "the resolved text",
@@ -274,7 +221,7 @@ def test_alertmanager_retry_delivers_exactly_one_text_per_recipient(
     # recipients they hit are owed a text, and Alertmanager's retry must bring it.
     emulator.configure(script=[{"http": 503, "count": 3}])
     _post_alert(am_url, "E2eRetry")
-    _wait(
+    wait_until(
         lambda: all(_texts(emulator, n, "E2eRetry") for n in (ALICE, BOB)),
         DELIVERY_TIMEOUT,
         "delivery after Alertmanager's retries",

@@ -17,6 +17,7 @@ from aiohttp import web
 from ..encoding import Overflow
 from ..errors import KpnSmsError, KpnValidationError
 from ..numbers import mask_number, normalize_number
+from ..options import SendOptions
 from .alerts import parse_alert_payload, parse_notify_payload, route_notification
 from .auth import check_credentials, unauthorized
 from .state import ServerState, read_json, state_of
@@ -56,9 +57,11 @@ async def deliver(
     title: str | None = None,
     overflow: Overflow = "truncate",
     urgent: bool = False,
+    sender: str | None = None,
 ) -> None:
     """Text those recipients not yet texted for `identity`; record who is done. `urgent`
-    texts go past the daily budget (never past the storm cap)."""
+    texts go past the daily budget (never past the storm cap); `sender` replaces the
+    configured one (paging sends from its virtual number)."""
     owed = state.sent_log.pending(identity, recipients)
     for number in recipients:
         if number not in owed:
@@ -68,7 +71,10 @@ async def deliver(
         return
     sms = state.client()
     try:
-        report = await sms.send(text, owed, title=title, overflow=overflow, urgent=urgent)
+        options: SendOptions = {"title": title, "overflow": overflow, "urgent": urgent}
+        if sender is not None:
+            options["sender"] = sender
+        report = await sms.send(text, owed, **options)
     except KpnValidationError:
         raise  # bad input from the payload: 400
     except KpnSmsError as err:

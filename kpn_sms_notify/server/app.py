@@ -17,8 +17,9 @@ from aiohttp import web
 from .. import __version__
 from ..errors import KpnValidationError
 from ..inbound import InboundAssembler
+from ..paging.routes import route_yaml
 from ..schema import is_loopback_host
-from . import alert_routes, inbound_routes
+from . import alert_routes, inbound_routes, paging_routes
 from .alert_routes import NotAllowed
 from .auth import check_credentials, unauthorized
 from .config import ServeConfig, load_config, warn_if_readable
@@ -168,6 +169,9 @@ def build_app(client_config: dict[str, Any], config: ServeConfig) -> web.Applica
     if config.inbound_enabled:
         app.cleanup_ctx.append(_expiry_sweeper)
     app.cleanup_ctx.append(_guard_timer)
+    if config.paging is not None:
+        state.paging = paging_routes.make_engine(state)
+        paging_routes.add_routes(app)
     app.on_cleanup.append(_close)
     return app
 
@@ -295,8 +299,19 @@ async def _run(client_config: dict[str, Any], config: ServeConfig) -> None:
         await server.stop()
 
 
-def serve(config_file: str, *, debug: bool = False) -> int:
-    """`kpn-sms serve --config FILE`: run until SIGINT/SIGTERM. Returns the exit code."""
+def _print_paging_routes(config: ServeConfig) -> int:
+    if config.paging is None:
+        print("kpn-sms serve: serve.paging is not configured", file=sys.stderr)
+        return 2
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    url = config.paging.url or f"http://{host}:{config.port}"
+    print(route_yaml(config.paging, serve_url=url, bearer=config.token is not None), end="")
+    return 0
+
+
+def serve(config_file: str, *, debug: bool = False, paging_routes: bool = False) -> int:
+    """`kpn-sms serve --config FILE`: run until SIGINT/SIGTERM. Returns the exit code.
+    `paging_routes`: print the Alertmanager routes of the paging chains instead."""
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -312,6 +327,8 @@ def serve(config_file: str, *, debug: bool = False) -> int:
         print(f"kpn-sms serve: {err}", file=sys.stderr)
         return 2
     warn_if_readable(config_file)
+    if paging_routes:
+        return _print_paging_routes(config)
     try:
         asyncio.run(_run(client_config, config))
     except OSError as err:

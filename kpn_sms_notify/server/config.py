@@ -22,6 +22,7 @@ from ..errors import KpnValidationError
 from ..inbound import DEFAULT_MAX_SKEW, SIGNATURE_METHODS
 from ..inbound.assembler import DEFAULT_MAX_BYTES, DEFAULT_MAX_PARTS_PER_SENDER
 from ..numbers import mask_number, normalize_number
+from ..paging.config import PAGING_SCHEMA, PagingConfig, build_paging
 from ..schema import is_loopback_host, looks_secret, shown_url, validate_config
 from .alerts import Route
 from .files import readable_by_all
@@ -86,6 +87,7 @@ class ServeConfig:
     busy_wait: float = 5.0
     # Alerts with a `severity` label in this set are urgent: they go past the daily budget.
     urgent_severities: frozenset[str] = frozenset({"critical"})
+    paging: PagingConfig | None = None
 
     @property
     def inbound_enabled(self) -> bool:
@@ -251,6 +253,7 @@ SERVE_SCHEMA = vol.Schema(
         vol.Optional("inbound_max_parts_per_sender", default=DEFAULT_MAX_PARTS_PER_SENDER): vol.All(
             vol.Coerce(int), vol.Range(min=2, max=10_000)
         ),
+        vol.Optional("paging"): PAGING_SCHEMA,
         vol.Optional("sinks", default=dict): {
             vol.Optional("jsonl"): vol.All(str, vol.Length(min=1)),
             vol.Optional("stdout", default=False): vol.Boolean(),
@@ -291,6 +294,20 @@ _KNOWN_KEYS = frozenset(
         "stdout",
         "forward",
         "urgent_severities",
+        "alertmanager",
+        "chains",
+        "steps",
+        "after",
+        "ack_from",
+        "grafana",
+        "sender",
+        "ack_max",
+        "keepalive",
+        "poll_interval",
+        "silence_match",
+        "replica",
+        "reply_limit",
+        "reply_window",
     }
 )
 
@@ -351,7 +368,13 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
             "config: serve.path_secret: required when inbound sinks or signatures are set",
             field="serve.path_secret",
         )
-    if checked.get("path_secret") and not any_sink:
+    if checked.get("paging") and not checked.get("path_secret"):
+        raise KpnValidationError(
+            "config: serve.paging: needs serve.path_secret: replies arrive at "
+            "/inbound/<path_secret>, the URL the virtual number points at",
+            field="serve.path_secret",
+        )
+    if checked.get("path_secret") and not any_sink and not checked.get("paging"):
         # Inbound on with nowhere to put it would answer 200 and lose every text.
         raise KpnValidationError(
             "config: serve.sinks: inbound is on (path_secret set) but no sink is configured; "
@@ -394,6 +417,9 @@ def _build(checked: dict[str, Any], client: Mapping[str, Any]) -> ServeConfig:
         max_in_flight=checked["max_in_flight"],
         busy_wait=checked["busy_wait"],
         urgent_severities=checked["urgent_severities"],
+        paging=build_paging(checked["paging"], client, port=port)
+        if checked.get("paging")
+        else None,
     )
 
 

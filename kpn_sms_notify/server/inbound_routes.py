@@ -64,6 +64,8 @@ async def _hand_out(state: ServerState, message: InboundMessage) -> None:
         if state.sinks.jsonl() is None:  # with a JSONL sink, its records are the "done" list
             await state.journal.done(message.message_ids)
     state.metrics.inc("kpn_sms_inbound_received_total")
+    if state.paging is not None:  # a reply to a page, maybe: the paging engine reads it
+        state.paging.take_reply(message.msisdn, message.text, message.message_id)
     _LOGGER.info(
         "inbound text from %s (%d part(s), %d chars)%s",
         mask_number(message.msisdn),

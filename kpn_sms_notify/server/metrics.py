@@ -19,7 +19,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 @dataclass(frozen=True, slots=True)
 class _Family:
     name: str
-    kind: str  # "counter" or "gauge"
+    kind: str  # "counter", "gauge" or "histogram"
     help: str
 
 
@@ -73,7 +73,37 @@ FAMILIES: tuple[_Family, ...] = (
         "kpn_sms_last_quota_seen_timestamp_seconds", "gauge", "When quota headers were last seen."
     ),
     _Family("kpn_sms_start_time_seconds", "gauge", "When this server started (Unix time)."),
+    _Family("kpn_sms_pages_total", "counter", "Pages sent, by chain and step."),
+    _Family(
+        "kpn_sms_pages_suppressed_total",
+        "counter",
+        "Step notifications not paged because the incident was acknowledged.",
+    ),
+    _Family("kpn_sms_escalations_total", "counter", "Pages sent at a step after the first."),
+    _Family("kpn_sms_acks_total", "counter", "Acknowledgements by reply, by chain."),
+    _Family("kpn_sms_unacks_total", "counter", "Acknowledgements undone by reply, by chain."),
+    _Family(
+        "kpn_sms_time_to_ack_seconds",
+        "histogram",
+        "From the incident's start to its acknowledgement, by chain.",
+    ),
+    _Family(
+        "kpn_sms_resolved_while_acked_total",
+        "counter",
+        "Incidents that resolved while acknowledged (their silence expired), by chain.",
+    ),
+    _Family("kpn_sms_paging_replies_total", "counter", "Replies read as commands, by command."),
+    _Family(
+        "kpn_sms_paging_replies_refused_total",
+        "counter",
+        "Replies not acted on or not answered, by reason (not_allowed, rate_limited).",
+    ),
+    _Family(
+        "kpn_sms_paging_errors_total", "counter", "Alertmanager API calls that failed, by call."
+    ),
 )
+#: Upper bounds (seconds) of the histograms' buckets.
+BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0)
 _KINDS = {f.name: f for f in FAMILIES}
 
 LabelSet = tuple[tuple[str, str], ...]
@@ -98,6 +128,10 @@ class Metrics:
 
     def __init__(self) -> None:
         self._values: dict[str, dict[LabelSet, float]] = {f.name: {} for f in FAMILIES}
+        for family in FAMILIES:
+            if family.kind == "histogram":
+                for part in ("_bucket", "_sum", "_count"):
+                    self._values[family.name + part] = {}
         self.set("kpn_sms_start_time_seconds", time.time())
         self._quota: Quota | None = None
         self._quota_seen = 0.0
@@ -109,6 +143,14 @@ class Metrics:
 
     def set(self, name: str, value: float, **labels: str) -> None:
         self._values[name][tuple(sorted(labels.items()))] = value
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
+        """One observation of a histogram: its buckets, sum and count."""
+        for bound in (*BUCKETS, float("inf")):  # every bucket shown, cumulative
+            le = "+Inf" if bound == float("inf") else _number(bound)
+            self.inc(name + "_bucket", 1 if value <= bound else 0, **labels, le=le)
+        self.inc(name + "_sum", value, **labels)
+        self.inc(name + "_count", 1, **labels)
 
     def get(self, name: str, **labels: str) -> float:
         return self._values[name].get(tuple(sorted(labels.items())), 0)
@@ -153,8 +195,27 @@ class Metrics:
                 continue  # an unknown gauge is absent, not 0
             out.append(f"# HELP {family.name} {family.help}")
             out.append(f"# TYPE {family.name} {family.kind}")
+            if family.kind == "histogram":
+                out.extend(self._histogram(family.name))
+                continue
             if not series:
                 out.append(f"{family.name} 0")
             for labels, value in sorted(series.items()):
                 out.append(f"{family.name}{_labels(labels)} {_number(value)}")
         return "\n".join(out) + "\n"
+
+    def _histogram(self, name: str) -> list[str]:
+        out = []
+        for part in ("_bucket", "_sum", "_count"):
+            for labels, value in sorted(
+                self._values[name + part].items(), key=lambda kv: _bucket_order(kv[0])
+            ):
+                out.append(f"{name}{part}{_labels(labels)} {_number(value)}")
+        return out
+
+
+def _bucket_order(labels: LabelSet) -> tuple[LabelSet, float]:
+    """Buckets in the order of their bounds (`le` last), the other labels first."""
+    rest = tuple(kv for kv in labels if kv[0] != "le")
+    bound = next((float(v) for k, v in labels if k == "le"), 0.0)
+    return rest, bound

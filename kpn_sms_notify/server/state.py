@@ -18,6 +18,7 @@ from ..inbound import (
     query_params,
     webhook_params,
 )
+from ..paging.engine import PagingEngine
 from ..schema import recipient_numbers
 from .config import ServeConfig
 from .dedupe import SentLog
@@ -40,6 +41,7 @@ class ServerState:
     journal: Journal
     receipts: SeenReceipts = field(default_factory=SeenReceipts)
     sms: KpnSms | None = None
+    paging: PagingEngine | None = None
     started: float = field(default_factory=time.time)
 
     @property
