@@ -411,11 +411,17 @@ class _FakeAlertmanager:
 
 
 def _sweeper(
-    *, acked_at: datetime, ends_in: float, now: datetime, via: str, firing: bool
+    *,
+    acked_at: datetime,
+    ends_in: float,
+    now: datetime,
+    via: str,
+    firing: bool,
+    by: str = "alice",
 ) -> tuple[PagingEngine, _FakeAlertmanager, list[tuple[str, tuple[str, ...]]]]:
     config = split_config(_raw(keepalive="15m", ack_max="1h", replica="me:9478"))[1].paging
     assert config is not None
-    comment = ack_comment(ref="7K2", by="alice", at=acked_at, chain="oncall", steps=2, via=via)
+    comment = ack_comment(ref="7K2", by=by, at=acked_at, chain="oncall", steps=2, via=via)
     silence = {
         "id": "s1",
         "status": {"state": "active"},
@@ -478,3 +484,20 @@ async def test_another_replicas_acknowledgement_is_taken_over_only_when_overdue(
     await engine.sweep()
     assert fake.expired == ["s1"]
     assert sent == [("[RESOLVED] 7K2 DiskFull (acknowledged by alice)", (ALICE, BOB))]
+
+
+async def test_an_acknowledger_without_a_label_is_texted_but_shown_masked() -> None:
+    now = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    engine, fake, sent = _sweeper(
+        acked_at=now - timedelta(minutes=10),
+        ends_in=300,
+        now=now,
+        via="me:9478",
+        firing=False,
+        by="+31655554444",
+    )
+    await engine.sweep()
+    assert fake.expired == ["s1"]
+    text, numbers = sent[0]
+    assert text == "[RESOLVED] 7K2 DiskFull (acknowledged by +316******44)"
+    assert numbers[0] == "+31655554444"  # the acknowledger hears it first

@@ -217,7 +217,9 @@ class PagingEngine:
                 return
             if ref in acks:
                 ack = acks[ref]
-                await self._answer(number, texts.already_acked(ref, incident.title, ack.by), key)
+                await self._answer(
+                    number, texts.already_acked(ref, incident.title, _shown_by(ack.by)), key
+                )
                 return
             by = self.config.name_of(number)
             steps = max(1, steps_due(incident.chain, incident.elapsed(now)))
@@ -274,7 +276,7 @@ class PagingEngine:
         incidents = await self._incidents(now)
         acks = {a.ref: a for a in _acks(await self.api.silences())}
         lines = [
-            (ref, i.title, acks[ref].by if ref in acks else None)
+            (ref, i.title, _shown_by(acks[ref].by) if ref in acks else None)
             for ref, i in sorted(incidents.items())
             if number in _paged(i, now) or (number in i.chain.ack_from and ref in acks)
         ]
@@ -360,7 +362,7 @@ class PagingEngine:
         recipients = list(_recipients(chain, ack.steps)) if chain else []
         if by_number and by_number not in recipients:
             recipients.insert(0, by_number)
-        by = mask_number(ack.by) if ack.by.startswith("+") else ack.by
+        by = _shown_by(ack.by)
         if recipients:
             await self._send(
                 texts.resolved(ack.ref, _title_of(ack), by),
@@ -402,6 +404,11 @@ def _shown_name(config: PagingConfig, number: str) -> str:
     """A recipient's label, else the masked number (for texts and createdBy)."""
     label = config.labels.get(number)
     return label if label is not None else mask_number(number)
+
+
+def _shown_by(by: str) -> str:
+    """Who acknowledged, as a text shows it: the label, or the number masked."""
+    return mask_number(by) if by.startswith("+") else by
 
 
 def _str_map(value: object) -> dict[str, str]:
