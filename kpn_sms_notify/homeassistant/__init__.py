@@ -45,7 +45,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KpnSmsConfigEntry) -> bo
     await async_warm_numbers(hass)
     budget_store = await async_budget_store(hass, entry.entry_id)
     try:
-        client = build_client(hass, entry.data, budget_store)
+        client = build_client(hass, {**entry.data, **entry.options}, budget_store)
     except KpnValidationError as err:  # stored data the library no longer accepts
         raise ConfigEntryError(
             translation_domain=DOMAIN,

@@ -57,6 +57,7 @@ from .const import (
     LOGGER,
     SUBENTRY_RECIPIENT,
 )
+from .options_flow import KpnSmsOptionsFlow
 from .runtime import async_warm_numbers, build_client
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -215,6 +216,11 @@ class KpnSmsConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=self.add_suggested_values_to_schema(_schema(secret_required=False), shown),
             errors=errors,
         )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> KpnSmsOptionsFlow:
+        return KpnSmsOptionsFlow()
 
     @classmethod
     @callback

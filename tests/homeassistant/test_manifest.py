@@ -168,8 +168,10 @@ def test_every_translation_key_used_in_the_code_is_translated() -> None:
     errors = set(
         re.findall(r'"(invalid_\w+|cannot_connect|number_required|name_required|unknown)"', code)
     )
-    flow_errors = set(strings["config"]["error"]) | set(
-        strings["config_subentries"]["recipient"]["error"]
+    flow_errors = (
+        set(strings["config"]["error"])
+        | set(strings["config_subentries"]["recipient"]["error"])
+        | set(strings["options"]["error"])
     )
     assert errors <= flow_errors | {"invalid_config", "invalid_input", "invalid_data"}
 
