@@ -4,8 +4,6 @@ flow, its virtual number pointed at Home Assistant's webhook (on 127.0.0.1), and
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from ha_common import ALICE
-from test_e2e_hass import PASSWORD, USER, free_port, hass_command, login, wait_until_up
+from test_e2e_hass import PASSWORD, USER, free_port, hass_command, login, running_hass
 
 from kpn_sms_notify.emulator import (
     DEFAULT_VIRTUAL_NUMBER,
@@ -71,25 +69,8 @@ def hass_process(tmp_path: Path, emu: Emulator) -> Iterator[tuple[str, Path]]:
         capture_output=True,
         timeout=120,
     )
-    log = tmp_path / "hass-output.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            hass_command("-c", str(tmp_path), "--skip-pip"),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, proc, log)
-        yield base, log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with running_hass(tmp_path, port) as started:
+        yield started
 
 
 def add_entry(client: httpx.Client, base: str, headers: dict[str, str], emu: Emulator) -> None:

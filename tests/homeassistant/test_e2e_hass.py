@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -87,7 +88,14 @@ def config_dir(tmp_path: Path, emu: Emulator) -> tuple[Path, int]:
 
 @pytest.fixture
 def hass_process(config_dir: tuple[Path, int]) -> Iterator[tuple[str, Path]]:
-    path, port = config_dir
+    with running_hass(*config_dir) as started:
+        yield started
+
+
+@contextmanager
+def running_hass(path: Path, port: int) -> Iterator[tuple[str, Path]]:
+    """`hass -c path` on 127.0.0.1:`port`, up (its API answers), stopped on the way out;
+    yields its base URL and the log file its output goes to."""
     log = path / "hass-output.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
