@@ -145,18 +145,9 @@ async def async_acknowledged(
                 },
             )
     names = ", ".join(_name(hass, e) for e in ack.entities)
-    try:
-        await async_send(
-            hass,
-            runtime.client,
-            f"Acknowledged {ack.reference}: {names}",
-            [msisdn],
-            data={"sender": reply_sender(entry, what="ACK")},
-            entry=entry,
-            webhook_url=runtime.webhook_url,
-        )
-    except HomeAssistantError as err:
-        LOGGER.warning("Could not confirm ACK %s to %s: %s", ack.reference, who, err)
+    await _answer(
+        hass, entry, runtime, msisdn, f"Acknowledged {ack.reference}: {names}", "confirm an ACK"
+    )
 
 
 async def async_send_hint(
@@ -173,18 +164,30 @@ async def async_send_hint(
         for a in runtime.acknowledgements.open_to(msisdn)
     )
     said = f"Nothing open as {typed}" if typed else "Several are open"
+    await _answer(hass, entry, runtime, msisdn, f"{said}: reply {choices}", "answer an ACK")
+
+
+async def _answer(
+    hass: HomeAssistant,
+    entry: KpnSmsConfigEntry,
+    runtime: KpnRuntime,
+    msisdn: str,
+    text: str,
+    what: str,
+) -> None:
+    """Text `msisdn` back from the number it replied to; a failure is logged, not raised."""
     try:
         await async_send(
             hass,
             runtime.client,
-            f"{said}: reply {choices}",
+            text,
             [msisdn],
             data={"sender": reply_sender(entry, what="ACK")},
             entry=entry,
             webhook_url=runtime.webhook_url,
         )
     except HomeAssistantError as err:
-        LOGGER.warning("Could not answer an ACK from %s: %s", mask_number(msisdn), err)
+        LOGGER.warning("Could not %s from %s: %s", what, mask_number(msisdn), err)
 
 
 def _name(hass: HomeAssistant, entity_id: str) -> str:
