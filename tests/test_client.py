@@ -168,6 +168,24 @@ async def test_stored_token_margin_is_a_quarter_of_what_is_left(
     assert emulator.counters["token_requests"] == 2
 
 
+async def test_stored_token_with_under_a_second_left_keeps_the_quarter_margin(
+    emulator: Emulator, emulator_url: str, clock: Clock
+) -> None:
+    """The quarter holds for any life left at load, a fraction of a second too: 0.4 s left
+    gives a margin of 0.1 s, so the token serves until 0.1 s are left, not a moment longer."""
+    emulator.configure(token_ttl=400)
+    store = MemoryStore()
+    async with client(emulator_url, token_store=store) as first:
+        await first.authenticate()
+    clock.now += 399.6  # 0.4 s left on the client's clock (the emulator's token is valid)
+    async with client(emulator_url, token_store=store) as second:
+        assert (await second.send("zero", [A])).ok and second.token_requests == 0  # loaded
+        clock.now += 0.25  # 0.15 s left
+        assert (await second.send("one", [A])).ok and second.token_requests == 0
+        clock.now += 0.1  # 0.05 s left
+        assert (await second.send("two", [A])).ok and second.token_requests == 1
+
+
 async def test_rejected_token_is_renewed_once_and_the_send_retried(
     emulator: Emulator, emulator_url: str
 ) -> None:
