@@ -118,7 +118,7 @@ def test_fit_never_policy_transliterates_before_counting() -> None:
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
 def test_empty_text_is_refused(text: str) -> None:
-    with pytest.raises(KpnValidationError, match="^message: the text is empty$") as e:
+    with pytest.raises(KpnValidationError, match=r"^message: the text is empty$") as e:
         fit(text, max_parts=3)
     assert (e.value.field, e.value.value) == ("message", text)
 
