@@ -17,7 +17,7 @@ from kpn_sms_notify.errors import (
     KpnProductError,
     KpnRateLimitError,
 )
-from kpn_sms_notify.models import ApiHeaders, MessagePart, Token
+from kpn_sms_notify.models import ApiHeaders, MessagePart, Quota, Token
 from kpn_sms_notify.status import STATUSES, status_info
 
 JSON = {"content-type": "application/json"}
@@ -436,7 +436,10 @@ def test_headers_quota_sunset_and_retry_after() -> None:
         "Retry-After": "3",
     }
     parsed = protocol.parse_headers(headers)
-    assert parsed.quota is not None and parsed.quota.remaining == 60
+    assert parsed.quota == Quota(100, 40, 1, "minute", "2026-11-26T23:59:00Z")
+    assert parsed.quota.remaining == 60
+    future = protocol.parse_headers({"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"})
+    assert future.retry_after is not None and future.retry_after > 0  # against the clock
     assert (parsed.sunset, parsed.api_version, parsed.retry_after) == ("n/a", "v1.1.1", 3.0)
     assert protocol.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10.0
     assert protocol.parse_retry_after("garbage") is None
@@ -1402,6 +1405,9 @@ def test_token_answers_that_give_no_token_say_why(status: int, body: bytes, expe
 def test_token_answer_fills_the_defaults() -> None:
     token = protocol.parse_token(200, JSON, _b({"access_token": "t", "expires_in": "1"}), now=100)
     assert token == Token("t", expires_at=101.0, token_type="Bearer", level=None)
+    answer = {"access_token": "t", "expires_in": "1", "token_type": "BearerToken", "level": 2}
+    token = protocol.parse_token(200, JSON, _b(answer), now=100)
+    assert (token.token_type, token.level) == ("BearerToken", "2")
 
 
 def test_request_builders_in_full() -> None:
@@ -1411,10 +1417,10 @@ def test_request_builders_in_full() -> None:
         "Content-Type": protocol.FORM,
         "Accept": "application/json",
     }
-    base = "https://h/"
+    base = "https://hX/"  # only the trailing "/" goes
     assert protocol.token_request(base, "id", "s") == protocol.ApiRequest(
         "POST",
-        "https://h/oauth/client_credential/accesstoken",
+        "https://hX/oauth/client_credential/accesstoken",
         params={"grant_type": "client_credentials"},
         data={"client_id": "id", "client_secret": "s"},
         headers={"Content-Type": protocol.FORM, "Accept": "application/json"},
@@ -1422,25 +1428,25 @@ def test_request_builders_in_full() -> None:
     send = protocol.send_request(base, token, sender="S", to="+3161", text="x", status_report=False)
     assert send == protocol.ApiRequest(
         "POST",
-        "https://h/communication/nexmo/sms/send",
+        "https://hX/communication/nexmo/sms/send",
         data={"from": "S", "to": "3161", "text": "x", "type": "text", "status-report-req": "false"},
         headers=auth,
         sends_sms=True,
     )
     assert protocol.access_check_request(base, token) == protocol.ApiRequest(
-        "POST", "https://h/communication/nexmo/sms/send", headers=auth
+        "POST", "https://hX/communication/nexmo/sms/send", headers=auth
     )
     reg = protocol.register_request(base, token, to="+3161", callback_url="https://cb")
     assert reg == protocol.ApiRequest(
         "POST",
-        "https://h/communication/nexmo/sms/register",
+        "https://hX/communication/nexmo/sms/register",
         data={"to": "3161", "callback_url": "https://cb"},
         headers=auth,
     )
     upd = protocol.number_update_request(base, token, country="nl", msisdn="+3197", mo_http_url="")
     assert upd == protocol.ApiRequest(
         "POST",
-        "https://h/communication/nexmo/phone-numbers/number/update",
+        "https://hX/communication/nexmo/phone-numbers/number/update",
         data={"country": "NL", "msisdn": "3197", "moHttpUrl": ""},
         headers=auth,
     )
