@@ -158,7 +158,7 @@ class Attempts:
         self.retries += 1
         return delay
 
-    def result(self, outcome: SendOutcome, truncated: bool = False) -> RecipientResult:
+    def result(self, outcome: SendOutcome, truncated: bool) -> RecipientResult:
         if outcome.error is None:
             return RecipientResult(
                 self.recipient,

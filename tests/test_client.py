@@ -295,6 +295,18 @@ async def test_permanent_failure_for_one_recipient_others_accepted(
     assert B not in (failed.reason or "") and "Non-Whitelisted" in (failed.reason or "")
 
 
+async def test_one_recipients_refusal_does_not_stop_the_next_one(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    """Only a missing SMS product halts a batch; a refused number does not (one at a time,
+    so the next recipient is tried after the refusal)."""
+    emulator.configure(forced_status={B: "29"})
+    async with client(emulator_url, max_concurrency=1) as sms:
+        report = await sms.send("hello", [A, B, C])
+    assert [r.ok for r in report.results] == [True, False, True]
+    assert [m["to"] for m in emulator.messages] == [A, C]
+
+
 async def test_rate_limit_spaces_requests(emulator: Emulator, emulator_url: str) -> None:
     async with client(emulator_url, rate_limit=20) as sms:
         start = time.monotonic()
@@ -522,8 +534,9 @@ async def test_configured_options_reach_the_wire(emulator: Emulator, emulator_ur
         report = await sms.send("hello")
         assert report.ok and report.text == "hello" and not report.truncated
         assert (await sms.send("hi", f"+{A}")).ok  # one recipient as a string, not the list
-    first, second = emulator.messages
-    assert (first["to"], second["to"]) == ("493012345678", A)
+        assert (await sms.send("hallo", ["030 87654321"])).ok  # read in the configured region
+    first, second, third = emulator.messages
+    assert (first["to"], second["to"], third["to"]) == ("493012345678", A, "493087654321")
     assert first["from"] == "Config" and first["ttl"] == 60000 and first["client_ref"] == "cfg"
     assert first["callback"] == DLR_URL and first["status_report_req"] is True
 

@@ -465,7 +465,7 @@ def test_policy_failure_keeps_the_reason_and_adds_the_attempts() -> None:
     assert attempts.next(down, 0.0) is not None
     attempts.count = 2
     assert attempts.next(down, 0.0) is None
-    result = attempts.result(down)
+    result = attempts.result(down, False)
     assert result.reason == "HTTP 503: busy (after 2 attempts)" and result.attempts == 2
 
 
