@@ -75,6 +75,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_inbound.py",
             "tests/test_serve_inbound.py",
             "tests/reliability/test_fuzz_webhooks.py",
+            "tests/reliability/test_inbound_bounds.py",  # the assembler's bounds
         ],
     ),
 }
