@@ -1475,3 +1475,13 @@ def test_a_quota_reset_without_a_zone_is_utc_on_any_host(monkeypatch: pytest.Mon
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_answers_of_odd_shapes_never_crash_the_parser() -> None:
+    """A JSON list, an empty field and a Retry-After date in the past."""
+    outcome = protocol.parse_send(400, JSON, b"[1, 2]", recipient="31612345678")
+    assert str(outcome.error) == "316******78: HTTP 400: not JSON: '[1, 2]'"
+    body = _b({"messages": [{"status": "0", "message-id": "A", "network": "", "client-ref": ""}]})
+    (part,) = protocol.parse_send(200, JSON, body, recipient="31612345678").parts
+    assert (part.network, part.client_ref) == (None, None)
+    assert protocol.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490) == 0.0
