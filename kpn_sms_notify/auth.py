@@ -34,7 +34,7 @@ class ForgettingTokenStore(TokenStore, Protocol):
     def forget(self, token: Token) -> None: ...
 
 
-def _margin_for(token: Token, margin: float, lifetime: float) -> float:
+def _margin_for(margin: float, lifetime: float) -> float:
     # A margin larger than a short-lived token's life would renew on every call.
     return min(margin, max(lifetime, 0.0) / 4)
 
@@ -55,7 +55,7 @@ class _TokenCache:
             self._loaded = True
             self._load()
         token = self.token
-        if token is not None and token.is_fresh(_margin_for(token, self.margin, self.lifetime)):
+        if token is not None and token.is_fresh(_margin_for(self.margin, self.lifetime)):
             return token
         return None
 

@@ -102,7 +102,7 @@ def analyse(text: str, unicode: UnicodePolicy = "auto") -> TextInfo:
     """Encoding, units and parts of `text` as it would be sent (no transliteration)."""
     encoding: Encoding = "ucs2" if unicode == "always" or not is_gsm7(text) else "gsm7"
     sizes = _unit_sizes(text, encoding)
-    return TextInfo(encoding, sum(sizes), _count_parts(sizes, encoding) if text else 1)
+    return TextInfo(encoding, sum(sizes), _count_parts(sizes, encoding))  # "" is one part
 
 
 def to_gsm7(text: str) -> str:
@@ -157,7 +157,8 @@ def fit(
             value=f"<{len(text)} characters>",
         )
     cut = _truncate(text, info.encoding, max_parts)
-    return FittedText(cut, analyse(cut, "always" if info.encoding == "ucs2" else "auto"), True)
+    # The cut keeps its encoding: UCS-2's marker "…" is not GSM-7.
+    return FittedText(cut, analyse(cut), True)
 
 
 def _truncate(text: str, encoding: Encoding, max_parts: int) -> str:

@@ -106,10 +106,9 @@ def from_wire(address: str) -> str:
     The gateway's numbers are international without "+"; a short code or sender ID (too
     short for E.164, or not all digits) stays as it is.
     """
-    digits = address.removeprefix("+")
-    if digits.isdigit() and E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
-        return "+" + digits
-    return address
+    if address.isdigit() and E164_MIN_DIGITS <= len(address) <= E164_MAX_DIGITS:
+        return "+" + address
+    return address  # already canonical, a short code or a sender ID
 
 
 def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:

@@ -254,7 +254,7 @@ def quota_wait(quota: Quota | None, now: float | None = None) -> float | None:
         when = int(value) / (1000 if len(value) > 11 else 1)
     else:
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)  # Python 3.11 reads a "Z" too
         except ValueError:
             return None
         if parsed.tzinfo is None:
@@ -555,6 +555,6 @@ def _float_or_none(value: Any) -> float | None:
 
 def _decimal_or_none(value: Any) -> Decimal | None:
     try:
-        return Decimal(str(value).strip()) if value not in (None, "") else None
-    except InvalidOperation:
+        return Decimal(str(value).strip())
+    except InvalidOperation:  # None and "" too
         return None

@@ -13,7 +13,7 @@ from typing import Any, Unpack
 from .encoding import compose, fit
 from .errors import KpnProductError, KpnSmsError, KpnValidationError
 from .models import MessagePart, RecipientResult
-from .numbers import normalize_number
+from .numbers import mask_number, normalize_number
 from .options import SendOptions
 from .protocol import SendOutcome
 from .settings import Settings
@@ -167,7 +167,7 @@ class Attempts:
         self.retries += 1
         return delay
 
-    def result(self, outcome: SendOutcome, truncated: bool = False) -> RecipientResult:
+    def result(self, outcome: SendOutcome, truncated: bool) -> RecipientResult:
         if outcome.error is None:
             return RecipientResult(
                 self.recipient,
@@ -183,7 +183,7 @@ class Attempts:
         self, error: KpnSmsError, *, status: str | None = None, parts: tuple[MessagePart, ...] = ()
     ) -> RecipientResult:
         reason = str(error)
-        prefix = f"{RecipientResult(self.recipient, False).masked}: "
+        prefix = f"{mask_number(self.recipient)}: "
         if reason.startswith(prefix):
             reason = reason[len(prefix) :]
         if self.retries:

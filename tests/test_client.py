@@ -41,6 +41,7 @@ async def test_send_to_several_recipients(emulator: Emulator, emulator_url: str)
         report = await sms.send("Disk full on web1", title="[FIRING] DiskFull")
     assert report.ok and [r.recipient for r in report.results] == [f"+{A}", f"+{B}"]
     for result in report.results:
+        assert result.status == "0" and not result.truncated and result.attempts == 1
         assert len(result.parts) == 1 and result.message_ids[0]
         assert result.price is not None and result.price > 0
         assert result.network == "20408" and result.remaining_balance is not None
@@ -169,6 +170,24 @@ async def test_stored_token_margin_is_a_quarter_of_what_is_left(
     assert emulator.counters["token_requests"] == 2
 
 
+async def test_stored_token_with_under_a_second_left_keeps_the_quarter_margin(
+    emulator: Emulator, emulator_url: str, clock: Clock
+) -> None:
+    """The quarter holds for any life left at load, a fraction of a second too: 0.4 s left
+    gives a margin of 0.1 s, so the token serves until 0.1 s are left, not a moment longer."""
+    emulator.configure(token_ttl=400)
+    store = MemoryStore()
+    async with client(emulator_url, token_store=store) as first:
+        await first.authenticate()
+    clock.now += 399.6  # 0.4 s left on the client's clock (the emulator's token is valid)
+    async with client(emulator_url, token_store=store) as second:
+        assert (await second.send("zero", [A])).ok and second.token_requests == 0  # loaded
+        clock.now += 0.25  # 0.15 s left
+        assert (await second.send("one", [A])).ok and second.token_requests == 0
+        clock.now += 0.1  # 0.05 s left
+        assert (await second.send("two", [A])).ok and second.token_requests == 1
+
+
 async def test_rejected_token_is_renewed_once_and_the_send_retried(
     emulator: Emulator, emulator_url: str
 ) -> None:
@@ -272,8 +291,21 @@ async def test_permanent_failure_for_one_recipient_others_accepted(
     assert not report.ok
     assert [r.recipient for r in report.accepted] == [f"+{A}", f"+{C}"]
     (failed,) = report.failed
+    assert failed.recipient == f"+{B}" and failed.error is not None
     assert failed.status == "29" and failed.permanent and failed.attempts == 1
     assert B not in (failed.reason or "") and "Non-Whitelisted" in (failed.reason or "")
+
+
+async def test_one_recipients_refusal_does_not_stop_the_next_one(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    """Only a missing SMS product halts a batch; a refused number does not (one at a time,
+    so the next recipient is tried after the refusal)."""
+    emulator.configure(forced_status={B: "29"})
+    async with client(emulator_url, max_concurrency=1) as sms:
+        report = await sms.send("hello", [A, B, C])
+    assert [r.ok for r in report.results] == [True, False, True]
+    assert [m["to"] for m in emulator.messages] == [A, C]
 
 
 async def test_rate_limit_spaces_requests(emulator: Emulator, emulator_url: str) -> None:
@@ -486,3 +518,119 @@ async def test_unicode_never_sends_gsm7_accented_letters_unchanged(
         assert (await sms.send("Café über Ärger, año Ñandú, § 5 à 6 – ça", [A])).ok
     (sent,) = emulator.messages
     assert sent["text"] == "Café über Ärger, año Ñandu, § 5 à 6 - ca" and sent["type"] == "text"
+
+
+# -- what send() puts on the wire: the configured options, and each send's own ------------
+
+DLR_URL = "https://example.org/dlr"
+
+
+async def test_configured_options_reach_the_wire(emulator: Emulator, emulator_url: str) -> None:
+    """Nothing given to send(): the configured recipients (read in the configured region),
+    sender, ttl, client_ref and callback, which turns delivery receipts on."""
+    configured = {"recipients": ["030 12345678"], "region": "DE", "sender": "Config"}
+    async with client(
+        emulator_url, **configured, ttl=60000, callback=DLR_URL, client_ref="cfg"
+    ) as sms:
+        report = await sms.send("hello")
+        assert report.ok and report.text == "hello" and not report.truncated
+        assert (await sms.send("hi", f"+{A}")).ok  # one recipient as a string, not the list
+        assert (await sms.send("hallo", ["030 87654321"])).ok  # read in the configured region
+    first, second, third = emulator.messages
+    assert (first["to"], second["to"], third["to"]) == ("493012345678", A, "493087654321")
+    assert first["from"] == "Config" and first["ttl"] == 60000 and first["client_ref"] == "cfg"
+    assert first["callback"] == DLR_URL and first["status_report_req"] is True
+
+
+async def test_each_sends_options_win_over_the_configured_ones(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    configured: dict[str, Any] = {
+        "sender": "Config",
+        "max_parts": 1,
+        "overflow": "truncate",
+        "unicode": "always",
+        "status_report": True,
+        "client_ref": "cfg",
+        "callback": DLR_URL,
+    }
+    text = "Zoë " + "x" * 196  # 200 GSM-7 septets (2 parts) once "ë" is transliterated
+    async with client(emulator_url, **configured) as sms:
+        report = await sms.send(
+            text,
+            [A],
+            sender="Mine",
+            max_parts=2,
+            unicode="never",
+            status_report=False,
+            client_ref="mine",
+            callback="https://example.org/other",
+        )
+        assert report.ok and report.text == "Zoe " + "x" * 196 and not report.truncated
+        with pytest.raises(KpnValidationError, match="over max_parts 1") as caught:
+            await sms.send("x" * 400, [A], overflow="fail")
+        assert caught.value.field == "message"
+    (sent,) = emulator.messages
+    assert (sent["from"], sent["type"], sent["parts"]) == ("Mine", "text", 2)
+    assert sent["client_ref"] == "mine" and sent["callback"] == "https://example.org/other"
+    assert sent["status_report_req"] is False  # asked off, despite the callback
+
+
+@pytest.mark.parametrize(
+    ("configured", "given", "asked"),
+    [(False, None, False), (False, True, True), (True, None, True)],
+)
+async def test_delivery_receipts_are_asked_for_only_when_wanted(
+    emulator: Emulator, emulator_url: str, configured: bool, given: bool | None, asked: bool
+) -> None:
+    async with client(emulator_url, status_report=configured) as sms:
+        assert (await sms.send("hello", [A], status_report=given)).ok
+    (sent,) = emulator.messages
+    assert sent["status_report_req"] is asked and sent["callback"] is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message", "recipients", "error", "field", "value"),
+    [
+        ({}, 42, [A], "message: expected text, got int", "message", None),
+        ({}, " \n ", [A], "message: the text is empty", "message", " \n "),
+        ({}, "hello", None, "recipients: no recipients given or configured", "recipients", None),
+        (
+            {"sender": None},
+            "hello",
+            [A],
+            "sender: no sender ID given or configured",
+            "sender",
+            None,
+        ),
+    ],
+)
+async def test_bad_send_input_names_the_field_and_sends_nothing(
+    emulator: Emulator,
+    emulator_url: str,
+    options: dict[str, Any],
+    message: Any,
+    recipients: list[str] | None,
+    error: str,
+    field: str,
+    value: Any,
+) -> None:
+    async with client(emulator_url, **options) as sms:
+        with pytest.raises(KpnValidationError) as caught:
+            await sms.send(message, recipients)
+    assert (str(caught.value), caught.value.field, caught.value.value) == (error, field, value)
+    assert emulator.counters.get("token_requests", 0) == 0
+
+
+async def test_a_partly_sent_text_keeps_its_accepted_part_and_is_not_resent(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    emulator.configure(partial_status={A: "5"})
+    async with client(emulator_url, max_parts=3) as sms:
+        (result,) = (await sms.send("x" * 400, [A])).results
+    assert not result.ok and result.partly_sent and result.permanent and result.attempts == 1
+    assert len(result.parts) == 1 and result.message_ids == tuple(
+        emulator.messages[0]["message_ids"]
+    )
+    assert result.status == "5" and "partly sent: 1 of 3 parts accepted" in (result.reason or "")
+    assert emulator.counters["send_requests"] == 1

@@ -32,6 +32,9 @@ from kpn_sms_notify.errors import KpnValidationError
         ("😀" * 36, "ucs2", 72, 2),
         ("a" + "😀" * 33, "ucs2", 67, 1),
         ("line\nbreak", "gsm7", 10, 1),
+        ("\uffff", "ucs2", 1, 1),  # the last code point of one UTF-16 unit
+        ("\U00010000" * 35, "ucs2", 70, 1),  # the first of two
+        ("", "gsm7", 0, 1),
     ],
 )
 def test_analyse(text: str, encoding: str, units: int, parts: int) -> None:
@@ -42,10 +45,25 @@ def test_analyse(text: str, encoding: str, units: int, parts: int) -> None:
 
 def test_unicode_always_forces_ucs2() -> None:
     assert analyse("plain", "always").encoding == "ucs2"
+    fitted = fit("plain", max_parts=1, unicode="always")
+    assert (fitted.text, fitted.info.encoding, fitted.info.api_type) == ("plain", "ucs2", "unicode")
+
+
+def test_unicode_always_stays_ucs2_when_truncated() -> None:
+    fitted = fit("x" * 400, max_parts=2, unicode="always")
+    assert fitted.text == "x" * 133 + "…" and fitted.truncated
+    assert (fitted.info.encoding, fitted.info.units, fitted.info.parts) == ("ucs2", 134, 2)
+
+
+def test_truncation_drops_the_space_before_the_marker() -> None:
+    text = "abcdefg " * 125  # the longest fit of 3 parts, 456 characters, ends with a space
+    assert text[455] == " "
+    assert fit(text, max_parts=3).text == text[:455] + "..."
 
 
 def test_to_gsm7_transliterates_visibly() -> None:
     assert to_gsm7("Zoë “quoted” – naïve 中") == 'Zoe "quoted" - naive ?'
+    assert to_gsm7("ﬁle ﬀ") == "file ff"  # a ligature becomes its letters
 
 
 @pytest.mark.parametrize(
@@ -88,8 +106,9 @@ def test_fit_keeps_short_text_untouched() -> None:
 
 
 def test_fit_fail_policy_raises_with_figures() -> None:
-    with pytest.raises(KpnValidationError, match=r"message: 3 SMS parts .* over max_parts 2"):
+    with pytest.raises(KpnValidationError, match=r"message: 3 SMS parts .* over max_parts 2") as e:
         fit("x" * 400, max_parts=2, overflow="fail")
+    assert (e.value.field, e.value.value) == ("message", "<400 characters>")
 
 
 def test_fit_never_policy_transliterates_before_counting() -> None:
@@ -99,8 +118,9 @@ def test_fit_never_policy_transliterates_before_counting() -> None:
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
 def test_empty_text_is_refused(text: str) -> None:
-    with pytest.raises(KpnValidationError, match="message: the text is empty"):
+    with pytest.raises(KpnValidationError, match=r"^message: the text is empty$") as e:
         fit(text, max_parts=3)
+    assert (e.value.field, e.value.value) == ("message", text)
 
 
 def test_unicode_never_keeps_the_accented_letters_gsm7_has() -> None:

@@ -8,6 +8,7 @@ that does not resolve, since resolving one would ask the network's DNS server.
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
 import ssl
@@ -365,6 +366,7 @@ def test_hosts_agree(row: tuple[KpnSmsError, Kind, bool, bool, bool]) -> None:
     assert _short_reason(RecipientResult(f"+{A}", False, error=err)) == summary == err.summary
     result = Attempts(f"+{A}", _settings(), 0.0).failure(err)
     assert result.permanent is permanent  # serve: "failed" when permanent, else "retry"
+    assert result.error is err and result.recipient == f"+{A}" and not result.ok
 
 
 def test_protocol_errors_carry_the_outcome_flags() -> None:
@@ -409,6 +411,62 @@ def test_policy_pauses_every_send_after_a_throttle() -> None:
     attempts = Attempts(f"+{A}", _settings(), 0.0)
     throttled = SendOutcome(error=KpnRateLimitError("429", retry_after=3.0), wait=3.0)
     assert attempts.next(throttled, 0.0) == Retry(delay=3.0, pause=3.0)
+
+
+def test_policy_pauses_for_the_window_the_gateway_named_even_when_the_backoff_is_longer() -> None:
+    """Vonage's "please wait [100]" (ms): the others pause 0.1 s, while this recipient
+    waits its own backoff (0.25 to 0.5 s on the first retry)."""
+    throttled = SendOutcome(error=KpnRateLimitError("status 1", retry_after=0.1), wait=0.1)
+    retry = Attempts(f"+{A}", _settings(), 0.0).next(throttled, 0.0)
+    assert retry is not None and 0.25 <= retry.delay <= 0.5 and retry.pause == 0.1
+
+
+def test_policy_waits_at_least_a_second_after_a_throttle_that_names_no_wait() -> None:
+    throttled = SendOutcome(error=KpnRateLimitError("429", retry_after=None))
+    assert Attempts(f"+{A}", _settings(), 0.0).next(throttled, 0.0) == Retry(delay=1.0, pause=1.0)
+
+
+def test_policy_backoff_doubles_up_to_eight_seconds() -> None:
+    attempts = Attempts(f"+{A}", _settings(retries=6, retry_budget=600), 0.0)
+    down = SendOutcome(error=KpnApiError("503", http_status=503, transient=True))
+    delays = [attempts.next(down, 0.0) for _ in range(6)]
+    bounds = [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (4.0, 8.0)]
+    for retry, (low, high) in zip(delays, bounds, strict=True):
+        assert retry is not None and low <= retry.delay <= high, (retry, low, high)
+    assert attempts.next(down, 0.0) is None
+
+
+def test_policy_jitter_spreads_over_the_upper_half_of_the_backoff() -> None:
+    """A herd of recipients retrying at once spreads over [backoff/2, backoff]."""
+    state = random.getstate()
+    random.seed(19)
+    try:
+        down = SendOutcome(error=KpnApiError("503", http_status=503, transient=True))
+        delays = [Attempts(f"+{A}", _settings(), 0.0).next(down, 0.0) for _ in range(200)]
+    finally:
+        random.setstate(state)
+    firsts = [r.delay for r in delays if r is not None]
+    assert len(firsts) == 200 and min(firsts) >= 0.25 and max(firsts) <= 0.5
+    assert min(firsts) < 0.26 and max(firsts) > 0.49
+
+
+def test_policy_retries_while_the_wait_ends_within_the_budget() -> None:
+    throttled = SendOutcome(error=KpnRateLimitError("429", retry_after=5.0), wait=5.0)
+    on_the_edge = Attempts(f"+{A}", _settings(retry_budget=5), 0.0).next(throttled, 0.0)
+    assert on_the_edge == Retry(delay=5.0, pause=5.0)
+    assert Attempts(f"+{A}", _settings(retry_budget=5), 0.0).next(throttled, 0.1) is None
+
+
+def test_policy_failure_keeps_the_reason_and_adds_the_attempts() -> None:
+    attempts = Attempts(f"+{A}", _settings(retries=1), 0.0)
+    err = KpnApiError("+316******78: HTTP 503: busy", http_status=503, transient=True)
+    down = SendOutcome(error=err)
+    attempts.count = 1
+    assert attempts.next(down, 0.0) is not None
+    attempts.count = 2
+    assert attempts.next(down, 0.0) is None
+    result = attempts.result(down, False)
+    assert result.reason == "HTTP 503: busy (after 2 attempts)" and result.attempts == 2
 
 
 def test_policy_retries_ambiguous_failures_only_when_asked() -> None:

@@ -27,9 +27,12 @@ from kpn_sms_notify.inbound import (
     decode_json,
     parse_delivery_receipt,
     parse_inbound,
+    signature_problem,
     verify_signature,
     webhook_params,
 )
+from kpn_sms_notify.inbound.assembler import part_size
+from kpn_sms_notify.inbound.signatures import timestamp_fresh
 from kpn_sms_notify.numbers import normalize_number
 from kpn_sms_notify.server.journal import receipt_key
 
@@ -283,6 +286,40 @@ def test_retract_lets_a_redelivery_complete_again() -> None:
     assert asm.feed(single) is not None
 
 
+def test_retract_of_a_waiting_part_frees_it_and_its_bytes() -> None:
+    asm = InboundAssembler()
+    first, second = _part("4", 1, 3, "a" * 50), _part("4", 2, 3, "b")
+    asm.feed(first)
+    asm.feed(second)
+    asm.retract(InboundPart.from_dict(second.to_dict()))  # not the part it holds: kept
+    assert asm.pending_parts() == [first, second]
+    asm.retract(second)  # the host failed to store it
+    assert asm.pending_parts() == [first] and asm.held_bytes == part_size(first)
+    assert not asm.seen(second.message_id) and asm.seen(first.message_id)
+    asm.retract(first)
+    assert asm.pending_parts() == [] and asm.held_bytes == 0 and asm.pending_count == 0
+    asm.feed(first)  # the redeliveries are taken again and complete the text
+    asm.feed(second)
+    message = asm.feed(_part("4", 3, 3, "c"))
+    assert message is not None and message.text == "a" * 50 + "bc" and asm.completed == 1
+
+
+def test_retract_of_a_completed_text_waits_for_its_part_again() -> None:
+    asm = InboundAssembler()
+    parts = [_part("5", n, 3, t) for n, t in ((1, "x" * 40), (2, "y"), (3, "z"))]
+    for part in parts[:2]:
+        asm.feed(part)
+    message = asm.feed(parts[2])
+    assert message is not None and asm.completed == 1 and asm.held_bytes == 0
+    asm.retract(parts[1], message)
+    assert asm.completed == 0 and asm.pending_count == 1
+    assert sorted(asm.pending_parts(), key=lambda p: p.concat_part or 0) == [parts[0], parts[2]]
+    assert asm.held_bytes == part_size(parts[0]) + part_size(parts[2])
+    again = asm.feed(parts[1])
+    assert again is not None and again.text == "x" * 40 + "yz" and asm.completed == 1
+    assert asm.held_bytes == 0 and asm.pending_count == 0
+
+
 def test_mark_seen_recovers_dedupe_state() -> None:
     asm = InboundAssembler()
     asm.mark_seen(["0A0000000123ABCD1"])
@@ -443,6 +480,60 @@ def test_signature_skew_window() -> None:
     assert not verify_signature(signed, "secret", max_skew=300, now=1461605396 - 301)
     missing_stamp = {"a": "1", "sig": compute_signature({"a": "1"}, "secret")}
     assert not verify_signature(missing_stamp, "secret")
+
+
+def test_signing_string_reads_absent_values_as_empty() -> None:
+    params = {"a": None, "b": "", "c": ["x&y=z"], "timestamp": "1"}
+    joined = "&a=&b=&c=x_y_z&timestamp=1"
+    expected = hashlib.md5((joined + "secret").encode()).hexdigest()
+    assert compute_signature(params, "secret") == expected
+
+
+def test_a_value_that_cannot_be_a_wire_value_fails_the_check_without_raising() -> None:
+    params = {"a": ["1", "2"], "timestamp": "1461605396", "sig": "x"}
+    with pytest.raises(KpnValidationError) as info:
+        compute_signature(params, "secret")
+    assert info.value.field == "a"
+    assert verify_signature(params, "secret") is False
+    signed = {**VECTOR, "sig": "6af838ef94998832dbfc29020b564830"}
+    assert verify_signature({**signed, "sig": [signed["sig"]] * 2}, "secret") is False
+    assert verify_signature({**signed, "timestamp": ["1", "2"]}, "secret") is False
+
+
+def test_lone_surrogates_give_a_signature_not_an_exception() -> None:
+    params = {"text": "\ud800", "timestamp": "1700000000"}
+    sig = compute_signature(params, "s\udc00cret")
+    assert re.fullmatch("[0-9a-f]{32}", sig)
+    assert verify_signature({**params, "sig": sig}, "s\udc00cret") is True
+    assert verify_signature({**params, "sig": "\ud800"}, "s\udc00cret") is False
+
+
+def test_unknown_method_error_names_the_choices() -> None:
+    with pytest.raises(KpnValidationError) as info:
+        compute_signature(VECTOR, "secret", "crc32")
+    assert str(info.value) == (
+        "method: expected one of md5hash, md5, sha1, sha256, sha512 (got 'crc32')"
+    )
+    assert info.value.value == "'crc32'"
+
+
+def test_timestamp_fresh_at_the_edges() -> None:
+    assert timestamp_fresh("100", 300, now=400) is True  # exactly max_skew away
+    assert timestamp_fresh("100", 300, now=400.5) is False
+    assert timestamp_fresh("soon", 300, now=100) is False
+    assert timestamp_fresh("nan", 300, now=100) is False
+
+
+def test_signature_problem_says_what_is_wrong() -> None:
+    signed = {**VECTOR, "sig": "6af838ef94998832dbfc29020b564830"}
+    assert signature_problem(signed, "secret", now=1461605396) is None  # md5hash by default
+    assert signature_problem(VECTOR, "secret", now=1461605396) == (
+        "sig: required, signature checking is on"
+    )
+    assert signature_problem(signed, "other", now=1461605396) == "sig: signature does not match"
+    assert signature_problem(signed, "secret", now=1461605396 + 301) == (
+        "timestamp: outside the allowed 300 s of this clock (a replayed or delayed call)"
+    )
 
 
 def test_unknown_signature_method_is_a_validation_error() -> None:
@@ -650,6 +741,35 @@ def test_messages_api_inbound_errors_name_its_own_fields(
     with pytest.raises(KpnValidationError) as caught:
         parse_inbound(params)
     assert str(caught.value).startswith(reason)
+    assert caught.value.field == reason.split(":")[0]
+
+
+def test_messages_api_inbound_defaults_and_refusal_text() -> None:
+    bare = {k: v for k, v in MESSAGES_INBOUND.items() if k not in ("message_type", "text")}
+    part = parse_inbound(bare)  # no message_type: a text; no text: an empty one
+    assert (part.text, part.type) == ("", "text")
+    with pytest.raises(KpnValidationError) as caught:
+        parse_inbound({**MESSAGES_INBOUND, "message_type": " Image "})
+    assert str(caught.value) == (
+        "message_type: expected text; only SMS text is handled here (got 'image')"
+    )
+    assert caught.value.value == "'image'"
+
+
+def test_messages_api_status_recipient_is_optional_but_checked() -> None:
+    receipt = parse_delivery_receipt({k: v for k, v in MESSAGES_STATUS.items() if k != "to"})
+    assert receipt.msisdn is None and receipt.to == "KPNAlert"
+    with pytest.raises(KpnValidationError) as caught:
+        parse_delivery_receipt({**MESSAGES_STATUS, "to": "has spaces"})
+    assert caught.value.field == "to"
+
+
+def test_form_body_keeps_blank_values_and_refuses_bytes_that_are_not_utf8() -> None:
+    form = "application/x-www-form-urlencoded"
+    assert webhook_params(query=[], body=b"a=&b=1", content_type=form) == {"a": "", "b": "1"}
+    with pytest.raises(KpnValidationError) as caught:
+        webhook_params(query=[], body=b"a=\xff", content_type=form)
+    assert (str(caught.value), caught.value.field) == ("body: not UTF-8 text", "body")
 
 
 def test_messages_api_timestamps_become_sms_api_time() -> None:

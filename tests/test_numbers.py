@@ -82,6 +82,11 @@ def test_more_than_15_digits_is_refused() -> None:
     assert info.value.value == mask_number("020100000000000") == "020**********00"
 
 
+@pytest.mark.parametrize("number", ["+49201000000000", "+492010000000000"])
+def test_14_and_15_digits_are_accepted(number: str) -> None:
+    assert normalize_number(number, "NL") == number
+
+
 def test_wire_and_canonical_forms() -> None:
     assert wire_number("+31612345678") == "31612345678"
     assert wire_number("31612345678") == "31612345678"
@@ -90,6 +95,10 @@ def test_wire_and_canonical_forms() -> None:
     assert from_wire("KPNAlert") == "KPNAlert"  # a sender ID
     assert from_wire("1234") == "1234"  # a short code
     assert from_wire("1234567890123456") == "1234567890123456"  # too long for E.164
+    assert from_wire("123456789012345") == "+123456789012345"  # 15 digits: the longest
+    assert from_wire("1234567") == "+1234567"  # 7 digits: the shortest
+    assert from_wire("123456") == "123456"  # a short code
+    assert from_wire("31612345678+") == "31612345678+"  # not digits: left as it is
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -15,7 +17,7 @@ from kpn_sms_notify.errors import (
     KpnProductError,
     KpnRateLimitError,
 )
-from kpn_sms_notify.models import Token
+from kpn_sms_notify.models import ApiHeaders, MessagePart, Quota, Token
 from kpn_sms_notify.status import STATUSES, status_info
 
 JSON = {"content-type": "application/json"}
@@ -434,7 +436,10 @@ def test_headers_quota_sunset_and_retry_after() -> None:
         "Retry-After": "3",
     }
     parsed = protocol.parse_headers(headers)
-    assert parsed.quota is not None and parsed.quota.remaining == 60
+    assert parsed.quota == Quota(100, 40, 1, "minute", "2026-11-26T23:59:00Z")
+    assert parsed.quota.remaining == 60
+    future = protocol.parse_headers({"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"})
+    assert future.retry_after is not None and future.retry_after > 0  # against the clock
     assert (parsed.sunset, parsed.api_version, parsed.retry_after) == ("n/a", "v1.1.1", 3.0)
     assert protocol.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470) == 10.0
     assert protocol.parse_retry_after("garbage") is None
@@ -634,3 +639,849 @@ def test_long_error_text_is_shortened_to_one_line_of_200_characters() -> None:
     exact = _b({"messages": [{"status": "4", "error-text": fits}]})
     kept = protocol.parse_send(200, JSON, exact, recipient="31612345678").error
     assert isinstance(kept, KpnApiError) and kept.detail == fits
+
+
+# -- whole answers, every field pinned: what a host reads off the outcome and the error ---
+
+
+def _state(err: BaseException | None) -> dict[str, object]:
+    """An error's type, text and every attribute a host reads."""
+    names = ("http_status", "status", "code", "detail", "recipient", "retry_after")
+    names += ("sent", "transient", "permanent")
+    return {
+        "type": type(err).__name__,
+        "message": str(err),
+        **{name: getattr(err, name) for name in names if hasattr(err, name)},
+    }
+
+
+NO_HEADERS = ApiHeaders()
+
+SEND_ERRORS = [
+    pytest.param(
+        400,
+        {"Content-Type": "application/json"},
+        _b({"Error": "only  error"}),
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 400: only error",
+            "http_status": 400,
+            "status": None,
+            "code": None,
+            "detail": "only error",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="400 apigee error only",
+    ),
+    pytest.param(
+        422,
+        {"Content-Type": "application/json"},
+        _b({"name": "n"}),
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 422 n: n",
+            "http_status": 422,
+            "status": None,
+            "code": "n",
+            "detail": "n",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="422 error response name only",
+    ),
+    pytest.param(
+        422,
+        {"Content-Type": "application/json"},
+        _b({"message": "m"}),
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 422: m",
+            "http_status": 422,
+            "status": None,
+            "code": None,
+            "detail": "m",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="422 error response message only",
+    ),
+    pytest.param(
+        401,
+        {"Content-Type": "application/json"},
+        b'{"ErrorCode": "invalid_token", "Error": "Invalid access token"}',
+        {
+            "type": "KpnAuthError",
+            "message": "316******78: HTTP 401 invalid_token: Invalid access token",
+            "sent": False,
+            "transient": False,
+            "permanent": False,
+        },
+        id="401 plain",
+    ),
+    pytest.param(
+        429,
+        {"Retry-After": "2", "Content-Type": "application/json"},
+        _b(
+            {
+                "transactionId": "t1",
+                "status": "429",
+                "name": "Too Many Requests",
+                "message": "quota",
+                "info": "",
+            }
+        ),
+        {
+            "type": "KpnRateLimitError",
+            "message": "316******78: HTTP 429 Too Many Requests: quota (transaction t1)",
+            "http_status": 429,
+            "status": None,
+            "code": "Too Many Requests",
+            "detail": "quota (transaction t1)",
+            "recipient": "316******78",
+            "retry_after": 2.0,
+            "sent": False,
+            "transient": True,
+            "permanent": False,
+        },
+        id="429 retry-after",
+    ),
+    pytest.param(
+        500,
+        {"content-type": "text/html"},
+        b"<html><body>oops</body></html>",
+        {
+            "type": "KpnConnectionError",
+            "message": "316******78: HTTP 500: HTML page",
+            "sent": True,
+            "transient": False,
+            "permanent": False,
+        },
+        id="500 html",
+    ),
+    pytest.param(
+        502,
+        {},
+        b"  <html><head><title>502\n Bad Gateway</title></head></html>",
+        {
+            "type": "KpnConnectionError",
+            "message": "316******78: HTTP 502: HTML page '502 Bad Gateway'",
+            "sent": True,
+            "transient": False,
+            "permanent": False,
+        },
+        id="502 html title",
+    ),
+    pytest.param(
+        503,
+        {},
+        b"  ",
+        {
+            "type": "KpnConnectionError",
+            "message": "316******78: HTTP 503: empty body",
+            "sent": False,
+            "transient": True,
+            "permanent": False,
+        },
+        id="503 empty",
+    ),
+    pytest.param(
+        504,
+        {"Content-Type": "application/json"},
+        b'{"message": "upstream timed out"}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 504: upstream timed out",
+            "http_status": 504,
+            "status": None,
+            "code": None,
+            "detail": "upstream timed out",
+            "recipient": "316******78",
+            "sent": True,
+            "transient": False,
+            "permanent": False,
+        },
+        id="504 json message",
+    ),
+    pytest.param(
+        500,
+        {"Content-Type": "application/json"},
+        b'{"foo": "bar"}',
+        {
+            "type": "KpnApiError",
+            "message": '316******78: HTTP 500: {"foo": "bar"}',
+            "http_status": 500,
+            "status": None,
+            "code": None,
+            "detail": '{"foo": "bar"}',
+            "recipient": "316******78",
+            "sent": True,
+            "transient": False,
+            "permanent": False,
+        },
+        id="500 unknown json",
+    ),
+    pytest.param(
+        400,
+        {"Content-Type": "application/json"},
+        b'{"error-code": "420", "error-code-label": "Invalid  params"}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 400 420: Invalid params",
+            "http_status": 400,
+            "status": None,
+            "code": "420",
+            "detail": "Invalid params",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="400 error-code",
+    ),
+    pytest.param(
+        400,
+        {"Content-Type": "application/json"},
+        b'{"error-code": 420}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 400 420: error",
+            "http_status": 400,
+            "status": None,
+            "code": "420",
+            "detail": "error",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="400 error-code no label",
+    ),
+    pytest.param(
+        400,
+        {"Content-Type": "application/json"},
+        b'{"error": {"ErrorCode": "invalid_request", "Error": "Bad request"}}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 400 invalid_request: Bad request",
+            "http_status": 400,
+            "status": None,
+            "code": "invalid_request",
+            "detail": "Bad request",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="400 nested apigee",
+    ),
+    pytest.param(
+        400,
+        {"Content-Type": "application/json"},
+        b'{"ErrorCode": "only_code"}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 400 only_code: only_code",
+            "http_status": 400,
+            "status": None,
+            "code": "only_code",
+            "detail": "only_code",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="400 apigee code only",
+    ),
+    pytest.param(
+        422,
+        {"Content-Type": "application/json"},
+        b'{"transactionId": "t9", "name": "bad"}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 422 bad: bad (transaction t9)",
+            "http_status": 422,
+            "status": None,
+            "code": "bad",
+            "detail": "bad (transaction t9)",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="422 error response name",
+    ),
+    pytest.param(
+        422,
+        {"Content-Type": "application/json"},
+        b'{"status": "422", "message": "m", "info": "i"}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 422 422: m: i",
+            "http_status": 422,
+            "status": None,
+            "code": "422",
+            "detail": "m: i",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="422 error response status",
+    ),
+    pytest.param(
+        422,
+        {"Content-Type": "application/json"},
+        b'{"info": "just info"}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 422: just info",
+            "http_status": 422,
+            "status": None,
+            "code": None,
+            "detail": "just info",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="422 error response info",
+    ),
+    pytest.param(
+        422,
+        {"Content-Type": "application/json"},
+        b'{"transactionId": ""}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 422: error",
+            "http_status": 422,
+            "status": None,
+            "code": None,
+            "detail": "error",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="422 error response nothing",
+    ),
+    pytest.param(
+        500,
+        {"Content-Type": "application/json"},
+        b'{"fault": {"detail": {"errorcode": "steps.x.Failed"}}}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 500 steps.x.Failed: fault",
+            "http_status": 500,
+            "status": None,
+            "code": "steps.x.Failed",
+            "detail": "fault",
+            "recipient": "316******78",
+            "sent": True,
+            "transient": False,
+            "permanent": False,
+        },
+        id="500 fault no string",
+    ),
+    pytest.param(
+        500,
+        {"Content-Type": "application/json"},
+        b'{"fault": {"faultstring": "Gateway  fault", "detail": "text"}}',
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 500: Gateway fault",
+            "http_status": 500,
+            "status": None,
+            "code": None,
+            "detail": "Gateway fault",
+            "recipient": "316******78",
+            "sent": True,
+            "transient": False,
+            "permanent": False,
+        },
+        id="500 fault detail not dict",
+    ),
+    pytest.param(
+        502,
+        {"Content-Type": "Text/HTML"},
+        b"Bad gateway",
+        {
+            "type": "KpnConnectionError",
+            "message": "316******78: HTTP 502: HTML page",
+            "sent": True,
+            "transient": False,
+            "permanent": False,
+        },
+        id="502 text/html no <",
+    ),
+    pytest.param(
+        400,
+        {"content-type": "text/plain"},
+        b"oops",
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 400: not JSON: 'oops'",
+            "http_status": 400,
+            "status": None,
+            "code": None,
+            "detail": "not JSON: 'oops'",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="400 plain text",
+    ),
+    pytest.param(
+        400,
+        {},
+        b"\xff\xfe oops",
+        {
+            "type": "KpnApiError",
+            "message": "316******78: HTTP 400: not JSON: '�� oops'",
+            "http_status": 400,
+            "status": None,
+            "code": None,
+            "detail": "not JSON: '�� oops'",
+            "recipient": "316******78",
+            "sent": False,
+            "transient": False,
+            "permanent": True,
+        },
+        id="400 not utf8",
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "headers", "body", "expected"), SEND_ERRORS)
+def test_gateway_error_bodies_read_in_full(
+    status: int, headers: dict[str, str], body: bytes, expected: dict[str, object]
+) -> None:
+    outcome = protocol.parse_send(status, headers, body, recipient="31612345678")
+    assert _state(outcome.error) == expected
+    retry_after = 2.0 if "Retry-After" in headers else None
+    assert outcome.wait == retry_after and outcome.parts == () and outcome.status is None
+    assert outcome.headers == ApiHeaders(retry_after=retry_after)
+    assert outcome.token_rejected is (status == 401)
+
+
+def test_parse_send_reads_every_field_of_an_accepted_part() -> None:
+    entries = [
+        "junk",  # not an object: skipped
+        {
+            "to": "31612345678",
+            "message-id": "0A01",
+            "status": " 0 ",
+            "remaining-balance": "9.9",
+            "message-price": "0.0333",
+            "network": "20408",
+            "client-ref": "ref-1",
+        },
+        {"status": "0"},  # nothing else given
+    ]
+    body = _b({"message-count": "3", "messages": entries})
+    outcome = protocol.parse_send(200, {"api-version": "v1"}, body, recipient="31612345678")
+    assert outcome == protocol.SendOutcome(
+        parts=(
+            MessagePart("0A01", "31612345678", Decimal("0.0333"), Decimal("9.9"), "20408", "ref-1"),
+            MessagePart("", "", None, None, None, None),
+        ),
+        status="0",
+        headers=ApiHeaders(api_version="v1"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected", "status", "wait"),
+    [
+        pytest.param(
+            [{"status": "1", "error-text": "Throughput Rate Exceeded"}],
+            {
+                "type": "KpnRateLimitError",
+                "message": "316******78: status 1 Throttled: Throughput Rate Exceeded",
+                "http_status": 200,
+                "status": "1",
+                "code": None,
+                "detail": "Throughput Rate Exceeded",
+                "recipient": "316******78",
+                "retry_after": None,
+                "sent": False,
+                "transient": True,
+                "permanent": False,
+            },
+            "1",
+            None,
+            id="throttle naming no wait",
+        ),
+        pytest.param(
+            [{"status": "1", "error-text": "please wait [ 250 ]"}],
+            {
+                "type": "KpnRateLimitError",
+                "message": "316******78: status 1 Throttled: please wait [ 250 ]",
+                "http_status": 200,
+                "status": "1",
+                "code": None,
+                "detail": "please wait [ 250 ]",
+                "recipient": "316******78",
+                "retry_after": 0.25,
+                "sent": False,
+                "transient": True,
+                "permanent": False,
+            },
+            "1",
+            0.25,
+            id="throttle naming a wait",
+        ),
+        pytest.param(
+            [{"status": "13"}],
+            {
+                "type": "KpnApiError",
+                "message": f"316******78: status 13 {status_info('13').name}: "
+                f"{status_info('13').meaning}",
+                "http_status": 200,
+                "status": "13",
+                "code": None,
+                "detail": status_info("13").meaning,
+                "recipient": "316******78",
+                "sent": False,
+                "transient": True,
+                "permanent": False,
+            },
+            "13",
+            None,
+            id="no error-text: the table's meaning",
+        ),
+        pytest.param(
+            [{"to": "31612345678"}],
+            {
+                "type": "KpnApiError",
+                "message": "316******78: status  Unknown Status: unknown status",
+                "http_status": 200,
+                "status": "",
+                "code": None,
+                "detail": "unknown status",
+                "recipient": "316******78",
+                "sent": False,
+                "transient": False,
+                "permanent": True,
+            },
+            "",
+            None,
+            id="no status at all",
+        ),
+    ],
+)
+def test_a_refusal_inside_http_200_read_in_full(
+    entries: list[object], expected: dict[str, object], status: str, wait: float | None
+) -> None:
+    body = _b({"message-count": "1", "messages": entries})
+    outcome = protocol.parse_send(200, {"api-version": "v1"}, body, recipient="31612345678")
+    assert _state(outcome.error) == expected
+    assert (outcome.parts, outcome.status, outcome.wait) == ((), status, wait)
+    assert outcome.headers == ApiHeaders(api_version="v1")
+
+
+def test_a_partly_sent_text_read_in_full() -> None:
+    entries = [
+        {"status": "0", "message-id": "A"},
+        "junk",
+        {"status": "5", "error-text": "Internal  Error"},
+        {"status": "5", "error-text": "Internal Error"},
+    ]
+    body = _b({"message-count": "3", "messages": entries})
+    outcome = protocol.parse_send(200, {"api-version": "v1"}, body, recipient="31612345678")
+    assert _state(outcome.error) == {
+        "type": "KpnApiError",
+        "message": "316******78: partly sent: 1 of 3 parts accepted, the rest refused with "
+        f"status 5 {status_info('5').name}: Internal Error; not sent again, as that would "
+        "repeat the accepted parts",
+        "http_status": 200,
+        "status": "5",
+        "code": None,
+        "detail": "Internal Error",
+        "recipient": "316******78",
+        "sent": True,
+        "transient": False,
+        "permanent": True,
+    }
+    assert [p.message_id for p in outcome.parts] == ["A"] and outcome.status == "5"
+    assert outcome.headers == ApiHeaders(api_version="v1") and outcome.wait is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_b({"messages": []}), "316******78: the gateway's answer listed no messages"),
+        (_b({"messages": ["junk"]}), "316******78: the gateway's answer listed no messages"),
+        (
+            b"<html><title>Hi</title></html>",
+            "316******78: unreadable answer from the gateway (HTML page 'Hi')",
+        ),
+    ],
+)
+def test_an_accepted_looking_answer_without_parts_is_ambiguous(body: bytes, message: str) -> None:
+    outcome = protocol.parse_send(200, {"api-version": "v1"}, body, recipient="31612345678")
+    assert _state(outcome.error) == {
+        "type": "KpnConnectionError",
+        "message": message,
+        "sent": True,
+        "transient": False,
+        "permanent": False,
+    }
+    assert outcome.headers == ApiHeaders(api_version="v1") and outcome.parts == ()
+
+
+def test_an_html_title_is_read_from_the_first_2000_bytes_only() -> None:
+    fits = b"<html>" + b" " * (2000 - 6 - 16) + b"<title>x</title>"
+    beyond = b"<html> " + fits[6:]  # the title's last ">" is byte 2001
+    assert (len(fits), len(beyond)) == (2000, 2001)
+    outcome = protocol.parse_send(502, {}, fits, recipient="31612345678")
+    assert str(outcome.error) == "316******78: HTTP 502: HTML page 'x'"
+    outcome = protocol.parse_send(502, {}, beyond, recipient="31612345678")
+    assert str(outcome.error) == "316******78: HTTP 502: HTML page"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        pytest.param(
+            200,
+            _b({"error-code": "401", "error-code-label": "Bad  key"}),
+            {
+                "type": "KpnApiError",
+                "message": "refused: error-code 401: Bad key",
+                "http_status": 200,
+                "status": None,
+                "code": "401",
+                "detail": "Bad key",
+                "recipient": None,
+                "sent": False,
+                "transient": False,
+                "permanent": True,
+            },
+            id="refused inside 200",
+        ),
+        pytest.param(
+            299,
+            _b({"error-code": 401}),
+            {
+                "type": "KpnApiError",
+                "message": "refused: error-code 401: refused",
+                "http_status": 299,
+                "status": None,
+                "code": "401",
+                "detail": "refused",
+                "recipient": None,
+                "sent": False,
+                "transient": False,
+                "permanent": True,
+            },
+            id="refused without a label",
+        ),
+        pytest.param(
+            200,
+            b"",
+            {
+                "type": "KpnConnectionError",
+                "message": "unreadable answer (empty body)",
+                "sent": False,
+                "transient": True,
+                "permanent": False,
+            },
+            id="200 unreadable",
+        ),
+        pytest.param(
+            299,
+            b"x",
+            {
+                "type": "KpnConnectionError",
+                "message": "unreadable answer (not JSON: 'x')",
+                "sent": False,
+                "transient": True,
+                "permanent": False,
+            },
+            id="299 unreadable",
+        ),
+        pytest.param(
+            300,
+            _b({"error-code": "200"}),
+            {
+                "type": "KpnApiError",
+                "message": "HTTP 300 200: error",
+                "http_status": 300,
+                "status": None,
+                "code": "200",
+                "detail": "error",
+                "recipient": None,
+                "sent": False,
+                "transient": False,
+                "permanent": True,
+            },
+            id="300 is no success",
+        ),
+        pytest.param(
+            300,
+            b"",
+            {
+                "type": "KpnApiError",
+                "message": "HTTP 300: empty body",
+                "http_status": 300,
+                "status": None,
+                "code": None,
+                "detail": "empty body",
+                "recipient": None,
+                "sent": False,
+                "transient": False,
+                "permanent": True,
+            },
+            id="300 empty",
+        ),
+        pytest.param(
+            502,
+            b"<html><title>Bad</title></html>",
+            {
+                "type": "KpnConnectionError",
+                "message": "HTTP 502: HTML page 'Bad'",
+                "sent": False,  # registering texts nobody: never ambiguous
+                "transient": False,  # only a 503 says the gateway took nothing in
+                "permanent": False,
+            },
+            id="502 page",
+        ),
+    ],
+)
+def test_register_and_number_update_answers_read_in_full(
+    status: int, body: bytes, expected: dict[str, object]
+) -> None:
+    with pytest.raises(Exception) as caught:
+        protocol.parse_simple(status, {}, body)
+    assert _state(caught.value) == expected
+
+
+def test_register_answer_with_error_code_200_is_success() -> None:
+    answer = {"error-code": "200", "error-code-label": "success"}
+    assert protocol.parse_simple(201, {}, _b(answer)) == answer
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, _b({"expires_in": "3599"}), "token answer: no access_token in the gateway's answer"),
+        (200, b"x", "token answer: unreadable (not JSON: 'x')"),
+        (
+            401,
+            _b({"ErrorCode": "invalid_client", "Error": "ClientId is Invalid"}),
+            "token request refused: HTTP 401 invalid_client: ClientId is Invalid",
+        ),
+        (
+            403,
+            _b({"ErrorCode": "forbidden", "Error": "Nope"}),
+            "token request refused: HTTP 403 forbidden: Nope",
+        ),
+        (404, _b({"message": "no such path"}), "HTTP 404: no such path"),
+    ],
+)
+def test_token_answers_that_give_no_token_say_why(status: int, body: bytes, expected: str) -> None:
+    with pytest.raises(Exception) as caught:
+        protocol.parse_token(status, JSON, body, now=0)
+    assert str(caught.value) == expected
+    assert (
+        type(caught.value).__name__
+        == {
+            200: "KpnConnectionError",
+            401: "KpnAuthError",
+            403: "KpnAuthError",
+            404: "KpnApiError",
+        }[status]
+    )
+
+
+def test_token_answer_fills_the_defaults() -> None:
+    token = protocol.parse_token(200, JSON, _b({"access_token": "t", "expires_in": "1"}), now=100)
+    assert token == Token("t", expires_at=101.0, token_type="Bearer", level=None)
+    answer = {"access_token": "t", "expires_in": "1", "token_type": "BearerToken", "level": 2}
+    token = protocol.parse_token(200, JSON, _b(answer), now=100)
+    assert (token.token_type, token.level) == ("BearerToken", "2")
+
+
+def test_request_builders_in_full() -> None:
+    token = Token("tok", expires_at=1e12)
+    auth = {
+        "Authorization": "Bearer tok",
+        "Content-Type": protocol.FORM,
+        "Accept": "application/json",
+    }
+    base = "https://hX/"  # only the trailing "/" goes
+    assert protocol.token_request(base, "id", "s") == protocol.ApiRequest(
+        "POST",
+        "https://hX/oauth/client_credential/accesstoken",
+        params={"grant_type": "client_credentials"},
+        data={"client_id": "id", "client_secret": "s"},
+        headers={"Content-Type": protocol.FORM, "Accept": "application/json"},
+    )
+    send = protocol.send_request(base, token, sender="S", to="+3161", text="x", status_report=False)
+    assert send == protocol.ApiRequest(
+        "POST",
+        "https://hX/communication/nexmo/sms/send",
+        data={"from": "S", "to": "3161", "text": "x", "type": "text", "status-report-req": "false"},
+        headers=auth,
+        sends_sms=True,
+    )
+    assert protocol.access_check_request(base, token) == protocol.ApiRequest(
+        "POST", "https://hX/communication/nexmo/sms/send", headers=auth
+    )
+    reg = protocol.register_request(base, token, to="+3161", callback_url="https://cb")
+    assert reg == protocol.ApiRequest(
+        "POST",
+        "https://hX/communication/nexmo/sms/register",
+        data={"to": "3161", "callback_url": "https://cb"},
+        headers=auth,
+    )
+    upd = protocol.number_update_request(base, token, country="nl", msisdn="+3197", mo_http_url="")
+    assert upd == protocol.ApiRequest(
+        "POST",
+        "https://hX/communication/nexmo/phone-numbers/number/update",
+        data={"country": "NL", "msisdn": "3197", "moHttpUrl": ""},
+        headers=auth,
+    )
+
+
+def test_quota_reset_forms() -> None:
+    def wait(reset: str, now: float) -> float | None:
+        quota = protocol.parse_headers(
+            {"quota-limit": "1", "quota-used": "1", "quota-reset-UTC": reset}
+        ).quota
+        return protocol.quota_wait(quota, now=now)
+
+    assert wait("99999999999", now=0) == 99999999999.0  # 11 digits: epoch seconds
+    assert wait("100000000000", now=0) == 100000000.0  # 12 digits: epoch milliseconds
+    assert wait("2030-01-01T00:00:00Z", now=1893456030.0) == 0.0  # already reset: no wait
+
+
+def test_a_quota_reset_without_a_zone_is_utc_on_any_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        quota = protocol.parse_headers(
+            {"quota-limit": "1", "quota-used": "1", "quota-reset-UTC": "2030-01-01T00:00:30"}
+        ).quota
+        assert protocol.quota_wait(quota, now=1893456000.0) == 30.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_answers_of_odd_shapes_never_crash_the_parser() -> None:
+    """A JSON list, an empty field and a Retry-After date in the past."""
+    outcome = protocol.parse_send(400, JSON, b"[1, 2]", recipient="31612345678")
+    assert str(outcome.error) == "316******78: HTTP 400: not JSON: '[1, 2]'"
+    body = _b({"messages": [{"status": "0", "message-id": "A", "network": "", "client-ref": ""}]})
+    (part,) = protocol.parse_send(200, JSON, body, recipient="31612345678").parts
+    assert (part.network, part.client_ref) == (None, None)
+    assert protocol.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490) == 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import httpx
@@ -180,6 +181,58 @@ def test_a_rejected_token_is_not_reloaded_from_the_store(
         assert second.send("two", [A]).ok and second.token_requests == 1
         assert second.send("three", [A]).ok and second.token_requests == 1
     assert emulator.counters["auth_failures"] == 1
+
+
+class BrokenStore:
+    """A store whose every call fails (a full disk, a read-only cache directory)."""
+
+    def load(self) -> Token | None:
+        raise OSError("disk on fire")
+
+    def save(self, token: Token) -> None:
+        raise OSError("disk on fire")
+
+    def forget(self, token: Token) -> None:
+        raise OSError("disk on fire")
+
+
+def test_a_broken_token_store_never_stops_a_send(
+    emulator: Emulator, emulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each failure of the store is one DEBUG line naming the operation and the error's
+    type (not its text, not the token); the sends go through, the rejected token too."""
+    caplog.set_level(logging.DEBUG, logger="kpn_sms_notify.auth")
+    with client(emulator_url, token_store=BrokenStore()) as sms:
+        assert sms.send("one", [A]).ok
+        emulator.expire_tokens()
+        assert sms.send("two", [A]).ok and sms.token_requests == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "kpn_sms_notify.auth"]
+    assert lines == [
+        "token store: load failed (OSError)",
+        "token store: save failed (OSError)",
+        "token store: forget failed (OSError)",
+        "token store: save failed (OSError)",
+    ]
+
+
+class ForgettingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forgotten: list[Token] = []
+
+    def forget(self, token: Token) -> None:
+        self.forgotten.append(token)
+
+
+def test_a_rejected_token_is_forgotten_in_the_store(emulator: Emulator, emulator_url: str) -> None:
+    store = ForgettingStore()
+    with client(emulator_url, token_store=store) as sms:
+        assert sms.send("one", [A]).ok
+        rejected = store.token
+        emulator.expire_tokens()
+        assert sms.send("two", [A]).ok
+    assert rejected is not None and store.forgotten == [rejected]
+    assert store.token is not None and store.token.access_token != rejected.access_token
 
 
 @pytest.mark.parametrize(("status", "error"), [(400, KpnApiError), (401, KpnAuthError)])

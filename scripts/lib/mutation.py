@@ -27,12 +27,35 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / ".mutation"
 EQUIVALENTS = REPO / "tests" / "mutation-equivalent.txt"
-CLIENTS = ["tests/test_client.py", "tests/test_sync_client.py"]
+# The library's fault tests that run in this process and take well under a second (the CLI's,
+# serve's and Apprise's run other processes; the quota ones wait seconds on every mutant).
+_FAULTS = "tests/reliability/test_apigee_faults.py::test_"
+CLIENTS = [
+    "tests/test_client.py",
+    "tests/test_sync_client.py",
+    *(
+        _FAULTS + name
+        for name in (
+            "exhausted_quota_fault_waits_for_the_window_in_its_headers",
+            "missing_sms_product_fails_the_notification_without_renewing",
+            "missing_sms_product_concurrent_recipients_renew_nothing",
+            "missing_sms_product_sync",
+            "missing_sms_product_on_register",
+            "check_access_finds_a_missing_product_and_texts_nobody",
+            "check_access_sync",
+            "product_taken_away_mid_batch_reports_the_rest",
+        )
+    ),
+]
 
 # module -> (files to mutate, tests that exercise them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
-    "protocol": (["kpn_sms_notify/protocol.py"], ["tests/test_status_protocol.py", *CLIENTS]),
-    "sending": (["kpn_sms_notify/sending.py"], CLIENTS),  # the retry policy
+    "protocol": (
+        ["kpn_sms_notify/protocol.py"],
+        ["tests/test_status_protocol.py", "tests/test_errors.py", *CLIENTS],
+    ),
+    # prepare(), and the retry policy (its own tests are in test_errors.py)
+    "sending": (["kpn_sms_notify/sending.py"], ["tests/test_errors.py", *CLIENTS]),
     "auth": (["kpn_sms_notify/auth.py"], CLIENTS),
     "numbers": (
         ["kpn_sms_notify/numbers.py"],
@@ -52,6 +75,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_inbound.py",
             "tests/test_serve_inbound.py",
             "tests/reliability/test_fuzz_webhooks.py",
+            "tests/reliability/test_inbound_bounds.py",  # the assembler's bounds
         ],
     ),
 }
