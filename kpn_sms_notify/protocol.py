@@ -387,7 +387,8 @@ def _parse_messages(messages: list[Any], masked: str, headers: ApiHeaders) -> Se
             recipient=masked,
             transient=info.retry,
         )
-    return SendOutcome(parts=tuple(parts), error=error, status=status, wait=wait, headers=headers)
+    # No part was accepted (that is the partly sent case above).
+    return SendOutcome(error=error, status=status, wait=wait, headers=headers)
 
 
 def parse_simple(status_code: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:

@@ -7,6 +7,8 @@ import pytest
 from kpn_sms_notify.errors import KpnValidationError
 from kpn_sms_notify.logsafe import safe_fields, scrub
 from kpn_sms_notify.numbers import (
+    country_code,
+    country_of,
     from_wire,
     mask_number,
     normalize_number,
@@ -261,3 +263,41 @@ def test_bad_sender_error_names_the_field_and_the_value(
 def test_mask_shows_digits_only_from_six_on() -> None:
     assert mask_number("12345") == "*****"
     assert mask_number("123456") == "123*56"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"), [("nl", "NL"), (" gb ", "GB"), ("De", "DE"), ("US", "US")]
+)
+def test_country_code_reads_any_case_and_spaces(raw: str, code: str) -> None:
+    assert country_code(raw) == code
+
+
+@pytest.mark.parametrize("raw", ["XX", "001", "", "NLD", 31, None])
+def test_country_code_refuses_what_is_no_country_naming_field_and_value(raw: object) -> None:
+    with pytest.raises(KpnValidationError) as caught:
+        country_code(raw, field="search.country")
+    assert str(caught.value) == (
+        f"search.country: {raw!r} is not a two-letter ISO country code such as NL"
+    )
+    assert caught.value.field == "search.country" and caught.value.value == raw
+    with pytest.raises(KpnValidationError, match=r"^country: 'XX' "):
+        country_code("XX")  # the field's default name
+
+
+@pytest.mark.parametrize(
+    ("number", "country"),
+    [
+        ("+31612345678", "NL"),  # the country of its number range
+        ("+447700900123", "GB"),
+        ("+3197012345678", "NL"),
+        ("+4400000000", "GB"),  # no range: the main country of its calling code
+        ("+10000000000", "US"),
+        ("+7000000000", "RU"),
+        ("+8001234567", None),  # international freephone: a calling code of no country
+        ("+88212345678", None),
+        ("garbage", None),  # not a number at all
+        ("", None),
+    ],
+)
+def test_country_of_a_number(number: str, country: str | None) -> None:
+    assert country_of(number) == country

@@ -271,6 +271,21 @@ def test_parse_send_failure_inside_http_200(
     assert "31612345678" not in str(outcome.error)
 
 
+def test_status_9_says_in_plain_words_that_the_account_is_out_of_credit() -> None:
+    body = _b(
+        {
+            "message-count": "1",
+            "messages": [{"to": "31612345678", "status": "9", "error-text": "Partner quota"}],
+        }
+    )
+    outcome = protocol.parse_send(200, JSON, body, recipient="+31612345678")
+    assert str(outcome.error) == (
+        "+316******78: not sent: the KPN account is out of credit: top up its balance to "
+        "send texts again (status 9 Partner Quota Violation)"
+    )
+    assert outcome.parts == ()
+
+
 def test_partly_accepted_message_is_never_retried() -> None:
     body = _b(
         {

@@ -54,8 +54,12 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ["kpn_sms_notify/protocol.py"],
         ["tests/test_status_protocol.py", "tests/test_errors.py", *CLIENTS],
     ),
-    # prepare(), and the retry policy (its own tests are in test_errors.py)
-    "sending": (["kpn_sms_notify/sending.py"], ["tests/test_errors.py", *CLIENTS]),
+    # prepare(), and the retry policy (its own tests are in test_errors.py); the send guard's
+    # tests read what prepare() says of a text (its parts, urgent)
+    "sending": (
+        ["kpn_sms_notify/sending.py"],
+        ["tests/test_errors.py", "tests/test_send_guard.py", *CLIENTS],
+    ),
     "auth": (["kpn_sms_notify/auth.py"], CLIENTS),
     "numbers": (
         ["kpn_sms_notify/numbers.py"],
