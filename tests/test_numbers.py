@@ -290,6 +290,8 @@ def test_country_code_refuses_what_is_no_country_naming_field_and_value(raw: obj
         ("+31612345678", "NL"),  # the country of its number range
         ("+447700900123", "GB"),
         ("+3197012345678", "NL"),
+        ("+14165550123", "CA"),  # not the calling code's main country (+1: US)
+        ("+447624123456", "IM"),  # +44, but the Isle of Man
         ("+4400000000", "GB"),  # no range: the main country of its calling code
         ("+10000000000", "US"),
         ("+7000000000", "RU"),
