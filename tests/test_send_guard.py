@@ -281,6 +281,19 @@ def test_a_budget_of_0_stops_every_text_that_is_not_urgent(
         assert sms.send("y", ALICE, urgent=True).accepted
 
 
+def test_a_long_text_is_counted_by_its_parts_against_the_budget(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    emulator.configure(price_per_part="0.075")
+    with _sync(emulator_url, daily_budget=0.2, storm_cap=0) as sms:
+        assert sms.send("one", ALICE).accepted  # 0.075 spent; the price is known now
+        two_parts = "x" * 200  # GSM-7: 2 parts, 0.15 more would pass 0.20
+        held = sms.send(two_parts, ALICE)
+        assert [r.suppressed for r in held.suppressed] == ["budget"]
+        assert sms.send("two", ALICE).accepted  # one part, 0.15 in all, still fits
+    assert _texts_to(emulator, ALICE) == ["one", "two"]
+
+
 def test_the_cli_reports_held_back_texts_and_takes_urgent(
     emulator: Emulator, emulator_url: str, tmp_path: Any
 ) -> None:
