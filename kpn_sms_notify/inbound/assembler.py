@@ -97,13 +97,20 @@ class InboundAssembler:
         max_parts_per_sender: int = DEFAULT_MAX_PARTS_PER_SENDER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if min(max_pending, max_seen, max_bytes, max_parts_per_sender) < 1 or ttl <= 0:
-            raise KpnValidationError(
-                "InboundAssembler: max_pending, max_seen, max_bytes, max_parts_per_sender "
-                "and ttl must be positive",
-                field="max_pending",
-                value=max_pending,
-            )
+        limits = {
+            "max_pending": max_pending,
+            "max_seen": max_seen,
+            "max_bytes": max_bytes,
+            "max_parts_per_sender": max_parts_per_sender,
+            "ttl": ttl,
+        }
+        for name, value in limits.items():
+            if value <= 0:
+                raise KpnValidationError(
+                    f"InboundAssembler: {name} must be positive, not {value!r}",
+                    field=name,
+                    value=value,
+                )
         self.max_pending = max_pending
         self.ttl = ttl
         self.max_seen = max_seen
