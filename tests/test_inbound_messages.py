@@ -303,11 +303,7 @@ def test_from_dict_makes_both_numbers_canonical_and_ignores_unknown_keys() -> No
 def test_to_dict_holds_every_field_by_name() -> None:
     part = _part(2, "x")
     data = part.to_dict()
-    assert (
-        data["concat_part"] == 2
-        and data["concat_ref"] == "r1"
-        and data["msisdn"] == ("+31612345678")
-    )
+    assert (data["msisdn"], data["concat_ref"], data["concat_part"]) == ("+31612345678", "r1", 2)
     assert set(data) == set(InboundPart.__dataclass_fields__)
 
 
