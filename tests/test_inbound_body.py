@@ -45,6 +45,7 @@ def test_the_body_overlays_the_query() -> None:
         "application/json",
         "text/json",
         "Application/JSON ; charset=utf-8",
+        "application/json; charset=utf-8; profile=vonage",
         "application/problem+json",
     ],
 )

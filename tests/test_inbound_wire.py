@@ -257,6 +257,7 @@ def test_a_receipt_err_code_runs_to_9999() -> None:
         ("++31612345678", "+31612345678"),
         ("A" * 32, "A" * 32),
         ("KPN-Alert!", "KPN-Alert!"),
+        ("XS4ALL", "XS4ALL"),  # only a "+" is dropped from the front, no letter
     ],
 )
 def test_an_address_is_trimmed_and_up_to_32_characters(raw: str, expected: str) -> None:
