@@ -100,10 +100,8 @@ def _collect(params: Mapping[str, Any], table: Mapping[str, str]) -> dict[str, s
     for wire, attr in table.items():
         if wire in params and attr not in out:
             value = _scalar(wire, params[wire])
-            if value is not None and value != "":
+            if value is not None and value != "":  # an empty text reads as "" all the same
                 out[attr] = value
-            elif attr == "text" and value == "":
-                out[attr] = ""
     return out
 
 
