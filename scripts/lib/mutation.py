@@ -180,6 +180,14 @@ def run(module: str, jobs: int, timeout: float | None, mutmut: str) -> dict[str,
     ]
     detected = sum(counts[s] for s in DETECTED)
     not_run = sum(counts[s] for s in NOT_RUN)
+    # A listed name that is killed, or no longer exists, was renumbered or wrongly listed: it
+    # would hide whatever mutant takes its name next. Re-triage it.
+    stale = [
+        n
+        for n in known
+        if n.startswith(_prefixes(files=MODULES[module][0]))
+        and (n not in status or status[n] in DETECTED)
+    ]
     scored = len(status) - len(equivalent) - not_run
     return {
         "module": module,
@@ -188,11 +196,21 @@ def run(module: str, jobs: int, timeout: float | None, mutmut: str) -> dict[str,
         "equivalent": len(equivalent),
         "not_run": not_run,
         "survivors": survivors,
+        "stale": stale,
         "score": detected / scored if scored else 1.0,
         "partial": partial,
         "seconds": time.monotonic() - started,
         "where": where,
     }
+
+
+def _prefixes(*, files: list[str]) -> tuple[str, ...]:
+    """Mutant-name prefixes of the files mutated: kpn_sms_notify/inbound/*.py gives
+    "kpn_sms_notify.inbound.", kpn_sms_notify/protocol.py "kpn_sms_notify.protocol."."""
+    return tuple(
+        f.removesuffix("*.py").removesuffix(".py").replace("/", ".").rstrip(".") + "."
+        for f in files
+    )
 
 
 def show(mutmut: str, where: Path, name: str) -> str:
@@ -233,6 +251,9 @@ def main() -> int:
             print(f"   survived: {name}")
             if not args.no_diffs:
                 print(show(mutmut, result["where"], name))  # type: ignore[arg-type]
+        stale: list[str] = result["stale"]  # type: ignore[assignment]
+        for name in stale:
+            print(f"   listed as equivalent but killed or gone (re-triage): {name}")
     print("\nmodule             mutants  detected  equivalent  not run  survived   score")
     for r in results:
         print(
