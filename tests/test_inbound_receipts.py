@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from inbound_support import DLR, refusal  # type: ignore[import-not-found]
 
 from kpn_sms_notify.errors import KpnValidationError
 from kpn_sms_notify.inbound import DeliveryReceipt, SeenReceipts, parse_delivery_receipt
-
-DLR: dict[str, Any] = {"messageId": "0A00000012345678", "status": "delivered"}
 
 STATUS: dict[str, Any] = {
     "message_uuid": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ac",
@@ -25,9 +24,7 @@ STATUS: dict[str, Any] = {
 
 
 def _refusal(params: dict[str, Any]) -> KpnValidationError:
-    with pytest.raises(KpnValidationError) as caught:
-        parse_delivery_receipt(params)
-    return caught.value
+    return refusal(parse_delivery_receipt, params)
 
 
 # ------------------------------------------------------------------ every field lands

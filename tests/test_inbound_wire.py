@@ -6,27 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from inbound_support import DLR, SMS, refusal  # type: ignore[import-not-found]
 
 from kpn_sms_notify.errors import KpnValidationError
 from kpn_sms_notify.inbound import MAX_FIELD_CHARS, parse_delivery_receipt, parse_inbound
 
-SMS: dict[str, Any] = {
-    "msisdn": "31612345678",
-    "to": "3197010000000",
-    "messageId": "0A0000000123ABCD1",
-    "text": "Hello there",
-}
-DLR: dict[str, Any] = {"messageId": "0A00000012345678", "status": "delivered"}
-
-
-def _refused(parse: Any, params: dict[str, Any]) -> KpnValidationError:
-    with pytest.raises(KpnValidationError) as caught:
-        parse(params)
-    return caught.value
-
 
 def _inbound_error(**change: Any) -> KpnValidationError:
-    return _refused(parse_inbound, {**SMS, **change})
+    return refusal(parse_inbound, {**SMS, **change})
 
 
 # --------------------------------------------------------------------------- wire names
@@ -170,9 +157,9 @@ def test_a_long_bad_value_is_shortened_in_the_error(raw: str, shown: str) -> Non
     assert str(err) == f"concat-total: expected a whole number (got {shown})"
 
 
-def test_a_payload_that_is_not_an_object_is_refused() -> None:
+def test_a_payload_that_is_not_an_object_isrefusal() -> None:
     for parse in (parse_inbound, parse_delivery_receipt):
-        err = _refused(parse, ["msisdn", "to"])  # type: ignore[arg-type]
+        err = refusal(parse, ["msisdn", "to"])  # type: ignore[arg-type]
         assert str(err) == "payload: expected an object of parameters (got list)"
         assert (err.field, err.value) == ("payload", "list")
 
@@ -182,7 +169,7 @@ def test_a_payload_that_is_not_an_object_is_refused() -> None:
 
 @pytest.mark.parametrize("field", ["msisdn", "to", "messageId"])
 def test_a_missing_required_field_is_named(field: str) -> None:
-    err = _refused(parse_inbound, {k: v for k, v in SMS.items() if k != field})
+    err = refusal(parse_inbound, {k: v for k, v in SMS.items() if k != field})
     assert str(err) == f"{field}: required field missing"
     assert (err.field, err.value) == (field, None)
 
@@ -199,52 +186,10 @@ def test_a_message_id_is_trimmed_and_up_to_64_characters(raw: str, expected: str
     ("raw", "shown"),
     [("x" * 65, "'" + "x" * 36 + "..."), ("   ", "''")],
 )
-def test_a_message_id_too_long_or_blank_is_refused(raw: str, shown: str) -> None:
+def test_a_message_id_too_long_or_blank_isrefusal(raw: str, shown: str) -> None:
     err = _inbound_error(messageId=raw)
     assert str(err) == f"messageId: expected 1..64 characters (got {shown})"
     assert (err.field, err.value) == ("messageId", shown)
-
-
-# --------------------------------------------------------------------------- numbers
-
-
-@pytest.mark.parametrize(
-    ("change", "attr", "expected"),
-    [
-        ({"concat-total": " 2 "}, "concat_total", 2),
-        ({"concat-total": "1"}, "concat_total", 1),
-        ({"concat-total": "255"}, "concat_total", 255),
-        ({"concat-part": "255"}, "concat_part", 255),
-        ({"timestamp": "0"}, "timestamp", 0),
-        ({"timestamp": str(2**33)}, "timestamp", 2**33),
-    ],
-)
-def test_whole_numbers_are_read_within_their_bounds(
-    change: dict[str, str], attr: str, expected: int
-) -> None:
-    assert getattr(parse_inbound({**SMS, **change}), attr) == expected
-
-
-@pytest.mark.parametrize(
-    ("field", "raw", "bounds"),
-    [
-        ("concat-total", "0", "1..255"),
-        ("concat-total", "256", "1..255"),
-        ("concat-part", "256", "1..255"),
-        ("timestamp", "-1", f"0..{2**33}"),
-        ("timestamp", str(2**33 + 1), f"0..{2**33}"),
-    ],
-)
-def test_a_number_out_of_bounds_is_refused_with_them(field: str, raw: str, bounds: str) -> None:
-    err = _inbound_error(**{field: raw})
-    assert str(err) == f"{field}: expected {bounds} (got {raw!r})"
-    assert (err.field, err.value) == (field, repr(raw))
-
-
-def test_a_receipt_err_code_runs_to_9999() -> None:
-    assert parse_delivery_receipt({**DLR, "err-code": "9999"}).err_code == 9999
-    err = _refused(parse_delivery_receipt, {**DLR, "err-code": "10000"})
-    assert str(err) == "err-code: expected 0..9999 (got '10000')"
 
 
 # --------------------------------------------------------------------------- addresses
@@ -308,7 +253,7 @@ def test_concat_reads_the_usual_spellings_of_a_flag(raw: str, expected: bool) ->
     assert parse_inbound({**SMS, "concat": raw}).concat is expected
 
 
-def test_a_flag_that_is_neither_is_refused() -> None:
+def test_a_flag_that_is_neither_isrefusal() -> None:
     err = _inbound_error(concat="maybe")
     assert str(err) == "concat: expected true or false (got 'maybe')"
     assert (err.field, err.value) == ("concat", "'maybe'")

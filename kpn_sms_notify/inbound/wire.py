@@ -100,7 +100,9 @@ def _collect(params: Mapping[str, Any], table: Mapping[str, str]) -> dict[str, s
     for wire, attr in table.items():
         if wire in params and attr not in out:
             value = _scalar(wire, params[wire])
-            if value is not None and value != "":  # an empty text reads as "" all the same
+            # An empty value is left out: an optional field reads as absent, a required one
+            # as missing, and the text as "" all the same (its readers default to "").
+            if value is not None and value != "":
                 out[attr] = value
     return out
 

@@ -182,12 +182,8 @@ def run(module: str, jobs: int, timeout: float | None, mutmut: str) -> dict[str,
     not_run = sum(counts[s] for s in NOT_RUN)
     # A listed name that is killed, or no longer exists, was renumbered or wrongly listed: it
     # would hide whatever mutant takes its name next. Re-triage it.
-    stale = [
-        n
-        for n in known
-        if n.startswith(_prefixes(files=MODULES[module][0]))
-        and (n not in status or status[n] in DETECTED)
-    ]
+    mine = _prefixes(files=MODULES[module][0])
+    stale = [n for n in known if n.startswith(mine) and (n not in status or status[n] in DETECTED)]
     scored = len(status) - len(equivalent) - not_run
     return {
         "module": module,
